@@ -1,0 +1,164 @@
+//! Findings, their rules and severities, and the report that collects them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::model::Location;
+
+/// The rules, with the ids fixed by DESIGN §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleId {
+    KnownCredentialVariable,
+    SecretNamedVariable,
+    SecretValuedVariable,
+}
+
+impl RuleId {
+    pub const ALL: [RuleId; 3] = [
+        RuleId::KnownCredentialVariable,
+        RuleId::SecretNamedVariable,
+        RuleId::SecretValuedVariable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleId::KnownCredentialVariable => "known-credential-variable",
+            RuleId::SecretNamedVariable => "secret-named-variable",
+            RuleId::SecretValuedVariable => "secret-valued-variable",
+        }
+    }
+
+    /// Security controls the rule maps to.
+    pub fn controls(self) -> &'static [&'static str] {
+        match self {
+            RuleId::KnownCredentialVariable => &["ECS.8"],
+            _ => &[],
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            RuleId::KnownCredentialVariable => {
+                "An environment variable is named AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or ECS_ENGINE_AUTH_DATA (Security Hub ECS.8)"
+            }
+            RuleId::SecretNamedVariable => {
+                "An environment variable whose name says it is a secret holds a literal or a reference to a secret input"
+            }
+            RuleId::SecretValuedVariable => {
+                "An environment variable's value is itself a secret: a provider token, a private key, a URL with a password, a JWT or a random-looking key"
+            }
+        }
+    }
+
+    pub fn help_uri(self) -> String {
+        format!("https://github.com/ecsguard/ecsguard/blob/main/docs/rules.md#{}", self.as_str())
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "low" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            "critical" => Ok(Severity::Critical),
+            other => Err(format!("unknown severity `{other}` (expected low, medium, high or critical)")),
+        }
+    }
+}
+
+/// One finding per (task definition, container, variable). It holds no secret:
+/// the value is redacted when the finding is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: RuleId,
+    pub severity: Severity,
+    pub message: String,
+    pub family: Option<String>,
+    pub revision: Option<u32>,
+    pub container: Option<String>,
+    pub variable: String,
+    pub location: Location,
+    /// Every detector that matched, name detectors first.
+    pub detectors: Vec<&'static str>,
+    /// At most the first four characters of a literal value.
+    pub redacted: Option<String>,
+    /// The symbolic expression, for a value that is a reference.
+    pub reference: Option<String>,
+    pub fingerprint: String,
+}
+
+impl Finding {
+    /// The order findings are reported in: by place, then by rule.
+    pub fn sort_key(&self) -> (&Location, &Option<String>, &str, RuleId) {
+        (&self.location, &self.container, &self.variable, self.rule)
+    }
+}
+
+/// A problem with one input. `line` is 1-based; whole-file problems use line 1.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InputError {
+    pub file: String,
+    pub line: u32,
+    pub column: Option<u32>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub files: usize,
+    pub task_definitions: usize,
+    pub containers: usize,
+}
+
+/// Everything one scan produced, sorted for deterministic output.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub errors: Vec<InputError>,
+    pub summary: Summary,
+}
+
+impl Report {
+    pub fn sort(&mut self) {
+        self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.errors.sort();
+    }
+
+    /// The highest severity found, if any.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}

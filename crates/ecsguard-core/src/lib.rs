@@ -1,0 +1,13 @@
+//! ecsguard's core: the model, the detectors and the rules. No I/O, no AWS SDK.
+
+pub mod detect;
+pub mod finding;
+pub mod fingerprint;
+pub mod model;
+pub mod rules;
+pub mod secret;
+
+pub use finding::{Finding, InputError, Report, RuleId, Severity, Summary};
+pub use model::{Container, EnvValue, EnvVar, Location, Reference, ReferenceTarget, TaskDefinition};
+pub use rules::{check, RuleConfig, Ruleset};
+pub use secret::SecretValue;

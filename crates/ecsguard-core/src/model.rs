@@ -1,0 +1,84 @@
+//! The source-independent model every input is turned into: task definitions,
+//! their containers, and the containers' environment variables.
+
+use crate::secret::SecretValue;
+
+/// Where something was found.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Location {
+    /// A position in a file. `line` and `column` are 1-based; `line` is the line
+    /// holding the variable's name.
+    File {
+        file: String,
+        line: u32,
+        column: u32,
+    },
+    /// A registered task definition in a live account.
+    Live {
+        arn: String,
+        account: String,
+        region: String,
+    },
+}
+
+/// One task definition, from any source.
+#[derive(Debug, Clone, Default)]
+pub struct TaskDefinition {
+    /// The family, or the closest thing the source has (a logical id, a resource address).
+    pub family: Option<String>,
+    pub revision: Option<u32>,
+    pub containers: Vec<Container>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Container {
+    pub name: Option<String>,
+    pub environment: Vec<EnvVar>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: EnvValue,
+    pub location: Location,
+}
+
+/// What an environment variable is set to.
+#[derive(Debug, Clone)]
+pub enum EnvValue {
+    /// A string known in full.
+    Literal(SecretValue),
+    /// A string with parts that are only known at deploy time (`${…}`); the
+    /// known parts are kept and the unknown parts stay as placeholders.
+    Template(SecretValue),
+    /// A symbolic expression (`!Ref X`, `var.x`, …), never guessed.
+    Reference(Reference),
+}
+
+/// A symbolic reference. `expression` names what is referred to and is safe to
+/// show: sources build it from names only, never from literal text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub expression: String,
+    pub target: ReferenceTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceTarget {
+    /// Refers to something known to be secret; the string says why
+    /// (for example "NoEcho parameter").
+    Secret(String),
+    /// Refers to an identifier of something else (an ARN, a name, an id): not a secret itself.
+    Identifier,
+    /// Anything else: an input whose sensitivity is unknown, a resource attribute, a function.
+    Unknown,
+}
+
+impl Reference {
+    pub fn new(expression: impl Into<String>, target: ReferenceTarget) -> Self {
+        Self {
+            expression: expression.into(),
+            target,
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! The rules: turn a task definition into findings.
+
+use crate::detect::names::{self, NameClass};
+use crate::detect::values;
+use crate::finding::{Finding, RuleId, Severity};
+use crate::fingerprint;
+use crate::model::{Container, EnvValue, EnvVar, ReferenceTarget, TaskDefinition};
+use crate::secret::SecretValue;
+
+/// Which rules run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ruleset {
+    /// Every rule.
+    #[default]
+    Default,
+    /// `known-credential-variable` alone: exact parity with Security Hub ECS.8.
+    SecurityHub,
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleConfig {
+    pub ruleset: Ruleset,
+    pub fingerprint_key: Vec<u8>,
+}
+
+impl Default for RuleConfig {
+    fn default() -> Self {
+        Self {
+            ruleset: Ruleset::Default,
+            fingerprint_key: fingerprint::DEFAULT_KEY.to_vec(),
+        }
+    }
+}
+
+/// Detector id for the name heuristic.
+pub const SECRET_NAME_DETECTOR: &str = "secret-name";
+/// Detector id for ECS.8's exact names.
+pub const ECS8_NAME_DETECTOR: &str = "ecs8-credential-name";
+/// Detector id for a reference to an input known to be secret.
+pub const SECRET_REFERENCE_DETECTOR: &str = "secret-reference";
+
+/// Runs the rules over every variable of every container.
+pub fn check(td: &TaskDefinition, config: &RuleConfig) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for container in &td.containers {
+        for var in &container.environment {
+            if let Some(f) = check_variable(td, container, var, config) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a literal under a secret name is the secret itself, rather than a
+/// pointer to it (an ARN, a parameter name, a path, a URL without credentials)
+/// or a placeholder.
+pub fn literal_is_secret(value: &str) -> bool {
+    let v = value.trim();
+    if values::is_placeholder(v) {
+        return false;
+    }
+    let lower = v.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "true" | "false" | "yes" | "no" | "null" | "none" | "nil" | "undefined"
+    ) {
+        return false;
+    }
+    if lower.starts_with("arn:aws")
+        || lower.starts_with("{{resolve:")
+        || lower.starts_with("ssm:")
+        || lower.starts_with("secretsmanager:")
+        || lower.starts_with("vault:")
+        || lower.starts_with("file:")
+    {
+        return false;
+    }
+    // Absolute, home-relative and relative paths; SSM parameter names.
+    if (v.starts_with('/') || v.starts_with("./") || v.starts_with("../") || v.starts_with("~/"))
+        && !v.contains(char::is_whitespace)
+    {
+        return false;
+    }
+    // `prod/app/db`: a Secrets Manager name or similar path of lowercase words.
+    if v.contains('/')
+        && v.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+        })
+    {
+        return false;
+    }
+    // A URL; one with a password is caught by the value detectors.
+    if let Some((scheme, _)) = v.split_once("://") {
+        if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+') {
+            return false;
+        }
+    }
+    true
+}
+
+fn check_variable(
+    td: &TaskDefinition,
+    container: &Container,
+    var: &EnvVar,
+    config: &RuleConfig,
+) -> Option<Finding> {
+    let name = var.name.as_str();
+    let known = names::is_known_credential(name);
+    if config.ruleset == Ruleset::SecurityHub && !known {
+        return None;
+    }
+    let class = names::classify(name);
+    let mut detectors: Vec<&'static str> = Vec::new();
+    let (rule, severity, message, redacted, reference, hashed): (RuleId, Severity, String, _, _, String);
+
+    match &var.value {
+        EnvValue::Literal(v) | EnvValue::Template(v) => {
+            let literal = matches!(var.value, EnvValue::Literal(_));
+            let name_hit = match class {
+                NameClass::Secret(kind) if literal && literal_is_secret(v.expose()) => Some(kind),
+                _ => None,
+            };
+            let value_hits = values::detect(name, v.expose());
+            if known {
+                detectors.push(ECS8_NAME_DETECTOR);
+            }
+            if name_hit.is_some() {
+                detectors.push(SECRET_NAME_DETECTOR);
+            }
+            detectors.extend(value_hits.iter().copied());
+            let what = value_hits
+                .first()
+                .map(|id| describe_detector(id))
+                .or(name_hit)
+                .unwrap_or("a credential");
+            (rule, severity) = if known {
+                (RuleId::KnownCredentialVariable, Severity::High)
+            } else if !value_hits.is_empty() {
+                (RuleId::SecretValuedVariable, Severity::High)
+            } else if name_hit.is_some() {
+                (RuleId::SecretNamedVariable, Severity::High)
+            } else {
+                return None;
+            };
+            message = if known {
+                format!("`{name}` passes an AWS credential as a plain environment variable (Security Hub ECS.8)")
+            } else {
+                format!("`{name}` holds {} in a plain environment variable", with_article(what))
+            };
+            redacted = Some(redact_for_report(v));
+            reference = None;
+            hashed = v.expose().to_owned();
+        }
+        EnvValue::Reference(r) => {
+            let secret_source = match &r.target {
+                ReferenceTarget::Secret(why) => Some(why.as_str()),
+                _ => None,
+            };
+            let name_kind = match class {
+                NameClass::Secret(kind) if r.target != ReferenceTarget::Identifier => Some(kind),
+                _ => None,
+            };
+            if known {
+                detectors.push(ECS8_NAME_DETECTOR);
+            }
+            if name_kind.is_some() {
+                detectors.push(SECRET_NAME_DETECTOR);
+            }
+            if secret_source.is_some() {
+                detectors.push(SECRET_REFERENCE_DETECTOR);
+            }
+            (rule, severity) = if known {
+                (RuleId::KnownCredentialVariable, Severity::High)
+            } else if name_kind.is_some() {
+                (RuleId::SecretNamedVariable, Severity::Medium)
+            } else if secret_source.is_some() {
+                (RuleId::SecretValuedVariable, Severity::Medium)
+            } else {
+                return None;
+            };
+            let source = secret_source
+                .map(|why| format!(" ({why})"))
+                .unwrap_or_default();
+            message = if known {
+                format!(
+                    "`{name}` passes an AWS credential from `{}`{source} as a plain environment variable (Security Hub ECS.8)",
+                    r.expression
+                )
+            } else {
+                format!(
+                    "`{name}` passes {} from `{}`{source} as a plain environment variable",
+                    with_article(name_kind.unwrap_or("a secret")),
+                    r.expression
+                )
+            };
+            redacted = None;
+            reference = Some(r.expression.clone());
+            hashed = r.expression.clone();
+        }
+    }
+
+    let family = td.family.as_deref().unwrap_or("");
+    let container_name = container.name.as_deref().unwrap_or("");
+    let fingerprint = fingerprint::fingerprint(
+        &config.fingerprint_key,
+        &[rule.as_str(), family, container_name, name],
+        &hashed,
+    );
+    Some(Finding {
+        rule,
+        severity,
+        message: format!("{message}; move it to `secrets` with `valueFrom`"),
+        family: td.family.clone(),
+        revision: td.revision,
+        container: container.name.clone(),
+        variable: var.name.clone(),
+        location: var.location.clone(),
+        detectors,
+        redacted,
+        reference,
+        fingerprint,
+    })
+}
+
+fn redact_for_report(v: &SecretValue) -> String {
+    v.redacted()
+}
+
+fn describe_detector(id: &str) -> &'static str {
+    values::all()
+        .into_iter()
+        .find(|d| d.id == id)
+        .map_or("a secret", |d| d.description)
+}
+
+fn with_article(what: &str) -> String {
+    if what.starts_with("a ") || what.starts_with("an ") {
+        return what.to_owned();
+    }
+    let vowel = what
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiouAEIOU".contains(c));
+    // Acronyms read with a vowel sound ("an AWS", "an SSH") start with these letters.
+    let acronym_vowel = what.starts_with("AWS") || what.starts_with("URL") || what.starts_with("npm") || what.starts_with("HMAC");
+    if vowel || acronym_vowel {
+        format!("an {what}")
+    } else {
+        format!("a {what}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Location, Reference};
+
+    fn td(vars: Vec<(&str, EnvValue)>) -> TaskDefinition {
+        TaskDefinition {
+            family: Some("app".into()),
+            revision: None,
+            containers: vec![Container {
+                name: Some("web".into()),
+                environment: vars
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (n, v))| EnvVar {
+                        name: n.into(),
+                        value: v,
+                        location: Location::File {
+                            file: "x.json".into(),
+                            line: i as u32 + 1,
+                            column: 1,
+                        },
+                    })
+                    .collect(),
+            }],
+        }
+    }
+
+    fn lit(s: &str) -> EnvValue {
+        EnvValue::Literal(SecretValue::new(s))
+    }
+
+    fn rules_for(vars: Vec<(&str, EnvValue)>, ruleset: Ruleset) -> Vec<(String, RuleId, Severity)> {
+        let config = RuleConfig {
+            ruleset,
+            ..RuleConfig::default()
+        };
+        check(&td(vars), &config)
+            .into_iter()
+            .map(|f| (f.variable, f.rule, f.severity))
+            .collect()
+    }
+
+    #[test]
+    fn name_rule_fires_on_literals_including_short_numbers() {
+        let got = rules_for(
+            vec![("password", lit("123123")), ("DB_PASSWORD", lit("hunter2")), ("SMTP_PASS", lit("changeme123"))],
+            Ruleset::Default,
+        );
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got.iter().all(|(_, r, s)| *r == RuleId::SecretNamedVariable && *s == Severity::High));
+    }
+
+    #[test]
+    fn name_rule_skips_references_and_settings() {
+        let got = rules_for(
+            vec![
+                ("DB_PASSWORD", lit("")),
+                ("DB_PASSWORD", lit("${DB_PASSWORD}")),
+                ("DB_PASSWORD", lit("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf")),
+                ("DB_PASSWORD", lit("/prod/db/password")),
+                ("API_TOKEN", lit("prod/app/token")),
+                ("PASSWORD_FILE", lit("/run/secrets/db")),
+                ("AUTH_TOKEN", lit("https://auth.example.com/token")),
+                ("PASSWORD_MIN_LENGTH", lit("12")),
+                ("TOKEN_TTL_SECONDS", lit("3600")),
+                ("MYSQL_ALLOW_EMPTY_PASSWORD", lit("yes")),
+                ("SECRET_ARN", lit("arn:aws:secretsmanager:us-east-1:1:secret:x")),
+                ("ENABLE_TOKEN", lit("true")),
+            ],
+            Ruleset::Default,
+        );
+        assert!(got.is_empty(), "{got:?}");
+    }
+
+    #[test]
+    fn value_rule_fires_whatever_the_name() {
+        let got = rules_for(
+            vec![("DATABASE_URL", lit("postgres://app:s3cretpw@db:5432/app")), ("X", lit("AKIAIOSFODNN7EXAMPLE"))],
+            Ruleset::Default,
+        );
+        assert_eq!(got, vec![
+            ("DATABASE_URL".into(), RuleId::SecretValuedVariable, Severity::High),
+            ("X".into(), RuleId::SecretValuedVariable, Severity::High),
+        ]);
+    }
+
+    #[test]
+    fn references_to_secret_inputs_are_medium() {
+        let noecho = EnvValue::Reference(Reference::new("!Ref DbPassword", ReferenceTarget::Secret("NoEcho parameter".into())));
+        let unknown = EnvValue::Reference(Reference::new("var.db_password", ReferenceTarget::Unknown));
+        let arn = EnvValue::Reference(Reference::new("aws_secretsmanager_secret.db.arn", ReferenceTarget::Identifier));
+        let got = rules_for(
+            vec![("DB_PASSWORD", noecho.clone()), ("CONN", noecho), ("DB_PASSWORD", unknown), ("DB_PASSWORD", arn), ("HOST", EnvValue::Reference(Reference::new("var.host", ReferenceTarget::Unknown)))],
+            Ruleset::Default,
+        );
+        assert_eq!(got, vec![
+            ("DB_PASSWORD".into(), RuleId::SecretNamedVariable, Severity::Medium),
+            ("CONN".into(), RuleId::SecretValuedVariable, Severity::Medium),
+            ("DB_PASSWORD".into(), RuleId::SecretNamedVariable, Severity::Medium),
+        ]);
+    }
+
+    #[test]
+    fn securityhub_ruleset_is_exact_ecs8_parity() {
+        let vars = vec![
+            ("AWS_ACCESS_KEY_ID", lit("")),
+            ("AWS_SECRET_ACCESS_KEY", lit("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")),
+            ("ECS_ENGINE_AUTH_DATA", lit("{}")),
+            ("DB_PASSWORD", lit("hunter2")),
+            ("aws_access_key_id", lit("AKIAIOSFODNN7EXAMPLE")),
+        ];
+        let got = rules_for(vars, Ruleset::SecurityHub);
+        let names: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(names, ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ECS_ENGINE_AUTH_DATA"]);
+        assert!(got.iter().all(|(_, r, _)| *r == RuleId::KnownCredentialVariable));
+    }
+
+    #[test]
+    fn findings_never_hold_the_value() {
+        let config = RuleConfig::default();
+        let findings = check(&td(vec![("DB_PASSWORD", lit("correct-horse-battery-staple"))]), &config);
+        let shown = format!("{findings:?}");
+        assert!(!shown.contains("horse"), "{shown}");
+        assert_eq!(findings[0].redacted.as_deref(), Some("corr…"));
+    }
+}
