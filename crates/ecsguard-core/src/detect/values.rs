@@ -324,6 +324,22 @@ fn is_high_entropy(value: &str) -> bool {
     if separators * 8 > len {
         return false;
     }
+    // Random tokens switch between upper case, lower case and digits at about
+    // six positions in ten; words in camelCase switch only at word boundaries.
+    let class = |b: u8| match b {
+        b'A'..=b'Z' => 0,
+        b'a'..=b'z' => 1,
+        b'0'..=b'9' => 2,
+        _ => 3,
+    };
+    let switches = value
+        .as_bytes()
+        .windows(2)
+        .filter(|w| class(w[0]) != class(w[1]))
+        .count();
+    if switches * 20 < len * 9 {
+        return false;
+    }
     let threshold = 0.85 * (len.min(64) as f64).log2();
     shannon_entropy(value) >= threshold
 }
