@@ -246,8 +246,9 @@ fn with_article(what: &str) -> String {
         .next()
         .is_some_and(|c| "aeiouAEIOU".contains(c));
     // Acronyms read with a vowel sound ("an AWS", "an SSH") start with these letters.
-    let acronym_vowel = what.starts_with("AWS") || what.starts_with("URL") || what.starts_with("npm") || what.starts_with("HMAC");
-    if vowel || acronym_vowel {
+    let acronym_vowel = what.starts_with("AWS") || what.starts_with("npm") || what.starts_with("HMAC");
+    let consonant_sound = what.starts_with("URL") || what.starts_with("usern");
+    if (vowel || acronym_vowel) && !consonant_sound {
         format!("an {what}")
     } else {
         format!("a {what}")

@@ -1,0 +1,364 @@
+//! CloudFormation templates (YAML or JSON, hand-written or CDK output).
+//!
+//! Intrinsic functions are read symbolically, never guessed: `!Ref` to a
+//! `NoEcho` parameter, `!GetAtt` of an `AWS::IAM::AccessKey`'s
+//! `SecretAccessKey` and `{{resolve:secretsmanager:…}}` dynamic references are
+//! references to secrets; ARNs, names and ids are identifiers.
+
+use ecsguard_core::{EnvValue, InputError, Reference, ReferenceTarget, SecretValue, TaskDefinition};
+
+use crate::extract::{self, Resolve};
+use crate::json;
+use crate::source::Outcome;
+use crate::tree::{Kind, Node, Pos, StrStyle};
+
+const TASK_DEFINITION_TYPE: &str = "AWS::ECS::TaskDefinition";
+
+/// Whether a document is a CloudFormation template.
+pub fn is_template(root: &Node) -> bool {
+    root.get_exact("AWSTemplateFormatVersion").is_some()
+        || root
+            .get_exact("Resources")
+            .is_some_and(|r| r.entries().iter().any(|(_, res)| res.get_exact("Type").is_some()))
+}
+
+pub fn scan(root: &Node, file: &str, out: &mut Outcome) {
+    let cfn = Cfn {
+        parameters: root.get_exact("Parameters"),
+        resources: root.get_exact("Resources"),
+        mappings: root.get_exact("Mappings"),
+    };
+    let Some(resources) = cfn.resources else {
+        return;
+    };
+    for (logical_id, resource) in resources.entries() {
+        if resource.get_exact("Type").and_then(Node::as_str) != Some(TASK_DEFINITION_TYPE) {
+            continue;
+        }
+        let Some(props) = resource.get_exact("Properties") else {
+            continue;
+        };
+        let family = props
+            .get_exact("Family")
+            .and_then(Node::as_str)
+            .map_or_else(|| logical_id.text.clone(), str::to_owned);
+        let containers = match props.get_exact("ContainerDefinitions") {
+            Some(defs) => match container_definitions(&cfn, defs, file, out) {
+                Some(c) => c,
+                None => continue,
+            },
+            None => Vec::new(),
+        };
+        out.task_definitions.push(TaskDefinition {
+            family: Some(family),
+            revision: None,
+            containers,
+        });
+    }
+}
+
+fn container_definitions(
+    cfn: &Cfn<'_>,
+    defs: &Node,
+    file: &str,
+    out: &mut Outcome,
+) -> Option<Vec<ecsguard_core::Container>> {
+    match &defs.kind {
+        Kind::Seq(_) => Some(extract::containers(defs, file, cfn)),
+        // A JSON string, possibly inside `!Sub` / `Fn::Sub`.
+        Kind::Str(..) | Kind::Tagged(..) | Kind::Map(_) => {
+            let (text_node, in_sub) = match &defs.kind {
+                Kind::Str(..) => (defs, false),
+                Kind::Tagged(tag, inner) if tag == "!Sub" => (inner.as_ref(), true),
+                Kind::Map(_) => (defs.get_exact("Fn::Sub")?, true),
+                _ => return None,
+            };
+            let text = text_node.as_str()?;
+            let mut node = match json::parse(text) {
+                Ok(Some(node)) => node,
+                Ok(None) => return None,
+                Err(e) => {
+                    let at = embedded_pos(text_node, e.pos);
+                    out.errors.push(InputError {
+                        file: file.to_owned(),
+                        line: at.line,
+                        column: Some(at.column),
+                        message: format!("ContainerDefinitions string: {}", e.message),
+                    });
+                    return None;
+                }
+            };
+            node.relocate(&|p| embedded_pos(text_node, p));
+            if in_sub {
+                Some(extract::containers(&node, file, &SubStrings(cfn)))
+            } else {
+                Some(extract::containers(&node, file, cfn))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Where a position inside an embedded JSON string lies in the file: exact for
+/// a literal block, the string's own position otherwise.
+fn embedded_pos(string: &Node, inner: Pos) -> Pos {
+    match &string.kind {
+        Kind::Str(_, StrStyle::Block) => Pos {
+            line: string.pos.line + inner.line,
+            column: inner.column,
+        },
+        _ => string.pos,
+    }
+}
+
+struct Cfn<'a> {
+    parameters: Option<&'a Node>,
+    resources: Option<&'a Node>,
+    mappings: Option<&'a Node>,
+}
+
+fn reference(expression: String, target: ReferenceTarget) -> EnvValue {
+    EnvValue::Reference(Reference::new(expression, target))
+}
+
+fn is_secret(v: &EnvValue) -> bool {
+    matches!(v, EnvValue::Reference(Reference { target: ReferenceTarget::Secret(_), .. }))
+}
+
+/// An intrinsic function call: `!Ref X`, `{"Ref": "X"}`, `!Sub …`, `{"Fn::Sub": …}`.
+fn intrinsic(node: &Node) -> Option<(&str, &Node)> {
+    match &node.kind {
+        Kind::Tagged(tag, inner) => Some((tag.trim_start_matches('!'), inner.as_ref())),
+        Kind::Map(entries) if entries.len() == 1 => {
+            let (k, v) = &entries[0];
+            if k.text == "Ref" || k.text == "Condition" {
+                Some((k.text.as_str(), v))
+            } else {
+                k.text.strip_prefix("Fn::").map(|name| (name, v))
+            }
+        }
+        _ => None,
+    }
+}
+
+impl Cfn<'_> {
+    fn resource_type(&self, logical_id: &str) -> Option<&str> {
+        self.resources?
+            .get_exact(logical_id)?
+            .get_exact("Type")?
+            .as_str()
+    }
+
+    fn reference_to(&self, name: &str) -> EnvValue {
+        let expression = format!("!Ref {name}");
+        if name.starts_with("AWS::") {
+            return reference(expression, ReferenceTarget::Identifier);
+        }
+        if let Some(param) = self.parameters.and_then(|p| p.get_exact(name)) {
+            let no_echo = param
+                .get_exact("NoEcho")
+                .and_then(Node::scalar_text)
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            if no_echo {
+                return reference(expression, ReferenceTarget::Secret("NoEcho parameter".into()));
+            }
+            return reference(expression, ReferenceTarget::Unknown);
+        }
+        if self.resource_type(name).is_some() {
+            // `Ref` of a resource gives its id, name or ARN.
+            return reference(expression, ReferenceTarget::Identifier);
+        }
+        reference(expression, ReferenceTarget::Unknown)
+    }
+
+    fn get_att(&self, resource: &str, attribute: &str) -> EnvValue {
+        let expression = format!("!GetAtt {resource}.{attribute}");
+        let ty = self.resource_type(resource).unwrap_or_default();
+        if ty == "AWS::IAM::AccessKey" && attribute == "SecretAccessKey" {
+            return reference(expression, ReferenceTarget::Secret("secret of an AWS::IAM::AccessKey".into()));
+        }
+        let last = attribute.rsplit('.').next().unwrap_or(attribute);
+        let identifier = ["Arn", "Name", "Id", "Address", "Port", "Url", "Endpoint", "DomainName"]
+            .iter()
+            .any(|s| last.ends_with(s));
+        let target = if identifier || (ty == "AWS::IAM::AccessKey" && attribute != "SecretAccessKey") {
+            ReferenceTarget::Identifier
+        } else {
+            ReferenceTarget::Unknown
+        };
+        reference(expression, target)
+    }
+
+    fn get_att_node(&self, arg: &Node) -> EnvValue {
+        let (resource, attribute) = match &arg.kind {
+            Kind::Str(s, _) => match s.split_once('.') {
+                Some((r, a)) => (r.to_owned(), a.to_owned()),
+                None => (s.clone(), String::new()),
+            },
+            Kind::Seq(items) => (
+                items.first().and_then(Node::scalar_text).unwrap_or_default(),
+                items.get(1).and_then(Node::scalar_text).unwrap_or_default(),
+            ),
+            _ => (String::new(), String::new()),
+        };
+        self.get_att(&resource, &attribute)
+    }
+
+    /// `Fn::Sub`: literal parts are kept, unknown parts stay `${…}` placeholders.
+    fn sub(&self, template: &str, vars: Option<&Node>) -> EnvValue {
+        let mut text = String::new();
+        let mut rest = template;
+        let mut parts: Vec<EnvValue> = Vec::new();
+        let mut only_one_var = false;
+        while let Some(start) = rest.find("${") {
+            text.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                text.push_str(&rest[start..]);
+                rest = "";
+                break;
+            };
+            let var = &after[..end];
+            rest = &after[end + 1..];
+            if let Some(literal) = var.strip_prefix('!') {
+                text.push_str("${");
+                text.push_str(literal);
+                text.push('}');
+                continue;
+            }
+            only_one_var = text.is_empty() && rest.is_empty() && parts.is_empty();
+            let value = match vars.and_then(|m| m.get_exact(var)) {
+                Some(node) => self.value(node).unwrap_or_else(|| reference(format!("${{{var}}}"), ReferenceTarget::Unknown)),
+                None => match var.split_once('.') {
+                    Some((r, a)) => self.get_att(r, a),
+                    None => self.reference_to(var),
+                },
+            };
+            match &value {
+                EnvValue::Literal(v) => text.push_str(v.expose()),
+                _ => {
+                    text.push_str("${");
+                    text.push_str(var);
+                    text.push('}');
+                }
+            }
+            parts.push(value);
+        }
+        text.push_str(rest);
+        if only_one_var && parts.len() == 1 {
+            return parts.remove(0);
+        }
+        if let Some(EnvValue::Reference(secret)) = parts.iter().find(|p| is_secret(p)) {
+            let expression = format!("!Sub …${{{}}}…", secret.expression.trim_start_matches("!Ref ").trim_start_matches("!GetAtt "));
+            return reference(expression, secret.target.clone());
+        }
+        if parts.iter().all(|p| matches!(p, EnvValue::Literal(_))) {
+            EnvValue::Literal(SecretValue::new(text))
+        } else {
+            EnvValue::Template(SecretValue::new(text))
+        }
+    }
+
+    fn join(&self, arg: &Node) -> Option<EnvValue> {
+        let items = arg.as_seq()?;
+        let sep = items.first()?.scalar_text().unwrap_or_default();
+        let parts: Vec<EnvValue> = items.get(1)?.as_seq()?.iter().filter_map(|p| self.value(p)).collect();
+        if let Some(secret) = parts.iter().find(|p| is_secret(p)) {
+            return Some(secret.clone());
+        }
+        let mut literal = true;
+        let text: Vec<String> = parts
+            .iter()
+            .map(|p| match p {
+                EnvValue::Literal(v) => v.expose().to_owned(),
+                EnvValue::Template(v) => {
+                    literal = false;
+                    v.expose().to_owned()
+                }
+                EnvValue::Reference(r) => {
+                    literal = false;
+                    format!("${{{}}}", r.expression)
+                }
+            })
+            .collect();
+        let text = SecretValue::new(text.join(&sep));
+        Some(if literal { EnvValue::Literal(text) } else { EnvValue::Template(text) })
+    }
+
+    fn find_in_map(&self, arg: &Node) -> Option<EnvValue> {
+        let keys: Vec<String> = arg.as_seq()?.iter().map(Node::as_str).collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let [map, top, second] = keys.as_slice() else {
+            return None;
+        };
+        let node = self.mappings?.get_exact(map)?.get_exact(top)?.get_exact(second)?;
+        self.value(node)
+    }
+
+    fn call(&self, name: &str, arg: &Node) -> Option<EnvValue> {
+        Some(match name {
+            "Ref" => self.reference_to(arg.as_str()?),
+            "GetAtt" => self.get_att_node(arg),
+            "Sub" => match &arg.kind {
+                Kind::Str(s, _) => self.sub(s, None),
+                Kind::Seq(items) => self.sub(items.first()?.as_str()?, items.get(1)),
+                _ => return None,
+            },
+            "Join" => self.join(arg)?,
+            "If" => {
+                let items = arg.as_seq()?;
+                let a = items.get(1).and_then(|n| self.value(n));
+                let b = items.get(2).and_then(|n| self.value(n));
+                match (a, b) {
+                    (Some(a), Some(b)) if is_secret(&b) && !is_secret(&a) => b,
+                    (Some(a), _) => a,
+                    (None, b) => b?,
+                }
+            }
+            "FindInMap" => self
+                .find_in_map(arg)
+                .unwrap_or_else(|| reference("!FindInMap".into(), ReferenceTarget::Unknown)),
+            "Base64" => self.value(arg)?,
+            other => reference(format!("!{other}"), ReferenceTarget::Unknown),
+        })
+    }
+}
+
+impl Resolve for Cfn<'_> {
+    fn value(&self, node: &Node) -> Option<EnvValue> {
+        if let Some((name, arg)) = intrinsic(node) {
+            return self.call(name, arg);
+        }
+        match &node.kind {
+            Kind::Str(s, _) if s.starts_with("{{resolve:") => Some(dynamic_reference(s)),
+            _ => extract::plain_value(node),
+        }
+    }
+}
+
+/// `{{resolve:secretsmanager:…}}` and `{{resolve:ssm-secure:…}}` put the
+/// secret's plaintext into the task definition; `{{resolve:ssm:…}}` a plain parameter.
+fn dynamic_reference(s: &str) -> EnvValue {
+    let service = s.trim_start_matches("{{resolve:").split(':').next().unwrap_or_default();
+    let target = match service {
+        "secretsmanager" => ReferenceTarget::Secret("Secrets Manager dynamic reference, resolved into plaintext".into()),
+        "ssm-secure" => ReferenceTarget::Secret("SecureString dynamic reference, resolved into plaintext".into()),
+        _ => ReferenceTarget::Unknown,
+    };
+    // The reference names a secret; it never holds one.
+    reference(s.to_owned(), target)
+}
+
+/// Values of a JSON string given to `Fn::Sub`: each string is itself a `Sub` template.
+struct SubStrings<'a>(&'a Cfn<'a>);
+
+impl Resolve for SubStrings<'_> {
+    fn value(&self, node: &Node) -> Option<EnvValue> {
+        match &node.kind {
+            Kind::Str(s, _) if s.contains("${") => Some(self.0.sub(s, None)),
+            _ => self.0.value(node),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Reads container definitions out of a [`Node`] tree, whatever format it came
+//! from: keys are matched case-insensitively (`environment` in task-definition
+//! JSON, `Environment` in CloudFormation), and each format supplies how a
+//! value node becomes an [`EnvValue`].
+
+use ecsguard_core::{Container, EnvValue, EnvVar, Location, SecretValue, TaskDefinition};
+
+use crate::tree::{Kind, Node};
+
+/// How a format turns a value node into an environment value.
+pub trait Resolve {
+    /// `None` when the node is not a value at all (the entry is skipped).
+    fn value(&self, node: &Node) -> Option<EnvValue>;
+
+    /// A name: a literal string, or `None` when it is only known at deploy time.
+    fn name(&self, node: &Node) -> Option<String> {
+        node.scalar_text()
+    }
+}
+
+/// The plain reading, for JSON and evaluated HCL.
+pub struct Plain;
+
+impl Resolve for Plain {
+    fn value(&self, node: &Node) -> Option<EnvValue> {
+        plain_value(node)
+    }
+}
+
+pub fn plain_value(node: &Node) -> Option<EnvValue> {
+    match &node.kind {
+        Kind::Str(s, _) => Some(EnvValue::Literal(SecretValue::new(s.as_str()))),
+        Kind::Number(n) => Some(EnvValue::Literal(SecretValue::new(n.as_str()))),
+        Kind::Bool(b) => Some(EnvValue::Literal(SecretValue::new(b.to_string()))),
+        Kind::Null => Some(EnvValue::Literal(SecretValue::new(""))),
+        Kind::Ref(r) => Some(EnvValue::Reference(r.clone())),
+        Kind::Template(t) => Some(EnvValue::Template(SecretValue::new(t.as_str()))),
+        Kind::Seq(_) | Kind::Map(_) | Kind::Tagged(..) => None,
+    }
+}
+
+/// Whether a node looks like a list of container definitions.
+pub fn looks_like_container_list(node: &Node) -> bool {
+    node.as_seq().is_some_and(|items| {
+        !items.is_empty()
+            && items.iter().all(Node::is_map)
+            && items.iter().any(|c| {
+                c.get_exact("name").is_some()
+                    && (c.get_exact("image").is_some() || c.get_exact("environment").is_some())
+            })
+    })
+}
+
+/// Reads a list of container definitions.
+pub fn containers(defs: &Node, file: &str, resolve: &dyn Resolve) -> Vec<Container> {
+    let Some(items) = defs.as_seq() else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter(|c| c.is_map())
+        .map(|c| container(c, file, resolve))
+        .collect()
+}
+
+pub fn container(def: &Node, file: &str, resolve: &dyn Resolve) -> Container {
+    let name = def.get("name").and_then(|n| resolve.name(n));
+    let environment = def
+        .get("environment")
+        .map(|env| environment(env, file, resolve))
+        .unwrap_or_default();
+    Container { name, environment }
+}
+
+/// Reads an `environment` list of `{name, value}` entries.
+pub fn environment(env: &Node, file: &str, resolve: &dyn Resolve) -> Vec<EnvVar> {
+    let Some(entries) = env.as_seq() else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let name_node = entry.get("name")?;
+            let name = resolve.name(name_node)?;
+            let value = match entry.get("value") {
+                Some(v) => resolve.value(v)?,
+                None => EnvValue::Literal(SecretValue::new("")),
+            };
+            Some(EnvVar {
+                name,
+                value,
+                location: location(file, name_node),
+            })
+        })
+        .collect()
+}
+
+pub fn location(file: &str, node: &Node) -> Location {
+    Location::File {
+        file: file.to_owned(),
+        line: node.pos.line,
+        column: node.pos.column,
+    }
+}
+
+/// A task definition from a `family`/`containerDefinitions` object (the
+/// register input shape, and the `taskDefinition` of describe output).
+pub fn task_definition(obj: &Node, file: &str, resolve: &dyn Resolve) -> Option<TaskDefinition> {
+    let defs = obj.get("containerDefinitions")?;
+    Some(TaskDefinition {
+        family: obj.get("family").and_then(|f| resolve.name(f)),
+        revision: obj
+            .get("revision")
+            .and_then(Node::scalar_text)
+            .and_then(|r| r.parse().ok()),
+        containers: containers(defs, file, resolve),
+    })
+}

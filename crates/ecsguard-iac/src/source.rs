@@ -1,0 +1,121 @@
+//! One input file (or Terraform module) in, task definitions and errors out.
+
+use ecsguard_core::{InputError, TaskDefinition};
+
+use crate::extract::{self, Plain};
+use crate::json::SyntaxError;
+use crate::tree::Node;
+use crate::{cfn, json, plan, yaml};
+
+/// What reading one unit of input produced.
+#[derive(Default)]
+pub struct Outcome {
+    pub task_definitions: Vec<TaskDefinition>,
+    pub errors: Vec<InputError>,
+    /// Files read on behalf of another (Terraform `file()` targets): their
+    /// own stand-alone results are dropped so nothing is reported twice.
+    pub consumed: Vec<String>,
+    /// Files this unit read.
+    pub files: usize,
+}
+
+impl Outcome {
+    pub fn syntax_error(&mut self, file: &str, e: SyntaxError) {
+        self.errors.push(InputError {
+            file: file.to_owned(),
+            line: e.pos.line,
+            column: Some(e.pos.column),
+            message: e.message,
+        });
+    }
+}
+
+/// The kinds of file the walk picks up, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FileKind {
+    Json,
+    Yaml,
+    Terraform,
+}
+
+impl FileKind {
+    pub fn of(path: &std::path::Path) -> Option<FileKind> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        if name.ends_with(".tf") {
+            Some(FileKind::Terraform)
+        } else if name.ends_with(".json") {
+            Some(FileKind::Json)
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".template") {
+            Some(FileKind::Yaml)
+        } else {
+            None
+        }
+    }
+}
+
+/// Markers without which a file cannot hold a task definition: files lacking
+/// all of them are skipped without parsing. This is what keeps a scan of a
+/// large repository fast, and keeps unrelated broken files out of the report.
+const JSON_MARKERS: &[&[u8]] = &[
+    b"\"containerDefinitions\"",
+    b"\"environment\"",
+    b"AWS::ECS::TaskDefinition",
+    b"aws_ecs_task_definition",
+];
+const YAML_MARKERS: &[&[u8]] = &[b"AWS::ECS::TaskDefinition"];
+
+pub fn might_hold_task_definitions(kind: FileKind, text: &str) -> bool {
+    let markers = match kind {
+        FileKind::Json => JSON_MARKERS,
+        FileKind::Yaml => YAML_MARKERS,
+        FileKind::Terraform => return true,
+    };
+    markers
+        .iter()
+        .any(|m| memchr::memmem::find(text.as_bytes(), m).is_some())
+}
+
+/// Reads a JSON file: any of the task-definition shapes, a CloudFormation
+/// template, or a Terraform plan. Other JSON is ignored.
+pub fn scan_json(file: &str, text: &str, out: &mut Outcome) {
+    let root = match json::parse(text) {
+        Ok(Some(root)) => root,
+        Ok(None) => return,
+        Err(e) => return out.syntax_error(file, e),
+    };
+    scan_json_root(&root, file, out);
+}
+
+pub fn scan_json_root(root: &Node, file: &str, out: &mut Outcome) {
+    if let Some(td) = root.get_exact("taskDefinition").filter(|t| t.is_map()) {
+        // `aws ecs describe-task-definition` output.
+        out.task_definitions.extend(extract::task_definition(td, file, &Plain));
+    } else if root.get_exact("containerDefinitions").is_some() {
+        // `register-task-definition --cli-input-json` input, CodeDeploy `taskdef.json`.
+        out.task_definitions.extend(extract::task_definition(root, file, &Plain));
+    } else if plan::is_plan(root) {
+        plan::scan(root, file, out);
+    } else if cfn::is_template(root) {
+        cfn::scan(root, file, out);
+    } else if extract::looks_like_container_list(root) {
+        // A bare array of container definitions, as given to Terraform's `file()`.
+        out.task_definitions.push(TaskDefinition {
+            family: None,
+            revision: None,
+            containers: extract::containers(root, file, &Plain),
+        });
+    }
+}
+
+/// Reads a YAML file; only CloudFormation templates are of interest.
+pub fn scan_yaml(file: &str, text: &str, out: &mut Outcome) {
+    let docs = match yaml::parse(text) {
+        Ok(docs) => docs,
+        Err(e) => return out.syntax_error(file, e),
+    };
+    for doc in &docs {
+        if cfn::is_template(doc) {
+            cfn::scan(doc, file, out);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! A small format-neutral document tree with positions. JSON, YAML and
+//! evaluated HCL are all turned into it, so one extractor reads task
+//! definitions from every format.
+//!
+//! Deliberately no `Debug`: strings in the tree may be secrets.
+
+use ecsguard_core::Reference;
+
+/// A 1-based position.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Pos {
+    pub line: u32,
+    pub column: u32,
+}
+
+impl std::fmt::Debug for Pos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StrStyle {
+    /// On one line: JSON strings, plain and quoted YAML scalars.
+    Inline,
+    /// A YAML literal (`|`) block: its content starts on the next line.
+    Block,
+}
+
+#[derive(Clone)]
+pub enum Kind {
+    Null,
+    Bool(bool),
+    Number(String),
+    Str(String, StrStyle),
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+    /// A YAML tag such as `!Ref`, kept with the node it applies to.
+    Tagged(String, Box<Node>),
+    /// A symbolic value from an evaluated HCL expression.
+    Ref(Reference),
+    /// A string from an HCL template with unknown parts, kept as `${…}` placeholders.
+    Template(String),
+}
+
+#[derive(Clone)]
+pub struct Key {
+    pub text: String,
+    pub pos: Pos,
+}
+
+#[derive(Clone)]
+pub struct Node {
+    pub kind: Kind,
+    pub pos: Pos,
+}
+
+impl Node {
+    pub fn new(kind: Kind, pos: Pos) -> Self {
+        Self { kind, pos }
+    }
+
+    /// The value under `key`, compared case-insensitively (task-definition JSON
+    /// says `environment`, CloudFormation says `Environment`).
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.get_entry(key).map(|(_, v)| v)
+    }
+
+    pub fn get_entry(&self, key: &str) -> Option<(&Key, &Node)> {
+        match &self.kind {
+            Kind::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.text.eq_ignore_ascii_case(key))
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    /// The value under exactly `key` (case-sensitive), for formats where case matters.
+    pub fn get_exact(&self, key: &str) -> Option<&Node> {
+        match &self.kind {
+            Kind::Map(entries) => entries.iter().find(|(k, _)| k.text == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Str(s, _) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A scalar's text: strings, numbers and booleans.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Str(s, _) => Some(s.clone()),
+            Kind::Number(n) => Some(n.clone()),
+            Kind::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.kind {
+            Kind::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn entries(&self) -> &[(Key, Node)] {
+        match &self.kind {
+            Kind::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    pub fn is_map(&self) -> bool {
+        matches!(self.kind, Kind::Map(_))
+    }
+
+    /// Moves every position with `f`.
+    pub fn relocate(&mut self, f: &impl Fn(Pos) -> Pos) {
+        self.pos = f(self.pos);
+        match &mut self.kind {
+            Kind::Seq(items) => items.iter_mut().for_each(|n| n.relocate(f)),
+            Kind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+                k.pos = f(k.pos);
+                v.relocate(f);
+            }),
+            Kind::Tagged(_, inner) => inner.relocate(f),
+            _ => {}
+        }
+    }
+}
+
+/// Maps byte offsets to 1-based lines and columns.
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        Self { starts }
+    }
+
+    pub fn pos(&self, text: &str, offset: usize) -> Pos {
+        let line = self.starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        let start = self.starts[line];
+        let end = offset.min(text.len());
+        let column = text
+            .get(start..end)
+            .map_or(end.saturating_sub(start), |s| s.chars().count())
+            + 1;
+        Pos {
+            line: u32::try_from(line + 1).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! YAML to [`Node`], keeping tags (`!Ref`, `!Sub` …) and positions. Built on
+//! saphyr's event parser so that nothing of the source is lost or retyped.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+
+use crate::json::SyntaxError;
+use crate::tree::{Key, Kind, Node, Pos, StrStyle};
+
+/// Deepest nesting accepted, so hostile input cannot exhaust the stack.
+const MAX_DEPTH: usize = 256;
+
+/// Parses every document in the stream.
+pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    let mut builder = Builder {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        docs: Vec::new(),
+    };
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| SyntaxError {
+            pos: Pos {
+                line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
+                column: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
+            },
+            message: format!("invalid YAML: {}", e.info()),
+        })?;
+        builder.event(event, span)?;
+    }
+    Ok(builder.docs)
+}
+
+fn pos(span: &Span) -> Pos {
+    Pos {
+        line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
+        column: u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
+    }
+}
+
+enum Frame {
+    Seq {
+        anchor: usize,
+        tag: Option<String>,
+        pos: Pos,
+        items: Vec<Node>,
+    },
+    Map {
+        anchor: usize,
+        tag: Option<String>,
+        pos: Pos,
+        entries: Vec<(Key, Node)>,
+        pending_key: Option<Key>,
+    },
+}
+
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    docs: Vec<Node>,
+}
+
+/// Local tags (`!Ref`) are kept; core-schema tags (`!!str`) say nothing we need.
+fn local_tag(tag: Option<std::borrow::Cow<'_, Tag>>) -> Option<String> {
+    let tag = tag?;
+    (tag.handle == "!").then(|| format!("!{}", tag.suffix))
+}
+
+fn wrap(node: Node, tag: Option<String>) -> Node {
+    match tag {
+        Some(t) => {
+            let pos = node.pos;
+            Node::new(Kind::Tagged(t, Box::new(node)), pos)
+        }
+        None => node,
+    }
+}
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), SyntaxError> {
+        match event {
+            Event::Scalar(value, style, anchor, tag) => {
+                let style = match style {
+                    ScalarStyle::Literal | ScalarStyle::Folded => StrStyle::Block,
+                    _ => StrStyle::Inline,
+                };
+                let node = wrap(Node::new(Kind::Str(value.into_owned(), style), pos(&span)), local_tag(tag));
+                self.value(node, anchor);
+            }
+            Event::Alias(id) => {
+                let node = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| Node::new(Kind::Null, pos(&span)));
+                self.value(node, 0);
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.push(Frame::Seq {
+                    anchor,
+                    tag: local_tag(tag),
+                    pos: pos(&span),
+                    items: Vec::new(),
+                })?;
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.push(Frame::Map {
+                    anchor,
+                    tag: local_tag(tag),
+                    pos: pos(&span),
+                    entries: Vec::new(),
+                    pending_key: None,
+                })?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(frame) = self.stack.pop() {
+                    let (node, anchor) = match frame {
+                        Frame::Seq { anchor, tag, pos, items } => (wrap(Node::new(Kind::Seq(items), pos), tag), anchor),
+                        Frame::Map { anchor, tag, pos, entries, .. } => {
+                            (wrap(Node::new(Kind::Map(merge_keys(entries)), pos), tag), anchor)
+                        }
+                    };
+                    self.value(node, anchor);
+                }
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {}
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, frame: Frame) -> Result<(), SyntaxError> {
+        if self.stack.len() >= MAX_DEPTH {
+            let pos = match &frame {
+                Frame::Seq { pos, .. } | Frame::Map { pos, .. } => *pos,
+            };
+            return Err(SyntaxError {
+                pos,
+                message: format!("YAML nested deeper than {MAX_DEPTH} levels"),
+            });
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn value(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.docs.push(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, pending_key, .. }) => match pending_key.take() {
+                None => {
+                    let text = match &node.kind {
+                        Kind::Str(s, _) => s.clone(),
+                        Kind::Tagged(_, inner) => inner.as_str().unwrap_or_default().to_owned(),
+                        _ => String::new(),
+                    };
+                    *pending_key = Some(Key { text, pos: node.pos });
+                }
+                Some(key) => entries.push((key, node)),
+            },
+        }
+    }
+}
+
+/// Applies YAML merge keys (`<<: *defaults`): entries given directly win.
+fn merge_keys(entries: Vec<(Key, Node)>) -> Vec<(Key, Node)> {
+    if !entries.iter().any(|(k, _)| k.text == "<<") {
+        return entries;
+    }
+    let mut out: Vec<(Key, Node)> = Vec::new();
+    let mut merged: Vec<(Key, Node)> = Vec::new();
+    for (k, v) in entries {
+        if k.text == "<<" {
+            let sources: Vec<Node> = match v.kind {
+                Kind::Seq(items) => items,
+                _ => vec![v],
+            };
+            for s in sources {
+                if let Kind::Map(e) = s.kind {
+                    merged.extend(e);
+                }
+            }
+        } else {
+            out.push((k, v));
+        }
+    }
+    for (k, v) in merged {
+        if !out.iter().any(|(o, _)| o.text == k.text) {
+            out.push((k, v));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_tags_and_lines() {
+        let docs = parse("a:\n  b: !Ref Foo\n  c: [1, !Sub 'x']\n").unwrap_or_default();
+        let a = docs[0].get("a").unwrap_or_else(|| panic!("a"));
+        let b = a.get("b").unwrap_or_else(|| panic!("b"));
+        assert!(matches!(&b.kind, Kind::Tagged(t, inner) if t == "!Ref" && inner.as_str() == Some("Foo")));
+        assert_eq!(b.pos.line, 2);
+        let (key, _) = a.get_entry("c").unwrap_or_else(|| panic!("c"));
+        assert_eq!((key.pos.line, key.pos.column), (3, 3));
+    }
+
+    #[test]
+    fn resolves_aliases_and_merge_keys() {
+        let docs = parse("x: &env\n  A: '1'\ny:\n  <<: *env\n  B: '2'\n").unwrap_or_default();
+        let y = docs[0].get("y").unwrap_or_else(|| panic!("y"));
+        assert_eq!(y.get("A").and_then(Node::as_str), Some("1"));
+        assert_eq!(y.get("B").and_then(Node::as_str), Some("2"));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err = parse("a: 1\nb: [unclosed\nc: 3\n").err();
+        assert!(err.is_some_and(|e| e.pos.line >= 2));
+    }
+}

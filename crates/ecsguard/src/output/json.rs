@@ -1,0 +1,136 @@
+//! JSON output, version 1 (DESIGN §4). These structs are the public contract:
+//! add fields, never rename.
+
+use ecsguard_core::{Finding, Location, Report};
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub struct JsonV1<'a> {
+    pub version: u32,
+    pub tool: Tool,
+    pub findings: Vec<JsonFinding<'a>>,
+    pub errors: Vec<JsonError<'a>>,
+    pub summary: JsonSummary,
+}
+
+#[derive(Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct JsonFinding<'a> {
+    pub rule: &'static str,
+    pub controls: &'static [&'static str],
+    pub severity: &'static str,
+    pub message: &'a str,
+    pub task_definition: TaskDefinitionRef<'a>,
+    pub container: Option<&'a str>,
+    pub variable: &'a str,
+    pub location: JsonLocation<'a>,
+    pub evidence: Evidence<'a>,
+    pub fingerprint: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct TaskDefinitionRef<'a> {
+    pub family: Option<&'a str>,
+    pub revision: Option<u32>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum JsonLocation<'a> {
+    File { file: &'a str, line: u32, column: u32 },
+    Live { arn: &'a str, account: &'a str, region: &'a str },
+}
+
+#[derive(Serialize)]
+pub struct Evidence<'a> {
+    pub detectors: &'a [&'static str],
+    /// At most the first 4 characters of a literal value; absent for references.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<&'a str>,
+    /// The symbolic expression, for a value that is a reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct JsonError<'a> {
+    pub file: &'a str,
+    pub line: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    pub message: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct JsonSummary {
+    pub files: usize,
+    pub task_definitions: usize,
+    pub containers: usize,
+    pub findings: usize,
+    pub errors: usize,
+}
+
+fn finding(f: &Finding) -> JsonFinding<'_> {
+    JsonFinding {
+        rule: f.rule.as_str(),
+        controls: f.rule.controls(),
+        severity: f.severity.as_str(),
+        message: &f.message,
+        task_definition: TaskDefinitionRef {
+            family: f.family.as_deref(),
+            revision: f.revision,
+        },
+        container: f.container.as_deref(),
+        variable: &f.variable,
+        location: match &f.location {
+            Location::File { file, line, column } => JsonLocation::File {
+                file,
+                line: *line,
+                column: *column,
+            },
+            Location::Live { arn, account, region } => JsonLocation::Live { arn, account, region },
+        },
+        evidence: Evidence {
+            detectors: &f.detectors,
+            redacted: f.redacted.as_deref(),
+            reference: f.reference.as_deref(),
+        },
+        fingerprint: &f.fingerprint,
+    }
+}
+
+pub fn render(report: &Report) -> serde_json::Result<String> {
+    let doc = JsonV1 {
+        version: 1,
+        tool: Tool {
+            name: "ecsguard",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        findings: report.findings.iter().map(finding).collect(),
+        errors: report
+            .errors
+            .iter()
+            .map(|e| JsonError {
+                file: &e.file,
+                line: e.line,
+                column: e.column,
+                message: &e.message,
+            })
+            .collect(),
+        summary: JsonSummary {
+            files: report.summary.files,
+            task_definitions: report.summary.task_definitions,
+            containers: report.summary.containers,
+            findings: report.findings.len(),
+            errors: report.errors.len(),
+        },
+    };
+    let mut out = serde_json::to_string_pretty(&doc)?;
+    out.push('\n');
+    Ok(out)
+}

@@ -1,0 +1,4 @@
+//! Renderers: a report in, a string out. None of them ever sees a secret value.
+
+pub mod json;
+pub mod text;

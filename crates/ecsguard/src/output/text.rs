@@ -1,0 +1,92 @@
+//! Compiler-style text diagnostics, coloured only when the stream is a terminal.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use ecsguard_core::{Finding, Location, Report, Severity};
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+
+fn severity_style(s: Severity) -> Style {
+    match s {
+        Severity::Critical | Severity::High => AnsiColor::Red.on_default().bold(),
+        Severity::Medium => AnsiColor::Yellow.on_default().bold(),
+        Severity::Low => AnsiColor::Cyan.on_default().bold(),
+    }
+}
+
+fn location(l: &Location) -> String {
+    match l {
+        Location::File { file, line, column } => format!("{file}:{line}:{column}"),
+        Location::Live { arn, region, .. } => format!("{arn} ({region})"),
+    }
+}
+
+fn finding(out: &mut String, f: &Finding) {
+    let sev = severity_style(f.severity);
+    let _ = writeln!(
+        out,
+        "{sev}{}{sev:#}{BOLD}[{}]: {}{BOLD:#}",
+        f.severity, f.rule, f.message
+    );
+    let _ = writeln!(out, "  {DIM}-->{DIM:#} {}", location(&f.location));
+    let family = f.family.as_deref().unwrap_or("(unnamed)");
+    let revision = f.revision.map(|r| format!(":{r}")).unwrap_or_default();
+    let container = f.container.as_deref().unwrap_or("(unnamed)");
+    let _ = writeln!(out, "   {DIM}={DIM:#} task definition {family}{revision}, container {container}");
+    let shown = match (&f.reference, &f.redacted) {
+        (Some(r), _) => r.clone(),
+        (None, Some(r)) => format!("\"{r}\""),
+        (None, None) => String::new(),
+    };
+    let _ = writeln!(out, "   {DIM}={DIM:#} {} = {shown}", f.variable);
+    let _ = writeln!(out, "   {DIM}={DIM:#} detectors: {}", f.detectors.join(", "));
+    let _ = writeln!(out, "   {DIM}={DIM:#} fingerprint: {}", f.fingerprint);
+    out.push('\n');
+}
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        finding(&mut out, f);
+    }
+    let err = AnsiColor::Red.on_default().bold();
+    for e in &report.errors {
+        let at = if e.line > 1 || e.column.is_some() {
+            match e.column {
+                Some(c) => format!("{}:{}:{c}", e.file, e.line),
+                None => format!("{}:{}", e.file, e.line),
+            }
+        } else {
+            e.file.clone()
+        };
+        let _ = writeln!(out, "{err}error{err:#}{BOLD}: {at}: {}{BOLD:#}", e.message);
+    }
+    if !report.errors.is_empty() {
+        out.push('\n');
+    }
+    let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+    let by_severity: Vec<String> = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low]
+        .into_iter()
+        .filter(|s| count(*s) > 0)
+        .map(|s| format!("{} {s}", count(s)))
+        .collect();
+    let findings = match report.findings.len() {
+        0 => "no findings".to_owned(),
+        1 => format!("1 finding ({})", by_severity.join(", ")),
+        n => format!("{n} findings ({})", by_severity.join(", ")),
+    };
+    let errors = match report.errors.len() {
+        0 => String::new(),
+        1 => "; 1 input error".to_owned(),
+        n => format!("; {n} input errors"),
+    };
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "{BOLD}{findings}{BOLD:#} in {} task definitions, {} containers, {} files{errors}",
+        s.task_definitions, s.containers, s.files
+    );
+    out
+}
