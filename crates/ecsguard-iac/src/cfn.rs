@@ -64,7 +64,7 @@ fn container_definitions(
     out: &mut Outcome,
 ) -> Option<Vec<ecsguard_core::Container>> {
     match &defs.kind {
-        Kind::Seq(_) => Some(extract::containers(defs, file, cfn)),
+        Kind::Seq(_) => Some(extract::containers(defs, &[file.to_owned()], cfn)),
         // A JSON string, possibly inside `!Sub` / `Fn::Sub`.
         Kind::Str(..) | Kind::Tagged(..) | Kind::Map(_) => {
             let (text_node, in_sub) = match &defs.kind {
@@ -90,9 +90,9 @@ fn container_definitions(
             };
             node.relocate(&|p| embedded_pos(text_node, p));
             if in_sub {
-                Some(extract::containers(&node, file, &SubStrings(cfn)))
+                Some(extract::containers(&node, &[file.to_owned()], &SubStrings(cfn)))
             } else {
-                Some(extract::containers(&node, file, cfn))
+                Some(extract::containers(&node, &[file.to_owned()], cfn))
             }
         }
         _ => None,
@@ -106,6 +106,7 @@ fn embedded_pos(string: &Node, inner: Pos) -> Pos {
         Kind::Str(_, StrStyle::Block) => Pos {
             line: string.pos.line + inner.line,
             column: inner.column,
+            file: string.pos.file,
         },
         _ => string.pos,
     }

@@ -52,28 +52,28 @@ pub fn looks_like_container_list(node: &Node) -> bool {
 }
 
 /// Reads a list of container definitions.
-pub fn containers(defs: &Node, file: &str, resolve: &dyn Resolve) -> Vec<Container> {
+pub fn containers(defs: &Node, files: &[String], resolve: &dyn Resolve) -> Vec<Container> {
     let Some(items) = defs.as_seq() else {
         return Vec::new();
     };
     items
         .iter()
         .filter(|c| c.is_map())
-        .map(|c| container(c, file, resolve))
+        .map(|c| container(c, files, resolve))
         .collect()
 }
 
-pub fn container(def: &Node, file: &str, resolve: &dyn Resolve) -> Container {
+pub fn container(def: &Node, files: &[String], resolve: &dyn Resolve) -> Container {
     let name = def.get("name").and_then(|n| resolve.name(n));
     let environment = def
         .get("environment")
-        .map(|env| environment(env, file, resolve))
+        .map(|env| environment(env, files, resolve))
         .unwrap_or_default();
     Container { name, environment }
 }
 
 /// Reads an `environment` list of `{name, value}` entries.
-pub fn environment(env: &Node, file: &str, resolve: &dyn Resolve) -> Vec<EnvVar> {
+pub fn environment(env: &Node, files: &[String], resolve: &dyn Resolve) -> Vec<EnvVar> {
     let Some(entries) = env.as_seq() else {
         return Vec::new();
     };
@@ -89,15 +89,19 @@ pub fn environment(env: &Node, file: &str, resolve: &dyn Resolve) -> Vec<EnvVar>
             Some(EnvVar {
                 name,
                 value,
-                location: location(file, name_node),
+                location: location(files, name_node),
             })
         })
         .collect()
 }
 
-pub fn location(file: &str, node: &Node) -> Location {
+pub fn location(files: &[String], node: &Node) -> Location {
     Location::File {
-        file: file.to_owned(),
+        file: files
+            .get(node.pos.file as usize)
+            .or(files.first())
+            .cloned()
+            .unwrap_or_default(),
         line: node.pos.line,
         column: node.pos.column,
     }
@@ -105,7 +109,7 @@ pub fn location(file: &str, node: &Node) -> Location {
 
 /// A task definition from a `family`/`containerDefinitions` object (the
 /// register input shape, and the `taskDefinition` of describe output).
-pub fn task_definition(obj: &Node, file: &str, resolve: &dyn Resolve) -> Option<TaskDefinition> {
+pub fn task_definition(obj: &Node, files: &[String], resolve: &dyn Resolve) -> Option<TaskDefinition> {
     let defs = obj.get("containerDefinitions")?;
     Some(TaskDefinition {
         family: obj.get("family").and_then(|f| resolve.name(f)),
@@ -113,6 +117,6 @@ pub fn task_definition(obj: &Node, file: &str, resolve: &dyn Resolve) -> Option<
             .get("revision")
             .and_then(Node::scalar_text)
             .and_then(|r| r.parse().ok()),
-        containers: containers(defs, file, resolve),
+        containers: containers(defs, files, resolve),
     })
 }

@@ -30,6 +30,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
             pos: Pos {
                 line: u32::try_from(e.line_display()).unwrap_or(u32::MAX),
                 column: u32::try_from(e.column_display()).unwrap_or(u32::MAX),
+                file: 0,
             },
             message: format!("invalid JSON: {}", e.kind()),
         }

@@ -86,6 +86,6 @@ fn resource(values: &Node, address: &str, file: &str, out: &mut Outcome) {
             .get_exact("revision")
             .and_then(Node::scalar_text)
             .and_then(|r| r.parse().ok()),
-        containers: extract::containers(&node, file, &Plain),
+        containers: extract::containers(&node, &[file.to_owned()], &Plain),
     });
 }

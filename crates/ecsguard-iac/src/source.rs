@@ -87,12 +87,13 @@ pub fn scan_json(file: &str, text: &str, out: &mut Outcome) {
 }
 
 pub fn scan_json_root(root: &Node, file: &str, out: &mut Outcome) {
+    let files = [file.to_owned()];
     if let Some(td) = root.get_exact("taskDefinition").filter(|t| t.is_map()) {
         // `aws ecs describe-task-definition` output.
-        out.task_definitions.extend(extract::task_definition(td, file, &Plain));
+        out.task_definitions.extend(extract::task_definition(td, &files, &Plain));
     } else if root.get_exact("containerDefinitions").is_some() {
         // `register-task-definition --cli-input-json` input, CodeDeploy `taskdef.json`.
-        out.task_definitions.extend(extract::task_definition(root, file, &Plain));
+        out.task_definitions.extend(extract::task_definition(root, &files, &Plain));
     } else if plan::is_plan(root) {
         plan::scan(root, file, out);
     } else if cfn::is_template(root) {
@@ -102,7 +103,7 @@ pub fn scan_json_root(root: &Node, file: &str, out: &mut Outcome) {
         out.task_definitions.push(TaskDefinition {
             family: None,
             revision: None,
-            containers: extract::containers(root, file, &Plain),
+            containers: extract::containers(root, &files, &Plain),
         });
     }
 }

@@ -1,9 +1,1006 @@
-//! Terraform HCL modules.
+//! Terraform HCL modules: `aws_ecs_task_definition` resources and the popular
+//! container-definition modules, read from a folder's `.tf` files together so
+//! that variables and locals resolve across files.
+//!
+//! Expressions are evaluated only as far as the code itself tells: literals,
+//! `jsonencode`, heredocs, `file()`, `templatefile()`, locals, `merge`,
+//! `concat` and `for` expressions. Everything else (`var.x`, resource
+//! attributes, unknown functions) stays a symbolic reference, marked secret
+//! when what it names is (`sensitive = true` variables, `random_password`
+//! results, IAM access key secrets, secret data sources).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::source::Outcome;
+use ecsguard_core::{Container, InputError, Reference, ReferenceTarget, TaskDefinition};
+use hcl_edit::expr::{Expression, FuncCall, ObjectKey, Traversal, TraversalOperator};
+use hcl_edit::structure::{Block, Body};
+use hcl_edit::template::Element;
+use hcl_edit::Span;
 
-pub fn scan_module(_dir: &Path, _files: &[PathBuf], _max_file_size: u64) -> Outcome {
-    Outcome::default()
+use crate::extract::{self, Plain};
+use crate::input;
+use crate::json;
+use crate::scan::normalize;
+use crate::source::Outcome;
+use crate::tree::{Key, Kind, LineIndex, Node, Pos, StrStyle};
+
+/// Deepest evaluation allowed (locals referring to locals …).
+const MAX_DEPTH: u32 = 32;
+
+const MODULE_MARKERS: &[&[u8]] = &[
+    b"aws_ecs_task_definition",
+    b"ecs-container-definition",
+    b"terraform-aws-modules/ecs",
+];
+
+struct SourceFile {
+    display: String,
+    text: String,
+    index: LineIndex,
+    body: Body,
+}
+
+/// Where the positions of an expression's nodes come from.
+#[derive(Clone, Copy)]
+enum Loc {
+    /// Spans in module file `n`.
+    File(u32),
+    /// Every node at one position (code parsed from inside a string).
+    Fixed(Pos),
+}
+
+type Scope = HashMap<String, Node>;
+
+struct Module<'a> {
+    dir: &'a Path,
+    sources: &'a [SourceFile],
+    variables: HashMap<String, bool>,
+    locals: HashMap<String, (u32, &'a Expression)>,
+    /// Display names of every file positions may point into: the `.tf` files,
+    /// then files read through `file()` and `templatefile()`.
+    files: RefCell<Vec<String>>,
+    consumed: RefCell<Vec<String>>,
+    errors: RefCell<Vec<InputError>>,
+    max_file_size: u64,
+}
+
+fn unknown(expression: impl Into<String>, pos: Pos) -> Node {
+    Node::new(Kind::Ref(Reference::new(expression, ReferenceTarget::Unknown)), pos)
+}
+
+fn reference(expression: impl Into<String>, target: ReferenceTarget, pos: Pos) -> Node {
+    Node::new(Kind::Ref(Reference::new(expression, target)), pos)
+}
+
+fn is_secret_ref(node: &Node) -> bool {
+    matches!(&node.kind, Kind::Ref(r) if matches!(r.target, ReferenceTarget::Secret(_)))
+}
+
+/// Reads one folder's `.tf` files.
+pub fn scan_module(dir: &Path, paths: &[PathBuf], max_file_size: u64) -> Outcome {
+    let mut out = Outcome::default();
+    let mut texts = Vec::new();
+    for path in paths {
+        match input::read_text(path, max_file_size) {
+            Ok(text) => texts.push((path, text)),
+            Err(e) => out.errors.push(InputError {
+                file: path.display().to_string(),
+                line: e.line,
+                column: None,
+                message: e.message,
+            }),
+        }
+    }
+    out.files = texts.len();
+    let relevant = texts.iter().any(|(_, t)| {
+        MODULE_MARKERS
+            .iter()
+            .any(|m| memchr::memmem::find(t.as_bytes(), m).is_some())
+    });
+    if !relevant {
+        return out;
+    }
+    let mut sources = Vec::new();
+    for (path, text) in texts {
+        let display = path.display().to_string();
+        match hcl_edit::parser::parse_body(&text) {
+            Ok(body) => sources.push(SourceFile {
+                index: LineIndex::new(&text),
+                display,
+                text,
+                body,
+            }),
+            Err(e) => out.errors.push(InputError {
+                file: display,
+                line: u32::try_from(e.location().line()).unwrap_or(u32::MAX),
+                column: Some(u32::try_from(e.location().column()).unwrap_or(u32::MAX)),
+                // `e.to_string()` would quote the offending line, which may hold a secret.
+                message: format!("invalid HCL: {}", e.message()),
+            }),
+        }
+    }
+    let module = Module::new(dir, &sources, max_file_size);
+    for (fi, source) in sources.iter().enumerate() {
+        let fi = u32::try_from(fi).unwrap_or(u32::MAX);
+        for block in source.body.blocks() {
+            match block.ident.as_str() {
+                "resource" if label(block, 0) == Some("aws_ecs_task_definition") => {
+                    out.task_definitions.extend(module.task_definition(block, fi));
+                }
+                "module" => out.task_definitions.extend(module.container_module(block, fi)),
+                _ => {}
+            }
+        }
+    }
+    out.errors.extend(module.errors.into_inner());
+    out.consumed.extend(module.consumed.into_inner());
+    out
+}
+
+fn label(block: &Block, i: usize) -> Option<&str> {
+    block.labels.get(i).map(|l| l.as_str())
+}
+
+impl<'a> Module<'a> {
+    fn new(dir: &'a Path, sources: &'a [SourceFile], max_file_size: u64) -> Self {
+        let mut variables = HashMap::new();
+        let mut locals = HashMap::new();
+        for (fi, source) in sources.iter().enumerate() {
+            let fi = u32::try_from(fi).unwrap_or(u32::MAX);
+            for block in source.body.blocks() {
+                match block.ident.as_str() {
+                    "variable" => {
+                        if let Some(name) = label(block, 0) {
+                            let sensitive = block
+                                .body
+                                .get_attribute("sensitive")
+                                .is_some_and(|a| matches!(&a.value, Expression::Bool(b) if *b.value()));
+                            variables.insert(name.to_owned(), sensitive);
+                        }
+                    }
+                    "locals" => {
+                        for attr in block.body.attributes() {
+                            locals.insert(attr.key.as_str().to_owned(), (fi, &attr.value));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Self {
+            dir,
+            sources,
+            variables,
+            locals,
+            files: RefCell::new(sources.iter().map(|s| s.display.clone()).collect()),
+            consumed: RefCell::new(Vec::new()),
+            errors: RefCell::new(Vec::new()),
+            max_file_size,
+        }
+    }
+
+    fn pos(&self, span: Option<std::ops::Range<usize>>, loc: Loc) -> Pos {
+        match loc {
+            Loc::Fixed(p) => p,
+            Loc::File(fi) => {
+                let Some(source) = self.sources.get(fi as usize) else {
+                    return Pos::default();
+                };
+                let mut p = source.index.pos(&source.text, span.map_or(0, |s| s.start));
+                p.file = fi;
+                p
+            }
+        }
+    }
+
+    fn error(&self, pos: Pos, message: String) {
+        let file = self.files.borrow().get(pos.file as usize).cloned().unwrap_or_default();
+        self.errors.borrow_mut().push(InputError {
+            file,
+            line: pos.line,
+            column: Some(pos.column),
+            message,
+        });
+    }
+
+    fn file_names(&self) -> Vec<String> {
+        self.files.borrow().clone()
+    }
+
+    // ---- resources and modules -------------------------------------------------
+
+    fn task_definition(&self, block: &Block, fi: u32) -> Option<TaskDefinition> {
+        let name = label(block, 1).unwrap_or("this");
+        let address = format!("aws_ecs_task_definition.{name}");
+        let family = block
+            .body
+            .get_attribute("family")
+            .map(|a| self.eval(&a.value, Loc::File(fi), &Scope::new(), 0))
+            .and_then(|n| n.as_str().map(str::to_owned))
+            .unwrap_or(address);
+        let defs = block.body.get_attribute("container_definitions")?;
+        let node = self.container_definitions(&defs.value, Loc::File(fi), &Scope::new(), 0)?;
+        Some(TaskDefinition {
+            family: Some(family),
+            revision: None,
+            containers: extract::containers(&node, &self.file_names(), &Plain),
+        })
+    }
+
+    /// terraform-aws-modules/ecs (root, `service` and `container-definition`
+    /// modules) and cloudposse/ecs-container-definition.
+    fn container_module(&self, block: &Block, fi: u32) -> Vec<TaskDefinition> {
+        let Some(source) = block
+            .body
+            .get_attribute("source")
+            .and_then(|a| match &a.value {
+                Expression::String(s) => Some(s.value().as_str()),
+                _ => None,
+            })
+        else {
+            return Vec::new();
+        };
+        let name = label(block, 0).unwrap_or("this");
+        let scope = Scope::new();
+        let loc = Loc::File(fi);
+        let attr = |key: &str| {
+            block
+                .body
+                .get_attribute(key)
+                .map(|a| self.eval(&a.value, loc, &scope, 0))
+        };
+        let files = self.file_names();
+        let family = attr("family")
+            .and_then(|n| n.as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("module.{name}"));
+        let td = |containers: Vec<Container>, family: String| TaskDefinition {
+            family: Some(family),
+            revision: None,
+            containers,
+        };
+        if source.contains("cloudposse/ecs-container-definition") || source.contains("terraform-aws-ecs-container-definition") {
+            let mut environment = attr("environment")
+                .map(|env| extract::environment(&env, &files, &Plain))
+                .unwrap_or_default();
+            if let Some(map) = attr("map_environment") {
+                environment.extend(map_environment(&map, &files));
+            }
+            let container = Container {
+                name: attr("container_name").and_then(|n| n.as_str().map(str::to_owned)),
+                environment,
+            };
+            return vec![td(vec![container], family)];
+        }
+        if !source.contains("terraform-aws-modules/ecs") {
+            return Vec::new();
+        }
+        if source.contains("modules/container-definition") {
+            let container = Container {
+                name: attr("name").and_then(|n| n.as_str().map(str::to_owned)),
+                environment: attr("environment")
+                    .map(|env| extract::environment(&env, &files, &Plain))
+                    .unwrap_or_default(),
+            };
+            return vec![td(vec![container], family)];
+        }
+        if source.contains("modules/service") {
+            return attr("container_definitions")
+                .map(|defs| vec![td(keyed_containers(&defs, &files), family)])
+                .unwrap_or_default();
+        }
+        // The root module: `services = { name = { container_definitions = {…} } }`.
+        let Some(services) = attr("services") else {
+            return Vec::new();
+        };
+        services
+            .entries()
+            .iter()
+            .filter_map(|(key, service)| {
+                let defs = service.get_exact("container_definitions")?;
+                let family = service
+                    .get_exact("family")
+                    .and_then(Node::as_str)
+                    .map_or_else(|| key.text.clone(), str::to_owned);
+                Some(td(keyed_containers(defs, &files), family))
+            })
+            .collect()
+    }
+
+    // ---- container_definitions ------------------------------------------------
+
+    /// Evaluates a `container_definitions` value to a list of container definitions.
+    fn container_definitions(&self, expr: &Expression, loc: Loc, scope: &Scope, depth: u32) -> Option<Node> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let pos = self.pos(expr.span(), loc);
+        match expr {
+            Expression::Parenthesis(p) => self.container_definitions(p.inner(), loc, scope, depth + 1),
+            Expression::FuncCall(call) => match call.name.name.as_str() {
+                "jsonencode" => call.args.iter().next().map(|a| self.eval(a, loc, scope, depth + 1)),
+                "file" => {
+                    let path = self.path_arg(call, loc, scope, depth)?;
+                    self.json_file(&path, pos, &Scope::new(), false)
+                }
+                "templatefile" => {
+                    let path = self.path_arg(call, loc, scope, depth)?;
+                    let vars = call
+                        .args
+                        .iter()
+                        .nth(1)
+                        .map(|v| self.eval(v, loc, scope, depth + 1));
+                    let scope: Scope = vars
+                        .map(|v| v.entries().iter().map(|(k, n)| (k.text.clone(), n.clone())).collect())
+                        .unwrap_or_default();
+                    self.json_file(&path, pos, &scope, true)
+                }
+                _ => self.json_value(self.eval(expr, loc, scope, depth + 1), scope),
+            },
+            Expression::HeredocTemplate(heredoc) => {
+                let Loc::File(fi) = loc else {
+                    return None;
+                };
+                let source = self.sources.get(fi as usize)?;
+                let span = heredoc.span()?;
+                let raw = source.text.get(span.clone())?;
+                // The body starts after the `<<EOF` line and ends before the closing delimiter line.
+                let body_start = raw.find('\n')? + 1;
+                let body_end = raw.trim_end().rfind('\n').map_or(body_start, |i| i + 1).max(body_start);
+                let body = &raw[body_start..body_end];
+                let start = self.pos(Some(span.start + body_start..span.start + body_start), loc);
+                self.embedded_json(body, &|p| Pos {
+                    line: start.line + p.line - 1,
+                    column: p.column,
+                    file: fi,
+                }, scope)
+            }
+            Expression::Traversal(t) => {
+                // `local.container_definitions` may itself be a heredoc or `file()`.
+                if let (Expression::Variable(root), Some(TraversalOperator::GetAttr(name))) =
+                    (&t.expr, t.operators.first().map(|o| o.value()))
+                {
+                    if root.as_str() == "local" && t.operators.len() == 1 {
+                        if let Some((lfi, local)) = self.locals.get(name.as_str()) {
+                            return self.container_definitions(local, Loc::File(*lfi), scope, depth + 1);
+                        }
+                    }
+                }
+                self.json_value(self.eval(expr, loc, scope, depth + 1), scope)
+            }
+            _ => self.json_value(self.eval(expr, loc, scope, depth + 1), scope),
+        }
+    }
+
+    /// A value that should be container definitions: a list as is, a JSON string parsed.
+    fn json_value(&self, node: Node, scope: &Scope) -> Option<Node> {
+        match &node.kind {
+            Kind::Seq(_) => Some(node),
+            Kind::Str(text, _) => {
+                let at = node.pos;
+                self.embedded_json(text, &|_| at, scope)
+            }
+            _ => None,
+        }
+    }
+
+    fn path_arg(&self, call: &FuncCall, loc: Loc, scope: &Scope, depth: u32) -> Option<PathBuf> {
+        let arg = call.args.iter().next()?;
+        let node = self.eval(arg, loc, scope, depth + 1);
+        let Some(rel) = node.as_str() else {
+            self.error(
+                node.pos,
+                format!("cannot resolve the path given to {}(); its container definitions were not scanned", call.name.name.as_str()),
+            );
+            return None;
+        };
+        let rel = Path::new(rel);
+        Some(if rel.is_absolute() { rel.to_path_buf() } else { self.dir.join(rel) })
+    }
+
+    /// Reads a JSON file (or JSON template) named by `file()` / `templatefile()`.
+    fn json_file(&self, path: &Path, call_pos: Pos, scope: &Scope, template: bool) -> Option<Node> {
+        let normalized = normalize(path);
+        let display = normalized.display().to_string();
+        let text = match input::read_text(path, self.max_file_size) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error(call_pos, format!("cannot read {display}: {}", e.message));
+                return None;
+            }
+        };
+        let fi = {
+            let mut files = self.files.borrow_mut();
+            files.push(display.clone());
+            u32::try_from(files.len() - 1).unwrap_or(u32::MAX)
+        };
+        if !template {
+            self.consumed.borrow_mut().push(display);
+        }
+        self.embedded_json(&text, &|p| Pos { file: fi, ..p }, scope)
+    }
+
+    /// Parses JSON that may hold `${…}` interpolations and `%{…}` directives:
+    /// those outside strings are evaluated in place, those inside strings when
+    /// the string is read.
+    fn embedded_json(&self, text: &str, relocate: &dyn Fn(Pos) -> Pos, scope: &Scope) -> Option<Node> {
+        let (masked, holes) = mask_interpolations(text);
+        match json::parse(&masked) {
+            Ok(Some(mut node)) => {
+                self.fill(&mut node, &holes, relocate, scope);
+                Some(node)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                let at = relocate(e.pos);
+                self.error(at, format!("container definitions: {}", e.message));
+                None
+            }
+        }
+    }
+
+    /// Replaces masked holes with their evaluated expressions, interpolates
+    /// strings, and moves every position into the file.
+    fn fill(&self, node: &mut Node, holes: &HashMap<(u32, u32), String>, relocate: &dyn Fn(Pos) -> Pos, scope: &Scope) {
+        let inner = node.pos;
+        node.pos = relocate(inner);
+        match &mut node.kind {
+            Kind::Null => {
+                if let Some(code) = holes.get(&(inner.line, inner.column)) {
+                    *node = self.eval_code(code, node.pos, scope);
+                }
+            }
+            Kind::Str(s, _) if s.contains("${") => {
+                let s = std::mem::take(s);
+                *node = self.interpolate(&s, node.pos, scope);
+            }
+            Kind::Seq(items) => items.iter_mut().for_each(|n| self.fill(n, holes, relocate, scope)),
+            Kind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+                k.pos = relocate(k.pos);
+                self.fill(v, holes, relocate, scope);
+            }),
+            _ => {}
+        }
+    }
+
+    /// Evaluates HCL code found inside a string or template.
+    fn eval_code(&self, code: &str, pos: Pos, scope: &Scope) -> Node {
+        match hcl_edit::parser::parse_expr(code.trim()) {
+            Ok(expr) => self.eval(&expr, Loc::Fixed(pos), scope, 1),
+            Err(_) => unknown("${…}", pos),
+        }
+    }
+
+    /// A string with `${…}` interpolations (`$${` is a literal `${`).
+    fn interpolate(&self, s: &str, pos: Pos, scope: &Scope) -> Node {
+        let mut parts: Vec<Part> = Vec::new();
+        let mut lit = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("${") {
+            if rest[..i].ends_with('$') {
+                lit.push_str(&rest[..i + 2]);
+                rest = &rest[i + 2..];
+                continue;
+            }
+            lit.push_str(&rest[..i]);
+            let Some(end) = closing_brace(&rest[i + 2..]) else {
+                lit.push_str(&rest[i..]);
+                rest = "";
+                break;
+            };
+            let code = &rest[i + 2..i + 2 + end];
+            if !lit.is_empty() {
+                parts.push(Part::Lit(std::mem::take(&mut lit)));
+            }
+            parts.push(Part::Expr(self.eval_code(code, pos, scope), code.trim().to_owned()));
+            rest = &rest[i + 3 + end..];
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() {
+            parts.push(Part::Lit(lit));
+        }
+        combine(parts, pos)
+    }
+
+    // ---- expressions --------------------------------------------------------------
+
+    fn eval(&self, expr: &Expression, loc: Loc, scope: &Scope, depth: u32) -> Node {
+        let pos = self.pos(expr.span(), loc);
+        if depth > MAX_DEPTH {
+            return unknown("(too deep)", pos);
+        }
+        let depth = depth + 1;
+        match expr {
+            Expression::Null(_) => Node::new(Kind::Null, pos),
+            Expression::Bool(b) => Node::new(Kind::Bool(*b.value()), pos),
+            Expression::Number(n) => Node::new(Kind::Number(n.value().to_string()), pos),
+            Expression::String(s) => Node::new(Kind::Str(s.value().clone(), StrStyle::Inline), pos),
+            Expression::Array(a) => Node::new(
+                Kind::Seq(a.iter().map(|e| self.eval(e, loc, scope, depth)).collect()),
+                pos,
+            ),
+            Expression::Object(o) => {
+                let entries = o
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = match k {
+                            ObjectKey::Ident(id) => Key {
+                                text: id.as_str().to_owned(),
+                                pos: self.pos(id.span(), loc),
+                            },
+                            ObjectKey::Expression(e) => {
+                                let n = self.eval(e, loc, scope, depth);
+                                Key {
+                                    text: n.scalar_text().unwrap_or_default(),
+                                    pos: n.pos,
+                                }
+                            }
+                        };
+                        (key, self.eval(v.expr(), loc, scope, depth))
+                    })
+                    .collect();
+                Node::new(Kind::Map(entries), pos)
+            }
+            Expression::StringTemplate(t) => self.template(t.iter(), loc, scope, depth, pos),
+            Expression::HeredocTemplate(h) => self.template(h.template.iter(), loc, scope, depth, pos),
+            Expression::Parenthesis(p) => self.eval(p.inner(), loc, scope, depth),
+            Expression::Variable(v) => match scope.get(v.as_str()) {
+                Some(n) => n.clone(),
+                None => unknown(v.as_str(), pos),
+            },
+            Expression::Traversal(t) => self.traversal(t, loc, scope, depth, pos),
+            Expression::FuncCall(call) => self.call(call, loc, scope, depth, pos),
+            Expression::Conditional(c) => {
+                let a = self.eval(&c.true_expr, loc, scope, depth);
+                let b = self.eval(&c.false_expr, loc, scope, depth);
+                if is_secret_ref(&b) && !is_secret_ref(&a) {
+                    b
+                } else {
+                    a
+                }
+            }
+            Expression::ForExpr(f) => {
+                let collection = self.eval(&f.intro.collection_expr, loc, scope, depth);
+                let items: Vec<(Node, Node)> = match &collection.kind {
+                    Kind::Map(entries) => entries
+                        .iter()
+                        .map(|(k, v)| (Node::new(Kind::Str(k.text.clone(), StrStyle::Inline), k.pos), v.clone()))
+                        .collect(),
+                    Kind::Seq(items) => items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (Node::new(Kind::Number(i.to_string()), v.pos), v.clone()))
+                        .collect(),
+                    _ => return unknown("[for …]", pos),
+                };
+                let mut results_seq = Vec::new();
+                let mut results_map = Vec::new();
+                for (k, v) in items {
+                    let mut inner = scope.clone();
+                    match &f.intro.key_var {
+                        Some(key_var) => {
+                            inner.insert(key_var.as_str().to_owned(), k);
+                            inner.insert(f.intro.value_var.as_str().to_owned(), v);
+                        }
+                        None => {
+                            inner.insert(f.intro.value_var.as_str().to_owned(), v);
+                        }
+                    }
+                    let value = self.eval(&f.value_expr, loc, &inner, depth);
+                    match &f.key_expr {
+                        Some(key_expr) => {
+                            let key = self.eval(key_expr, loc, &inner, depth);
+                            results_map.push((
+                                Key {
+                                    text: key.scalar_text().unwrap_or_default(),
+                                    pos: key.pos,
+                                },
+                                value,
+                            ));
+                        }
+                        None => results_seq.push(value),
+                    }
+                }
+                if f.key_expr.is_some() {
+                    Node::new(Kind::Map(results_map), pos)
+                } else {
+                    Node::new(Kind::Seq(results_seq), pos)
+                }
+            }
+            Expression::UnaryOp(_) | Expression::BinaryOp(_) => unknown("(expression)", pos),
+        }
+    }
+
+    fn template<'e>(
+        &self,
+        elements: impl Iterator<Item = &'e Element>,
+        loc: Loc,
+        scope: &Scope,
+        depth: u32,
+        pos: Pos,
+    ) -> Node {
+        let mut parts = Vec::new();
+        for element in elements {
+            match element {
+                Element::Literal(l) => parts.push(Part::Lit(l.value().clone())),
+                Element::Interpolation(i) => {
+                    let text = match (loc, i.expr.span()) {
+                        (Loc::File(fi), Some(span)) => self
+                            .sources
+                            .get(fi as usize)
+                            .and_then(|s| s.text.get(span))
+                            .unwrap_or("…")
+                            .to_owned(),
+                        _ => "…".to_owned(),
+                    };
+                    parts.push(Part::Expr(self.eval(&i.expr, loc, scope, depth), text));
+                }
+                Element::Directive(_) => parts.push(Part::Expr(unknown("%{…}", pos), "%{…}".into())),
+            }
+        }
+        combine(parts, pos)
+    }
+
+    fn traversal(&self, t: &Traversal, loc: Loc, scope: &Scope, depth: u32, pos: Pos) -> Node {
+        let attrs: Vec<Option<&str>> = t
+            .operators
+            .iter()
+            .map(|o| match o.value() {
+                TraversalOperator::GetAttr(id) => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let path: String = std::iter::once(match &t.expr {
+            Expression::Variable(v) => v.as_str().to_owned(),
+            _ => "(…)".to_owned(),
+        })
+        .chain(attrs.iter().map(|a| a.map_or_else(|| "[…]".to_owned(), str::to_owned)))
+        .collect::<Vec<_>>()
+        .join(".")
+        .replace(".[…]", "[…]");
+        let Expression::Variable(root) = &t.expr else {
+            let base = self.eval(&t.expr, loc, scope, depth);
+            return self.apply(base, &t.operators, loc, scope, depth, &path, pos);
+        };
+        let root = root.as_str();
+        if let Some(bound) = scope.get(root) {
+            return self.apply(bound.clone(), &t.operators, loc, scope, depth, &path, pos);
+        }
+        let first = attrs.first().copied().flatten();
+        match (root, first) {
+            ("var", Some(name)) => {
+                let target = if self.variables.get(name).copied().unwrap_or(false) {
+                    ReferenceTarget::Secret("sensitive variable".into())
+                } else {
+                    ReferenceTarget::Unknown
+                };
+                reference(format!("var.{name}"), target, pos)
+            }
+            ("local", Some(name)) => match self.locals.get(name) {
+                Some((fi, expr)) => {
+                    let base = self.eval(expr, Loc::File(*fi), scope, depth);
+                    self.apply(base, &t.operators[1..], loc, scope, depth, &path, pos)
+                }
+                None => unknown(path, pos),
+            },
+            // Paths are joined to the module folder when files are read.
+            ("path", Some(_)) => Node::new(Kind::Str(".".into(), StrStyle::Inline), pos),
+            ("data", _) => {
+                let ty = attrs.first().copied().flatten().unwrap_or_default();
+                let attr = attrs.get(2).copied().flatten().unwrap_or_default();
+                reference(path.clone(), data_target(ty, attr), pos)
+            }
+            ("module" | "each" | "count" | "self" | "terraform", _) => unknown(path, pos),
+            (ty, _) => {
+                let attr = attrs.get(1).copied().flatten().unwrap_or_default();
+                reference(path.clone(), resource_target(ty, attr), pos)
+            }
+        }
+    }
+
+    /// Applies `.attr` and `[index]` to an evaluated value.
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &self,
+        mut node: Node,
+        ops: &[hcl_edit::Decorated<TraversalOperator>],
+        loc: Loc,
+        scope: &Scope,
+        depth: u32,
+        path: &str,
+        pos: Pos,
+    ) -> Node {
+        for op in ops {
+            let next = match op.value() {
+                TraversalOperator::GetAttr(id) => node.get_exact(id.as_str()).cloned(),
+                TraversalOperator::Index(e) => {
+                    let idx = self.eval(e, loc, scope, depth);
+                    match (&node.kind, &idx.kind) {
+                        (Kind::Seq(items), Kind::Number(n)) => n.parse::<usize>().ok().and_then(|i| items.get(i).cloned()),
+                        (Kind::Map(_), Kind::Str(k, _)) => node.get_exact(k).cloned(),
+                        _ => None,
+                    }
+                }
+                TraversalOperator::LegacyIndex(i) => match &node.kind {
+                    Kind::Seq(items) => usize::try_from(*i.value()).ok().and_then(|i| items.get(i).cloned()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => {
+                    if is_secret_ref(&node) {
+                        return node;
+                    }
+                    return unknown(path, pos);
+                }
+            }
+        }
+        node
+    }
+
+    fn call(&self, call: &FuncCall, loc: Loc, scope: &Scope, depth: u32, pos: Pos) -> Node {
+        let name = call.name.name.as_str();
+        let args: Vec<Node> = call.args.iter().map(|a| self.eval(a, loc, scope, depth)).collect();
+        match name {
+            "jsonencode" | "tolist" | "toset" | "tomap" | "sensitive" | "nonsensitive" | "try" | "tostring" => {
+                args.into_iter().next().unwrap_or_else(|| unknown(format!("{name}()"), pos))
+            }
+            "merge" if args.iter().all(Node::is_map) => {
+                let mut entries: Vec<(Key, Node)> = Vec::new();
+                for a in args {
+                    if let Kind::Map(e) = a.kind {
+                        for (k, v) in e {
+                            entries.retain(|(o, _)| o.text != k.text);
+                            entries.push((k, v));
+                        }
+                    }
+                }
+                Node::new(Kind::Map(entries), pos)
+            }
+            "concat" if args.iter().all(|a| a.as_seq().is_some()) => {
+                let items = args.into_iter().flat_map(|a| match a.kind {
+                    Kind::Seq(items) => items,
+                    _ => Vec::new(),
+                });
+                Node::new(Kind::Seq(items.collect()), pos)
+            }
+            "flatten" => match args.into_iter().next() {
+                Some(n) if n.as_seq().is_some() => Node::new(Kind::Seq(flatten(n)), pos),
+                _ => unknown("flatten(…)", pos),
+            },
+            "lookup" => {
+                let found = match (args.first(), args.get(1).and_then(Node::as_str)) {
+                    (Some(map), Some(key)) => map.get_exact(key).cloned(),
+                    _ => None,
+                };
+                found.or_else(|| args.get(2).cloned()).unwrap_or_else(|| unknown("lookup(…)", pos))
+            }
+            "coalesce" => args
+                .into_iter()
+                .find(|a| !matches!(a.kind, Kind::Null) && a.as_str() != Some(""))
+                .unwrap_or_else(|| unknown("coalesce(…)", pos)),
+            "file" => match args.first().and_then(Node::as_str) {
+                // A file's content used as a value (a key file, say): read it.
+                Some(rel) => {
+                    let path = normalize(&self.dir.join(rel));
+                    match input::read_text(&path, self.max_file_size) {
+                        Ok(text) => Node::new(Kind::Str(text, StrStyle::Inline), pos),
+                        Err(_) => unknown(format!("file(\"{rel}\")"), pos),
+                    }
+                }
+                None => unknown("file(…)", pos),
+            },
+            _ => {
+                if let Some(secret) = args.into_iter().find(is_secret_ref) {
+                    return secret;
+                }
+                unknown(format!("{name}(…)"), pos)
+            }
+        }
+    }
+}
+
+fn flatten(node: Node) -> Vec<Node> {
+    match node.kind {
+        Kind::Seq(items) => items.into_iter().flat_map(flatten).collect(),
+        _ => vec![node],
+    }
+}
+
+/// `container_definitions = { app = { … } }` as the ECS modules take it; the
+/// map key is the container name unless the object sets one.
+fn keyed_containers(defs: &Node, files: &[String]) -> Vec<Container> {
+    defs.entries()
+        .iter()
+        .map(|(key, def)| {
+            let mut c = extract::container(def, files, &Plain);
+            if c.name.is_none() {
+                c.name = Some(key.text.clone());
+            }
+            c
+        })
+        .collect()
+}
+
+/// cloudposse's `map_environment = { NAME = "value" }`.
+fn map_environment(map: &Node, files: &[String]) -> Vec<ecsguard_core::EnvVar> {
+    map.entries()
+        .iter()
+        .filter_map(|(key, value)| {
+            Some(ecsguard_core::EnvVar {
+                name: key.text.clone(),
+                value: extract::plain_value(value)?,
+                location: extract::location(files, &Node::new(Kind::Null, key.pos)),
+            })
+        })
+        .collect()
+}
+
+const IDENTIFIER_ATTRIBUTES: &[&str] = &[
+    "arn", "id", "name", "name_prefix", "key_id", "version_id", "secret_id", "endpoint", "address", "port", "url",
+    "dns_name", "repository_url", "family", "revision",
+];
+
+fn resource_target(ty: &str, attr: &str) -> ReferenceTarget {
+    let secret = match (ty, attr) {
+        ("random_password", "result" | "bcrypt_hash") => Some("random_password result"),
+        ("aws_iam_access_key", "secret" | "ses_smtp_password_v4" | "encrypted_secret") => Some("IAM access key secret"),
+        ("aws_db_instance" | "aws_rds_cluster", "password" | "master_password") => Some("database master password"),
+        ("tls_private_key", "private_key_pem" | "private_key_openssh" | "private_key_pem_pkcs8") => Some("TLS private key"),
+        ("aws_secretsmanager_secret_version", "secret_string" | "secret_binary") => Some("Secrets Manager secret value"),
+        ("aws_ssm_parameter", "value" | "insecure_value") => Some("SSM parameter value"),
+        _ => None,
+    };
+    match secret {
+        Some(why) => ReferenceTarget::Secret(why.into()),
+        None if IDENTIFIER_ATTRIBUTES.contains(&attr) => ReferenceTarget::Identifier,
+        None => ReferenceTarget::Unknown,
+    }
+}
+
+fn data_target(ty: &str, attr: &str) -> ReferenceTarget {
+    match (ty, attr) {
+        ("aws_ssm_parameter", "value" | "insecure_value") => ReferenceTarget::Secret("value of an aws_ssm_parameter data source".into()),
+        ("aws_secretsmanager_secret_version", "secret_string" | "secret_binary") => {
+            ReferenceTarget::Secret("value of an aws_secretsmanager_secret_version data source".into())
+        }
+        ("aws_kms_secrets", "plaintext") => ReferenceTarget::Secret("aws_kms_secrets plaintext".into()),
+        _ if IDENTIFIER_ATTRIBUTES.contains(&attr) => ReferenceTarget::Identifier,
+        _ => ReferenceTarget::Unknown,
+    }
+}
+
+enum Part {
+    Lit(String),
+    /// An evaluated expression and its source text.
+    Expr(Node, String),
+}
+
+/// Joins template parts: a lone expression is itself; a secret reference
+/// anywhere makes the whole a reference to it; all-literal parts make a
+/// literal; anything else is a template with `${…}` placeholders.
+fn combine(mut parts: Vec<Part>, pos: Pos) -> Node {
+    if parts.len() == 1 {
+        if let Some(Part::Expr(..)) = parts.first() {
+            if let Some(Part::Expr(node, _)) = parts.pop() {
+                return node;
+            }
+        }
+    }
+    let mut text = String::new();
+    let mut literal = true;
+    for part in &parts {
+        match part {
+            Part::Lit(s) => text.push_str(s),
+            Part::Expr(node, code) => {
+                if let Kind::Ref(r) = &node.kind {
+                    if matches!(r.target, ReferenceTarget::Secret(_)) {
+                        return reference(format!("\"…${{{}}}…\"", r.expression), r.target.clone(), pos);
+                    }
+                }
+                match node.scalar_text() {
+                    Some(s) if !matches!(node.kind, Kind::Null) => text.push_str(&s),
+                    _ => {
+                        literal = false;
+                        text.push_str("${");
+                        text.push_str(code);
+                        text.push('}');
+                    }
+                }
+            }
+        }
+    }
+    if literal {
+        Node::new(Kind::Str(text, StrStyle::Inline), pos)
+    } else {
+        Node::new(Kind::Template(text), pos)
+    }
+}
+
+/// Index of the `}` closing an interpolation whose `${` was just passed.
+fn closing_brace(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut prev = '\0';
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' if prev != '\\' => in_string = !in_string,
+            '{' if !in_string => depth += 1,
+            '}' if !in_string => {
+                if depth == 0 {
+                    return Some(i);
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    None
+}
+
+/// Replaces `${…}` outside JSON strings with `null` (padded so columns stay)
+/// and `%{…}` directives with spaces; returns the code of each hole by the
+/// position of its `null`.
+fn mask_interpolations(text: &str) -> (String, HashMap<(u32, u32), String>) {
+    let mut holes = HashMap::new();
+    if !text.contains("${") && !text.contains("%{") {
+        return (text.to_owned(), holes);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut line = 1u32;
+    let mut column = 1u32;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if !in_string && (rest.starts_with("${") || rest.starts_with("%{")) {
+            if let Some(end) = closing_brace(&rest[2..]) {
+                let whole = &rest[..end + 3];
+                if rest.starts_with("${") {
+                    holes.insert((line, column), rest[2..end + 2].to_owned());
+                    out.push_str("null");
+                }
+                // Pad to the same width, keeping newlines so lines stay put.
+                let written = if rest.starts_with("${") { 4 } else { 0 };
+                for (i, wc) in whole.chars().enumerate() {
+                    if wc == '\n' {
+                        out.push('\n');
+                        line += 1;
+                        column = 1;
+                    } else if i >= written {
+                        out.push(' ');
+                        column += 1;
+                    } else {
+                        column += 1;
+                    }
+                }
+                rest = &rest[whole.len()..];
+                continue;
+            }
+        }
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    (out, holes)
 }

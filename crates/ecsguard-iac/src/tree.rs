@@ -6,11 +6,14 @@
 
 use ecsguard_core::Reference;
 
-/// A 1-based position.
+/// A 1-based position. `file` indexes the list of files the unit being read
+/// has opened (0 for the file itself), since one Terraform expression can pull
+/// in nodes from several files.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Pos {
     pub line: u32,
     pub column: u32,
+    pub file: u32,
 }
 
 impl std::fmt::Debug for Pos {
@@ -157,6 +160,7 @@ impl LineIndex {
         Pos {
             line: u32::try_from(line + 1).unwrap_or(u32::MAX),
             column: u32::try_from(column).unwrap_or(u32::MAX),
+            file: 0,
         }
     }
 }

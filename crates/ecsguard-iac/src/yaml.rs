@@ -23,6 +23,7 @@ pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
             pos: Pos {
                 line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
                 column: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
+                file: 0,
             },
             message: format!("invalid YAML: {}", e.info()),
         })?;
@@ -35,6 +36,7 @@ fn pos(span: &Span) -> Pos {
     Pos {
         line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
         column: u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
+        file: 0,
     }
 }
 

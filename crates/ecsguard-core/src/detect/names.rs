@@ -38,7 +38,7 @@ const SECRET_WORDS: &[(&str, &str)] = &[
     ("secret", "secret"),
     ("secrets", "secret"),
     ("token", "token"),
-    ("apikey", "api key"),
+    ("apikey", "API key"),
     ("accesskey", "access key"),
     ("secretkey", "secret key"),
     ("privatekey", "private key"),
@@ -232,7 +232,7 @@ pub fn classify(name: &str) -> NameClass {
         } else if (w == "key" || w == "keys") && i > 0 && KEY_PREFIXES.contains(&words[i - 1].as_str()) {
             // `SECRET_KEY` was already a hit at `secret`; the pair extends it.
             let kind = match words[i - 1].as_str() {
-                "api" => "api key",
+                "api" => "API key",
                 "private" => "private key",
                 "access" => "access key",
                 _ => "key",
