@@ -263,7 +263,16 @@ impl Cfn<'_> {
     fn join(&self, arg: &Node) -> Option<EnvValue> {
         let items = arg.as_seq()?;
         let sep = items.first()?.scalar_text().unwrap_or_default();
-        let parts: Vec<EnvValue> = items.get(1)?.as_seq()?.iter().filter_map(|p| self.value(p)).collect();
+        // Plain strings are joined as they are, so a `{{resolve:…}}` built from parts is seen whole.
+        let parts: Vec<EnvValue> = items
+            .get(1)?
+            .as_seq()?
+            .iter()
+            .filter_map(|p| match &p.kind {
+                Kind::Str(s, _) => Some(EnvValue::Literal(SecretValue::new(s.as_str()))),
+                _ => self.value(p),
+            })
+            .collect();
         if let Some(secret) = parts.iter().find(|p| is_secret(p)) {
             return Some(secret.clone());
         }
@@ -282,7 +291,11 @@ impl Cfn<'_> {
                 }
             })
             .collect();
-        let text = SecretValue::new(text.join(&sep));
+        let text = text.join(&sep);
+        if text.starts_with("{{resolve:") {
+            return Some(dynamic_reference(&text));
+        }
+        let text = SecretValue::new(text);
         Some(if literal { EnvValue::Literal(text) } else { EnvValue::Template(text) })
     }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
-use ecsguard_core::{InputError, Report, RuleConfig, TaskDefinition};
+use ecsguard_core::{Finding, InputError, Report, RuleConfig};
 use rayon::prelude::*;
 
 use crate::input;
@@ -71,40 +71,69 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
     }
     units.extend(modules.into_iter().map(|(dir, files)| Unit::Module(dir, files)));
 
-    let outcomes: Vec<(Option<String>, Outcome)> = units
+    // Rules run inside each unit so task definitions (and the values they
+    // hold) are dropped as soon as the unit is done.
+    let results: Vec<UnitResult> = units
         .par_iter()
-        .map(|unit| match unit {
-            Unit::File(path, kind) => (Some(normalize(path).display().to_string()), scan_file(path, *kind, options)),
-            Unit::Module(dir, files) => (None, terraform::scan_module(dir, files, options.max_file_size)),
+        .map(|unit| {
+            let (file, outcome) = match unit {
+                Unit::File(path, kind) => (
+                    Some(normalize(path).display().to_string()),
+                    scan_file(path, *kind, options),
+                ),
+                Unit::Module(dir, files) => (None, terraform::scan_module(dir, files, options.max_file_size)),
+            };
+            UnitResult {
+                file,
+                files: outcome.files,
+                task_definitions: outcome.task_definitions.len(),
+                containers: outcome.task_definitions.iter().map(|t| t.containers.len()).sum(),
+                findings: outcome
+                    .task_definitions
+                    .iter()
+                    .flat_map(|td| ecsguard_core::check(td, &options.rules))
+                    .collect(),
+                errors: outcome.errors,
+                consumed: outcome.consumed,
+            }
         })
         .collect();
 
-    let consumed: HashSet<String> = outcomes
+    let consumed: HashSet<&str> = results
         .iter()
-        .flat_map(|(_, o)| o.consumed.iter().cloned())
+        .flat_map(|r| r.consumed.iter().map(String::as_str))
+        .collect();
+    let dropped: Vec<bool> = results
+        .iter()
+        .map(|r| r.file.as_deref().is_some_and(|f| consumed.contains(f)))
         .collect();
 
     let mut report = Report {
         errors: walked.errors,
         ..Report::default()
     };
-    let mut task_definitions: Vec<TaskDefinition> = Vec::new();
-    for (file, outcome) in outcomes {
-        report.summary.files += outcome.files;
-        report.errors.extend(outcome.errors);
-        if file.as_ref().is_some_and(|f| consumed.contains(f)) {
+    for (result, dropped) in results.into_iter().zip(dropped) {
+        report.summary.files += result.files;
+        report.errors.extend(result.errors);
+        if dropped {
             continue;
         }
-        task_definitions.extend(outcome.task_definitions);
+        report.summary.task_definitions += result.task_definitions;
+        report.summary.containers += result.containers;
+        report.findings.extend(result.findings);
     }
-    report.summary.task_definitions = task_definitions.len();
-    report.summary.containers = task_definitions.iter().map(|t| t.containers.len()).sum();
-    report.findings = task_definitions
-        .par_iter()
-        .flat_map_iter(|td| ecsguard_core::check(td, &options.rules))
-        .collect();
     report.sort();
     report
+}
+
+struct UnitResult {
+    file: Option<String>,
+    files: usize,
+    task_definitions: usize,
+    containers: usize,
+    findings: Vec<Finding>,
+    errors: Vec<InputError>,
+    consumed: Vec<String>,
 }
 
 /// Reads and scans one JSON or YAML file.

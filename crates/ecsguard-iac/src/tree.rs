@@ -137,26 +137,42 @@ impl Node {
     }
 }
 
-/// Maps byte offsets to 1-based lines and columns.
+/// Maps byte offsets to 1-based lines and columns. Lookups in document order
+/// (the common case) are answered from the last line found.
 pub struct LineIndex {
     starts: Vec<usize>,
+    last: std::cell::Cell<usize>,
 }
 
 impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut starts = vec![0];
         starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        Self { starts }
+        Self {
+            starts,
+            last: std::cell::Cell::new(0),
+        }
     }
 
     pub fn pos(&self, text: &str, offset: usize) -> Pos {
-        let line = self.starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        let mut line = self.last.get();
+        let in_line = |l: usize| {
+            self.starts[l] <= offset && self.starts.get(l + 1).is_none_or(|&next| offset < next)
+        };
+        if !in_line(line) {
+            line = if line + 1 < self.starts.len() && in_line(line + 1) {
+                line + 1
+            } else {
+                self.starts.partition_point(|&s| s <= offset).saturating_sub(1)
+            };
+            self.last.set(line);
+        }
         let start = self.starts[line];
         let end = offset.min(text.len());
-        let column = text
-            .get(start..end)
-            .map_or(end.saturating_sub(start), |s| s.chars().count())
-            + 1;
+        let column = match text.as_bytes().get(start..end) {
+            Some(prefix) if prefix.is_ascii() => prefix.len(),
+            _ => text.get(start..end).map_or(end.saturating_sub(start), |s| s.chars().count()),
+        } + 1;
         Pos {
             line: u32::try_from(line + 1).unwrap_or(u32::MAX),
             column: u32::try_from(column).unwrap_or(u32::MAX),

@@ -4,6 +4,9 @@
 mod cli;
 mod output;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -77,22 +80,24 @@ fn exit_status(report: &Report, fail_on: Severity) -> ExitCode {
 }
 
 fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
-    let rendered = match common.format {
-        Format::Text => output::text::render(report),
-        Format::Json => output::json::render(report).map_err(|e| format!("cannot render JSON: {e}"))?,
+    let mut sink: Box<dyn Write> = match &common.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
     };
-    match &common.output {
-        Some(path) => {
-            let plain = anstream::adapter::strip_str(&rendered).to_string();
-            std::fs::write(path, plain).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let mut sink = std::io::BufWriter::with_capacity(1 << 16, &mut sink);
+    let written = match common.format {
+        Format::Text => {
+            // Colour only when the result goes to a terminal (NO_COLOR and CLICOLOR_FORCE are honoured).
+            let color = common.output.is_none()
+                && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
+            sink.write_all(output::text::render(report, color).as_bytes())
         }
-        None => {
-            let mut stdout = anstream::stdout().lock();
-            stdout
-                .write_all(rendered.as_bytes())
-                .and_then(|()| stdout.flush())
-                .or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
-                .map_err(|e| format!("cannot write to stdout: {e}"))
-        }
-    }
+        Format::Json => output::json::write(report, &mut sink).map_err(std::io::Error::from),
+    };
+    written
+        .and_then(|()| sink.flush())
+        .or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
+        .map_err(|e| format!("cannot write the result: {e}"))
 }

@@ -180,15 +180,18 @@ pub fn detect(name: &str, value: &str) -> Vec<&'static str> {
     if value.len() < 8 {
         return hits;
     }
-    for i in TOKEN_SET.matches(value).iter() {
-        hits.push(TOKEN_PATTERNS[i].0);
+    // Every token format is at least 16 characters long.
+    if value.len() >= 16 {
+        for i in TOKEN_SET.matches(value).iter() {
+            hits.push(TOKEN_PATTERNS[i].0);
+        }
     }
     if is_aws_secret_access_key(name, value) {
         hits.push(AWS_SECRET_ACCESS_KEY.id);
     }
-    if has_url_password(value) {
+    if value.contains("://") && has_url_password(value) {
         hits.push(CREDENTIALS_IN_URL.id);
-    } else if has_connection_string_password(value) {
+    } else if value.contains('=') && has_connection_string_password(value) {
         hits.push(CONNECTION_STRING_PASSWORD.id);
     }
     if is_datadog_key(name, value) {
@@ -265,6 +268,9 @@ fn has_connection_string_password(value: &str) -> bool {
 }
 
 fn is_datadog_key(name: &str, value: &str) -> bool {
+    if !((value.len() == 32 || value.len() == 40) && value.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return false;
+    }
     let words = names::words(name);
     let datadog = words.first().is_some_and(|w| w == "dd") || words.iter().any(|w| w == "datadog");
     let keyish = words.iter().any(|w| w == "key" || w == "apikey" || w == "appkey");

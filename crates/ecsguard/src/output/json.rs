@@ -104,7 +104,8 @@ fn finding(f: &Finding) -> JsonFinding<'_> {
     }
 }
 
-pub fn render(report: &Report) -> serde_json::Result<String> {
+/// Writes the report as pretty-printed JSON v1, streaming.
+pub fn write(report: &Report, out: &mut impl std::io::Write) -> serde_json::Result<()> {
     let doc = JsonV1 {
         version: 1,
         tool: Tool {
@@ -130,7 +131,6 @@ pub fn render(report: &Report) -> serde_json::Result<String> {
             errors: report.errors.len(),
         },
     };
-    let mut out = serde_json::to_string_pretty(&doc)?;
-    out.push('\n');
-    Ok(out)
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n").map_err(serde_json::Error::io)
 }

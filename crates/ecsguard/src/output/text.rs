@@ -5,8 +5,34 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use ecsguard_core::{Finding, Location, Report, Severity};
 
-const BOLD: Style = Style::new().bold();
-const DIM: Style = Style::new().dimmed();
+
+/// The styles in use: real ones on a terminal, empty ones elsewhere.
+#[derive(Clone, Copy)]
+struct Styles {
+    color: bool,
+}
+
+impl Styles {
+    fn pick(self, style: Style) -> Style {
+        if self.color {
+            style
+        } else {
+            Style::new()
+        }
+    }
+    fn bold(self) -> Style {
+        self.pick(Style::new().bold())
+    }
+    fn dim(self) -> Style {
+        self.pick(Style::new().dimmed())
+    }
+    fn severity(self, s: Severity) -> Style {
+        self.pick(severity_style(s))
+    }
+    fn error(self) -> Style {
+        self.pick(AnsiColor::Red.on_default().bold())
+    }
+}
 
 fn severity_style(s: Severity) -> Style {
     match s {
@@ -23,35 +49,39 @@ fn location(l: &Location) -> String {
     }
 }
 
-fn finding(out: &mut String, f: &Finding) {
-    let sev = severity_style(f.severity);
+fn finding(out: &mut String, f: &Finding, styles: Styles) {
+    let sev = styles.severity(f.severity);
+    let (bold, dim) = (styles.bold(), styles.dim());
     let _ = writeln!(
         out,
-        "{sev}{}{sev:#}{BOLD}[{}]: {}{BOLD:#}",
+        "{sev}{}{sev:#}{bold}[{}]: {}{bold:#}",
         f.severity, f.rule, f.message
     );
-    let _ = writeln!(out, "  {DIM}-->{DIM:#} {}", location(&f.location));
+    let _ = writeln!(out, "  {dim}-->{dim:#} {}", location(&f.location));
     let family = f.family.as_deref().unwrap_or("(unnamed)");
     let revision = f.revision.map(|r| format!(":{r}")).unwrap_or_default();
     let container = f.container.as_deref().unwrap_or("(unnamed)");
-    let _ = writeln!(out, "   {DIM}={DIM:#} task definition {family}{revision}, container {container}");
+    let _ = writeln!(out, "   {dim}={dim:#} task definition {family}{revision}, container {container}");
     let shown = match (&f.reference, &f.redacted) {
         (Some(r), _) => r.clone(),
         (None, Some(r)) => format!("\"{r}\""),
         (None, None) => String::new(),
     };
-    let _ = writeln!(out, "   {DIM}={DIM:#} {} = {shown}", f.variable);
-    let _ = writeln!(out, "   {DIM}={DIM:#} detectors: {}", f.detectors.join(", "));
-    let _ = writeln!(out, "   {DIM}={DIM:#} fingerprint: {}", f.fingerprint);
+    let _ = writeln!(out, "   {dim}={dim:#} {} = {shown}", f.variable);
+    let _ = writeln!(out, "   {dim}={dim:#} detectors: {}", f.detectors.join(", "));
+    let _ = writeln!(out, "   {dim}={dim:#} fingerprint: {}", f.fingerprint);
     out.push('\n');
 }
 
-pub fn render(report: &Report) -> String {
+/// Renders the report; `color` adds ANSI styles.
+pub fn render(report: &Report, color: bool) -> String {
+    let styles = Styles { color };
+    let bold = styles.bold();
     let mut out = String::new();
     for f in &report.findings {
-        finding(&mut out, f);
+        finding(&mut out, f, styles);
     }
-    let err = AnsiColor::Red.on_default().bold();
+    let err = styles.error();
     for e in &report.errors {
         let at = if e.line > 1 || e.column.is_some() {
             match e.column {
@@ -61,7 +91,7 @@ pub fn render(report: &Report) -> String {
         } else {
             e.file.clone()
         };
-        let _ = writeln!(out, "{err}error{err:#}{BOLD}: {at}: {}{BOLD:#}", e.message);
+        let _ = writeln!(out, "{err}error{err:#}{bold}: {at}: {}{bold:#}", e.message);
     }
     if !report.errors.is_empty() {
         out.push('\n');
@@ -85,7 +115,7 @@ pub fn render(report: &Report) -> String {
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "{BOLD}{findings}{BOLD:#} in {} task definitions, {} containers, {} files{errors}",
+        "{bold}{findings}{bold:#} in {} task definitions, {} containers, {} files{errors}",
         s.task_definitions, s.containers, s.files
     );
     out
