@@ -231,10 +231,7 @@ fn redact_for_report(v: &SecretValue) -> String {
 }
 
 fn describe_detector(id: &str) -> &'static str {
-    values::all()
-        .into_iter()
-        .find(|d| d.id == id)
-        .map_or("a secret", |d| d.description)
+    values::describe(id).unwrap_or("a secret")
 }
 
 fn with_article(what: &str) -> String {

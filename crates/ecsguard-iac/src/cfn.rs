@@ -103,8 +103,9 @@ fn container_definitions(
 /// a literal block, the string's own position otherwise.
 fn embedded_pos(string: &Node, inner: Pos) -> Pos {
     match &string.kind {
+        // saphyr places a block scalar at its first content line.
         Kind::Str(_, StrStyle::Block) => Pos {
-            line: string.pos.line + inner.line,
+            line: string.pos.line + inner.line - 1,
             column: inner.column,
             file: string.pos.file,
         },

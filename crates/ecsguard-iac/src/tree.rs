@@ -26,7 +26,7 @@ impl std::fmt::Debug for Pos {
 pub enum StrStyle {
     /// On one line: JSON strings, plain and quoted YAML scalars.
     Inline,
-    /// A YAML literal (`|`) block: its content starts on the next line.
+    /// A YAML block scalar (`|` or `>`), positioned at its first content line.
     Block,
 }
 

@@ -216,8 +216,29 @@ pub fn words(name: &str) -> Vec<String> {
     out
 }
 
-/// Reads a name.
+/// Reads a name. Names repeat across task definitions (`LOG_LEVEL`,
+/// `DB_PASSWORD` …), so answers are memoised per thread.
 pub fn classify(name: &str) -> NameClass {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<Box<str>, NameClass>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    const CACHE_LIMIT: usize = 16_384;
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(name).copied()) {
+        return hit;
+    }
+    let class = classify_uncached(name);
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(name.into(), class);
+    });
+    class
+}
+
+fn classify_uncached(name: &str) -> NameClass {
     let words = words(name);
     // Find the last word (or `<prefix> key` pair) that names a secret.
     let mut hit: Option<(usize, usize, &'static str)> = None; // (first index, last index, kind)

@@ -157,6 +157,20 @@ static CONN_STRING_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
         .expect("connection string pattern")
 });
 
+/// The description of a detector id, for messages.
+pub fn describe(id: &str) -> Option<&'static str> {
+    TOKEN_PATTERNS
+        .iter()
+        .find(|(i, _, _)| *i == id)
+        .map(|(_, d, _)| *d)
+        .or_else(|| {
+            [AWS_SECRET_ACCESS_KEY, CREDENTIALS_IN_URL, CONNECTION_STRING_PASSWORD, DATADOG_KEY, HIGH_ENTROPY]
+                .iter()
+                .find(|d| d.id == id)
+                .map(|d| d.description)
+        })
+}
+
 /// Every detector this module has, in report order.
 pub fn all() -> Vec<ValueDetector> {
     let mut out: Vec<ValueDetector> = TOKEN_PATTERNS

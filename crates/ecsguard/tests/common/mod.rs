@@ -1,0 +1,110 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Runs `ecsguard` with `args` in `dir`, without colour.
+pub fn ecsguard_in(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::cargo_bin("ecsguard")
+        .expect("binary built")
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ECSGUARD_FINGERPRINT_KEY")
+        .args(args)
+        .output()
+        .expect("ecsguard runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn ecsguard(args: &[&str]) -> Run {
+    ecsguard_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// `(container, variable, rule)` of every finding, sorted.
+pub fn logical(report: &Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["container"].as_str().unwrap_or("").to_owned(),
+                f["variable"].as_str().unwrap_or("").to_owned(),
+                f["rule"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// One line per finding: `file:line:column rule severity variable [detectors]`,
+/// with paths relative to `base`.
+pub fn listing(report: &Value, base: &Path) -> String {
+    let base = format!("{}/", base.display());
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let loc = &f["location"];
+            let file = loc["file"].as_str().unwrap_or("").replace(&base, "");
+            format!(
+                "{file}:{}:{} {} {} {}/{} {} [{}]",
+                loc["line"],
+                loc["column"],
+                f["rule"].as_str().unwrap_or(""),
+                f["severity"].as_str().unwrap_or(""),
+                f["task_definition"]["family"].as_str().unwrap_or("-"),
+                f["container"].as_str().unwrap_or("-"),
+                f["variable"].as_str().unwrap_or(""),
+                f["evidence"]["detectors"]
+                    .as_array()
+                    .map(|d| d.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A fresh temporary folder.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+pub fn write(dir: &Path, rel: &str, text: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(&path, text).expect("write");
+    path
+}
