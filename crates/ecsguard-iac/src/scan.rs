@@ -52,6 +52,12 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Drops `.` components (`dir/./x.json` → `dir/x.json`), keeping the rest of
+/// the path as the user gave it.
+pub fn without_curdir(path: &Path) -> PathBuf {
+    path.components().filter(|c| *c != Component::CurDir).collect()
+}
+
 pub fn display(path: &Path) -> String {
     path.display().to_string()
 }

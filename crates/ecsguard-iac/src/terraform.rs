@@ -22,7 +22,7 @@ use hcl_edit::Span;
 use crate::extract::{self, Plain};
 use crate::input;
 use crate::json;
-use crate::scan::normalize;
+use crate::scan::{normalize, without_curdir};
 use crate::source::Outcome;
 use crate::tree::{Key, Kind, LineIndex, Node, Pos, StrStyle};
 
@@ -401,8 +401,7 @@ impl<'a> Module<'a> {
 
     /// Reads a JSON file (or JSON template) named by `file()` / `templatefile()`.
     fn json_file(&self, path: &Path, call_pos: Pos, scope: &Scope, template: bool) -> Option<Node> {
-        let normalized = normalize(path);
-        let display = normalized.display().to_string();
+        let display = without_curdir(path).display().to_string();
         let text = match input::read_text(path, self.max_file_size) {
             Ok(t) => t,
             Err(e) => {
@@ -416,7 +415,7 @@ impl<'a> Module<'a> {
             u32::try_from(files.len() - 1).unwrap_or(u32::MAX)
         };
         if !template {
-            self.consumed.borrow_mut().push(display);
+            self.consumed.borrow_mut().push(normalize(path).display().to_string());
         }
         self.embedded_json(&text, &|p| Pos { file: fi, ..p }, scope)
     }
@@ -785,7 +784,7 @@ impl<'a> Module<'a> {
             "file" => match args.first().and_then(Node::as_str) {
                 // A file's content used as a value (a key file, say): read it.
                 Some(rel) => {
-                    let path = normalize(&self.dir.join(rel));
+                    let path = without_curdir(&self.dir.join(rel));
                     match input::read_text(&path, self.max_file_size) {
                         Ok(text) => Node::new(Kind::Str(text, StrStyle::Inline), pos),
                         Err(_) => unknown(format!("file(\"{rel}\")"), pos),
