@@ -51,7 +51,10 @@ impl RuleId {
     }
 
     pub fn help_uri(self) -> String {
-        format!("https://github.com/ecsguard/ecsguard/blob/main/docs/rules.md#{}", self.as_str())
+        format!(
+            "https://github.com/ecsguard/ecsguard/blob/main/docs/rules.md#{}",
+            self.as_str()
+        )
     }
 }
 
@@ -94,7 +97,9 @@ impl FromStr for Severity {
             "medium" => Ok(Severity::Medium),
             "high" => Ok(Severity::High),
             "critical" => Ok(Severity::Critical),
-            other => Err(format!("unknown severity `{other}` (expected low, medium, high or critical)")),
+            other => Err(format!(
+                "unknown severity `{other}` (expected low, medium, high or critical)"
+            )),
         }
     }
 }
@@ -153,7 +158,8 @@ pub struct Report {
 
 impl Report {
     pub fn sort(&mut self) {
-        self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.findings
+            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.errors.sort();
     }
 

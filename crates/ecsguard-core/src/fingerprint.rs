@@ -30,9 +30,15 @@ mod tests {
     #[test]
     fn stable_and_keyed() {
         let a = fingerprint(DEFAULT_KEY, &["r", "f", "c", "V"], "hunter2");
-        assert_eq!(a, fingerprint(DEFAULT_KEY, &["r", "f", "c", "V"], "hunter2"));
+        assert_eq!(
+            a,
+            fingerprint(DEFAULT_KEY, &["r", "f", "c", "V"], "hunter2")
+        );
         assert_ne!(a, fingerprint(b"other", &["r", "f", "c", "V"], "hunter2"));
-        assert_ne!(a, fingerprint(DEFAULT_KEY, &["r", "f", "c", "V"], "hunter3"));
+        assert_ne!(
+            a,
+            fingerprint(DEFAULT_KEY, &["r", "f", "c", "V"], "hunter3")
+        );
         assert_eq!(a.len(), 32);
         assert!(!a.contains("hunter2"));
     }

@@ -8,6 +8,8 @@ pub mod rules;
 pub mod secret;
 
 pub use finding::{Finding, InputError, Report, RuleId, Severity, Summary};
-pub use model::{Container, EnvValue, EnvVar, Location, Reference, ReferenceTarget, TaskDefinition};
+pub use model::{
+    Container, EnvValue, EnvVar, Location, Reference, ReferenceTarget, TaskDefinition,
+};
 pub use rules::{check, RuleConfig, Ruleset};
 pub use secret::SecretValue;

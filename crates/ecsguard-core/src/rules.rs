@@ -86,16 +86,20 @@ pub fn literal_is_secret(value: &str) -> bool {
     if v.contains('/')
         && v.split('/').all(|seg| {
             !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+                && seg.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+                })
         })
     {
         return false;
     }
     // A URL; one with a password is caught by the value detectors.
     if let Some((scheme, _)) = v.split_once("://") {
-        if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+') {
+        if !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+')
+        {
             return false;
         }
     }
@@ -115,7 +119,14 @@ fn check_variable(
     }
     let class = names::classify(name);
     let mut detectors: Vec<&'static str> = Vec::new();
-    let (rule, severity, message, redacted, reference, hashed): (RuleId, Severity, String, _, _, String);
+    let (rule, severity, message, redacted, reference, hashed): (
+        RuleId,
+        Severity,
+        String,
+        _,
+        _,
+        String,
+    );
 
     match &var.value {
         EnvValue::Literal(v) | EnvValue::Template(v) => {
@@ -149,7 +160,10 @@ fn check_variable(
             message = if known {
                 format!("`{name}` passes an AWS credential as a plain environment variable (Security Hub ECS.8)")
             } else {
-                format!("`{name}` holds {} in a plain environment variable", with_article(what))
+                format!(
+                    "`{name}` holds {} in a plain environment variable",
+                    with_article(what)
+                )
             };
             redacted = Some(redact_for_report(v));
             reference = None;
@@ -243,7 +257,8 @@ fn with_article(what: &str) -> String {
         .next()
         .is_some_and(|c| "aeiouAEIOU".contains(c));
     // Acronyms read with a vowel sound ("an AWS", "an SSH") start with these letters.
-    let acronym_vowel = what.starts_with("AWS") || what.starts_with("npm") || what.starts_with("HMAC");
+    let acronym_vowel =
+        what.starts_with("AWS") || what.starts_with("npm") || what.starts_with("HMAC");
     let consonant_sound = what.starts_with("URL") || what.starts_with("usern");
     if (vowel || acronym_vowel) && !consonant_sound {
         format!("an {what}")
@@ -298,11 +313,17 @@ mod tests {
     #[test]
     fn name_rule_fires_on_literals_including_short_numbers() {
         let got = rules_for(
-            vec![("password", lit("123123")), ("DB_PASSWORD", lit("hunter2")), ("SMTP_PASS", lit("changeme123"))],
+            vec![
+                ("password", lit("123123")),
+                ("DB_PASSWORD", lit("hunter2")),
+                ("SMTP_PASS", lit("changeme123")),
+            ],
             Ruleset::Default,
         );
         assert_eq!(got.len(), 3, "{got:?}");
-        assert!(got.iter().all(|(_, r, s)| *r == RuleId::SecretNamedVariable && *s == Severity::High));
+        assert!(got
+            .iter()
+            .all(|(_, r, s)| *r == RuleId::SecretNamedVariable && *s == Severity::High));
     }
 
     #[test]
@@ -311,7 +332,10 @@ mod tests {
             vec![
                 ("DB_PASSWORD", lit("")),
                 ("DB_PASSWORD", lit("${DB_PASSWORD}")),
-                ("DB_PASSWORD", lit("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf")),
+                (
+                    "DB_PASSWORD",
+                    lit("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"),
+                ),
                 ("DB_PASSWORD", lit("/prod/db/password")),
                 ("API_TOKEN", lit("prod/app/token")),
                 ("PASSWORD_FILE", lit("/run/secrets/db")),
@@ -319,7 +343,10 @@ mod tests {
                 ("PASSWORD_MIN_LENGTH", lit("12")),
                 ("TOKEN_TTL_SECONDS", lit("3600")),
                 ("MYSQL_ALLOW_EMPTY_PASSWORD", lit("yes")),
-                ("SECRET_ARN", lit("arn:aws:secretsmanager:us-east-1:1:secret:x")),
+                (
+                    "SECRET_ARN",
+                    lit("arn:aws:secretsmanager:us-east-1:1:secret:x"),
+                ),
                 ("ENABLE_TOKEN", lit("true")),
             ],
             Ruleset::Default,
@@ -330,50 +357,106 @@ mod tests {
     #[test]
     fn value_rule_fires_whatever_the_name() {
         let got = rules_for(
-            vec![("DATABASE_URL", lit("postgres://app:s3cretpw@db:5432/app")), ("X", lit("AKIAIOSFODNN7EXAMPLE"))],
+            vec![
+                ("DATABASE_URL", lit("postgres://app:s3cretpw@db:5432/app")),
+                ("X", lit("AKIAIOSFODNN7EXAMPLE")),
+            ],
             Ruleset::Default,
         );
-        assert_eq!(got, vec![
-            ("DATABASE_URL".into(), RuleId::SecretValuedVariable, Severity::High),
-            ("X".into(), RuleId::SecretValuedVariable, Severity::High),
-        ]);
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "DATABASE_URL".into(),
+                    RuleId::SecretValuedVariable,
+                    Severity::High
+                ),
+                ("X".into(), RuleId::SecretValuedVariable, Severity::High),
+            ]
+        );
     }
 
     #[test]
     fn references_to_secret_inputs_are_medium() {
-        let noecho = EnvValue::Reference(Reference::new("!Ref DbPassword", ReferenceTarget::Secret("NoEcho parameter".into())));
-        let unknown = EnvValue::Reference(Reference::new("var.db_password", ReferenceTarget::Unknown));
-        let arn = EnvValue::Reference(Reference::new("aws_secretsmanager_secret.db.arn", ReferenceTarget::Identifier));
+        let noecho = EnvValue::Reference(Reference::new(
+            "!Ref DbPassword",
+            ReferenceTarget::Secret("NoEcho parameter".into()),
+        ));
+        let unknown =
+            EnvValue::Reference(Reference::new("var.db_password", ReferenceTarget::Unknown));
+        let arn = EnvValue::Reference(Reference::new(
+            "aws_secretsmanager_secret.db.arn",
+            ReferenceTarget::Identifier,
+        ));
         let got = rules_for(
-            vec![("DB_PASSWORD", noecho.clone()), ("CONN", noecho), ("DB_PASSWORD", unknown), ("DB_PASSWORD", arn), ("HOST", EnvValue::Reference(Reference::new("var.host", ReferenceTarget::Unknown)))],
+            vec![
+                ("DB_PASSWORD", noecho.clone()),
+                ("CONN", noecho),
+                ("DB_PASSWORD", unknown),
+                ("DB_PASSWORD", arn),
+                (
+                    "HOST",
+                    EnvValue::Reference(Reference::new("var.host", ReferenceTarget::Unknown)),
+                ),
+            ],
             Ruleset::Default,
         );
-        assert_eq!(got, vec![
-            ("DB_PASSWORD".into(), RuleId::SecretNamedVariable, Severity::Medium),
-            ("CONN".into(), RuleId::SecretValuedVariable, Severity::Medium),
-            ("DB_PASSWORD".into(), RuleId::SecretNamedVariable, Severity::Medium),
-        ]);
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "DB_PASSWORD".into(),
+                    RuleId::SecretNamedVariable,
+                    Severity::Medium
+                ),
+                (
+                    "CONN".into(),
+                    RuleId::SecretValuedVariable,
+                    Severity::Medium
+                ),
+                (
+                    "DB_PASSWORD".into(),
+                    RuleId::SecretNamedVariable,
+                    Severity::Medium
+                ),
+            ]
+        );
     }
 
     #[test]
     fn securityhub_ruleset_is_exact_ecs8_parity() {
         let vars = vec![
             ("AWS_ACCESS_KEY_ID", lit("")),
-            ("AWS_SECRET_ACCESS_KEY", lit("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                lit("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            ),
             ("ECS_ENGINE_AUTH_DATA", lit("{}")),
             ("DB_PASSWORD", lit("hunter2")),
             ("aws_access_key_id", lit("AKIAIOSFODNN7EXAMPLE")),
         ];
         let got = rules_for(vars, Ruleset::SecurityHub);
         let names: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
-        assert_eq!(names, ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ECS_ENGINE_AUTH_DATA"]);
-        assert!(got.iter().all(|(_, r, _)| *r == RuleId::KnownCredentialVariable));
+        assert_eq!(
+            names,
+            [
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "ECS_ENGINE_AUTH_DATA"
+            ]
+        );
+        assert!(got
+            .iter()
+            .all(|(_, r, _)| *r == RuleId::KnownCredentialVariable));
     }
 
     #[test]
     fn findings_never_hold_the_value() {
         let config = RuleConfig::default();
-        let findings = check(&td(vec![("DB_PASSWORD", lit("correct-horse-battery-staple"))]), &config);
+        let findings = check(
+            &td(vec![("DB_PASSWORD", lit("correct-horse-battery-staple"))]),
+            &config,
+        );
         let shown = format!("{findings:?}");
         assert!(!shown.contains("horse"), "{shown}");
         assert_eq!(findings[0].redacted.as_deref(), Some("corr…"));

@@ -41,7 +41,11 @@ pub fn redact(value: &str) -> String {
 
 impl fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretValue(<{} chars redacted>)", self.0.chars().count())
+        write!(
+            f,
+            "SecretValue(<{} chars redacted>)",
+            self.0.chars().count()
+        )
     }
 }
 

@@ -5,7 +5,9 @@
 //! `SecretAccessKey` and `{{resolve:secretsmanager:…}}` dynamic references are
 //! references to secrets; ARNs, names and ids are identifiers.
 
-use ecsguard_core::{EnvValue, InputError, Reference, ReferenceTarget, SecretValue, TaskDefinition};
+use ecsguard_core::{
+    EnvValue, InputError, Reference, ReferenceTarget, SecretValue, TaskDefinition,
+};
 
 use crate::extract::{self, Resolve};
 use crate::json;
@@ -17,9 +19,11 @@ const TASK_DEFINITION_TYPE: &str = "AWS::ECS::TaskDefinition";
 /// Whether a document is a CloudFormation template.
 pub fn is_template(root: &Node) -> bool {
     root.get_exact("AWSTemplateFormatVersion").is_some()
-        || root
-            .get_exact("Resources")
-            .is_some_and(|r| r.entries().iter().any(|(_, res)| res.get_exact("Type").is_some()))
+        || root.get_exact("Resources").is_some_and(|r| {
+            r.entries()
+                .iter()
+                .any(|(_, res)| res.get_exact("Type").is_some())
+        })
 }
 
 pub fn scan(root: &Node, file: &str, out: &mut Outcome) {
@@ -90,7 +94,11 @@ fn container_definitions(
             };
             node.relocate(&|p| embedded_pos(text_node, p));
             if in_sub {
-                Some(extract::containers(&node, &[file.to_owned()], &SubStrings(cfn)))
+                Some(extract::containers(
+                    &node,
+                    &[file.to_owned()],
+                    &SubStrings(cfn),
+                ))
             } else {
                 Some(extract::containers(&node, &[file.to_owned()], cfn))
             }
@@ -124,7 +132,13 @@ fn reference(expression: String, target: ReferenceTarget) -> EnvValue {
 }
 
 fn is_secret(v: &EnvValue) -> bool {
-    matches!(v, EnvValue::Reference(Reference { target: ReferenceTarget::Secret(_), .. }))
+    matches!(
+        v,
+        EnvValue::Reference(Reference {
+            target: ReferenceTarget::Secret(_),
+            ..
+        })
+    )
 }
 
 /// An intrinsic function call: `!Ref X`, `{"Ref": "X"}`, `!Sub …`, `{"Fn::Sub": …}`.
@@ -162,7 +176,10 @@ impl Cfn<'_> {
                 .and_then(Node::scalar_text)
                 .is_some_and(|v| v.eq_ignore_ascii_case("true"));
             if no_echo {
-                return reference(expression, ReferenceTarget::Secret("NoEcho parameter".into()));
+                return reference(
+                    expression,
+                    ReferenceTarget::Secret("NoEcho parameter".into()),
+                );
             }
             return reference(expression, ReferenceTarget::Unknown);
         }
@@ -177,17 +194,30 @@ impl Cfn<'_> {
         let expression = format!("!GetAtt {resource}.{attribute}");
         let ty = self.resource_type(resource).unwrap_or_default();
         if ty == "AWS::IAM::AccessKey" && attribute == "SecretAccessKey" {
-            return reference(expression, ReferenceTarget::Secret("secret of an AWS::IAM::AccessKey".into()));
+            return reference(
+                expression,
+                ReferenceTarget::Secret("secret of an AWS::IAM::AccessKey".into()),
+            );
         }
         let last = attribute.rsplit('.').next().unwrap_or(attribute);
-        let identifier = ["Arn", "Name", "Id", "Address", "Port", "Url", "Endpoint", "DomainName"]
-            .iter()
-            .any(|s| last.ends_with(s));
-        let target = if identifier || (ty == "AWS::IAM::AccessKey" && attribute != "SecretAccessKey") {
-            ReferenceTarget::Identifier
-        } else {
-            ReferenceTarget::Unknown
-        };
+        let identifier = [
+            "Arn",
+            "Name",
+            "Id",
+            "Address",
+            "Port",
+            "Url",
+            "Endpoint",
+            "DomainName",
+        ]
+        .iter()
+        .any(|s| last.ends_with(s));
+        let target =
+            if identifier || (ty == "AWS::IAM::AccessKey" && attribute != "SecretAccessKey") {
+                ReferenceTarget::Identifier
+            } else {
+                ReferenceTarget::Unknown
+            };
         reference(expression, target)
     }
 
@@ -198,7 +228,10 @@ impl Cfn<'_> {
                 None => (s.clone(), String::new()),
             },
             Kind::Seq(items) => (
-                items.first().and_then(Node::scalar_text).unwrap_or_default(),
+                items
+                    .first()
+                    .and_then(Node::scalar_text)
+                    .unwrap_or_default(),
                 items.get(1).and_then(Node::scalar_text).unwrap_or_default(),
             ),
             _ => (String::new(), String::new()),
@@ -230,7 +263,9 @@ impl Cfn<'_> {
             }
             only_one_var = text.is_empty() && rest.is_empty() && parts.is_empty();
             let value = match vars.and_then(|m| m.get_exact(var)) {
-                Some(node) => self.value(node).unwrap_or_else(|| reference(format!("${{{var}}}"), ReferenceTarget::Unknown)),
+                Some(node) => self
+                    .value(node)
+                    .unwrap_or_else(|| reference(format!("${{{var}}}"), ReferenceTarget::Unknown)),
                 None => match var.split_once('.') {
                     Some((r, a)) => self.get_att(r, a),
                     None => self.reference_to(var),
@@ -251,7 +286,13 @@ impl Cfn<'_> {
             return parts.remove(0);
         }
         if let Some(EnvValue::Reference(secret)) = parts.iter().find(|p| is_secret(p)) {
-            let expression = format!("!Sub …${{{}}}…", secret.expression.trim_start_matches("!Ref ").trim_start_matches("!GetAtt "));
+            let expression = format!(
+                "!Sub …${{{}}}…",
+                secret
+                    .expression
+                    .trim_start_matches("!Ref ")
+                    .trim_start_matches("!GetAtt ")
+            );
             return reference(expression, secret.target.clone());
         }
         if parts.iter().all(|p| matches!(p, EnvValue::Literal(_))) {
@@ -297,18 +338,30 @@ impl Cfn<'_> {
             return Some(dynamic_reference(&text));
         }
         let text = SecretValue::new(text);
-        Some(if literal { EnvValue::Literal(text) } else { EnvValue::Template(text) })
+        Some(if literal {
+            EnvValue::Literal(text)
+        } else {
+            EnvValue::Template(text)
+        })
     }
 
     fn find_in_map(&self, arg: &Node) -> Option<EnvValue> {
-        let keys: Vec<String> = arg.as_seq()?.iter().map(Node::as_str).collect::<Option<Vec<_>>>()?
+        let keys: Vec<String> = arg
+            .as_seq()?
+            .iter()
+            .map(Node::as_str)
+            .collect::<Option<Vec<_>>>()?
             .into_iter()
             .map(str::to_owned)
             .collect();
         let [map, top, second] = keys.as_slice() else {
             return None;
         };
-        let node = self.mappings?.get_exact(map)?.get_exact(top)?.get_exact(second)?;
+        let node = self
+            .mappings?
+            .get_exact(map)?
+            .get_exact(top)?
+            .get_exact(second)?;
         self.value(node)
     }
 
@@ -356,10 +409,18 @@ impl Resolve for Cfn<'_> {
 /// `{{resolve:secretsmanager:…}}` and `{{resolve:ssm-secure:…}}` put the
 /// secret's plaintext into the task definition; `{{resolve:ssm:…}}` a plain parameter.
 fn dynamic_reference(s: &str) -> EnvValue {
-    let service = s.trim_start_matches("{{resolve:").split(':').next().unwrap_or_default();
+    let service = s
+        .trim_start_matches("{{resolve:")
+        .split(':')
+        .next()
+        .unwrap_or_default();
     let target = match service {
-        "secretsmanager" => ReferenceTarget::Secret("Secrets Manager dynamic reference, resolved into plaintext".into()),
-        "ssm-secure" => ReferenceTarget::Secret("SecureString dynamic reference, resolved into plaintext".into()),
+        "secretsmanager" => ReferenceTarget::Secret(
+            "Secrets Manager dynamic reference, resolved into plaintext".into(),
+        ),
+        "ssm-secure" => ReferenceTarget::Secret(
+            "SecureString dynamic reference, resolved into plaintext".into(),
+        ),
         _ => ReferenceTarget::Unknown,
     };
     // The reference names a secret; it never holds one.

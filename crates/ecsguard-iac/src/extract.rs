@@ -109,7 +109,11 @@ pub fn location(files: &[String], node: &Node) -> Location {
 
 /// A task definition from a `family`/`containerDefinitions` object (the
 /// register input shape, and the `taskDefinition` of describe output).
-pub fn task_definition(obj: &Node, files: &[String], resolve: &dyn Resolve) -> Option<TaskDefinition> {
+pub fn task_definition(
+    obj: &Node,
+    files: &[String],
+    resolve: &dyn Resolve,
+) -> Option<TaskDefinition> {
     let defs = obj.get("containerDefinitions")?;
     Some(TaskDefinition {
         family: obj.get("family").and_then(|f| resolve.name(f)),

@@ -41,7 +41,9 @@ pub fn read_text(path: &Path, max_size: u64) -> Result<String, ReadError> {
         .read_to_end(&mut bytes)
         .map_err(|e| whole_file(format!("cannot read: {e}")))?;
     if bytes.len() as u64 > max_size {
-        return Err(whole_file(format!("file is too large to scan (over {max_size} bytes)")));
+        return Err(whole_file(format!(
+            "file is too large to scan (over {max_size} bytes)"
+        )));
     }
     decode(bytes)
 }
@@ -55,7 +57,8 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, ReadError> {
             }
             return Ok(text.into_owned());
         }
-        return String::from_utf8(bytes[bom_len..].to_vec()).map_err(|e| utf8_error(&bytes[bom_len..], e.utf8_error()));
+        return String::from_utf8(bytes[bom_len..].to_vec())
+            .map_err(|e| utf8_error(&bytes[bom_len..], e.utf8_error()));
     }
     if let Some(nul) = memchr::memchr(0, &bytes) {
         return Err(ReadError {
@@ -102,6 +105,9 @@ mod tests {
 
     #[test]
     fn strips_utf8_bom() {
-        assert_eq!(decode(b"\xEF\xBB\xBF[]".to_vec()).ok().as_deref(), Some("[]"));
+        assert_eq!(
+            decode(b"\xEF\xBB\xBF[]".to_vec()).ok().as_deref(),
+            Some("[]")
+        );
     }
 }

@@ -25,16 +25,17 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
         allow_unary_plus_numbers: false,
         ..ParseOptions::default()
     };
-    let parsed = jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &options).map_err(|e| {
-        SyntaxError {
-            pos: Pos {
-                line: u32::try_from(e.line_display()).unwrap_or(u32::MAX),
-                column: u32::try_from(e.column_display()).unwrap_or(u32::MAX),
-                file: 0,
-            },
-            message: format!("invalid JSON: {}", e.kind()),
-        }
-    })?;
+    let parsed =
+        jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &options).map_err(|e| {
+            SyntaxError {
+                pos: Pos {
+                    line: u32::try_from(e.line_display()).unwrap_or(u32::MAX),
+                    column: u32::try_from(e.column_display()).unwrap_or(u32::MAX),
+                    file: 0,
+                },
+                message: format!("invalid JSON: {}", e.kind()),
+            }
+        })?;
     let index = LineIndex::new(text);
     Ok(parsed.value.map(|v| convert(v, text, &index)))
 }
@@ -45,13 +46,21 @@ fn convert(value: Value<'_>, text: &str, index: &LineIndex) -> Node {
             Kind::Str(s.value.into_owned(), StrStyle::Inline),
             index.pos(text, s.range.start),
         ),
-        Value::NumberLit(n) => Node::new(Kind::Number(n.value.to_owned()), index.pos(text, n.range.start)),
+        Value::NumberLit(n) => Node::new(
+            Kind::Number(n.value.to_owned()),
+            index.pos(text, n.range.start),
+        ),
         Value::BooleanLit(b) => Node::new(Kind::Bool(b.value), index.pos(text, b.range.start)),
         Value::NullKeyword(n) => Node::new(Kind::Null, index.pos(text, n.range.start)),
         Value::Array(a) => {
             let pos = index.pos(text, a.range.start);
             Node::new(
-                Kind::Seq(a.elements.into_iter().map(|v| convert(v, text, index)).collect()),
+                Kind::Seq(
+                    a.elements
+                        .into_iter()
+                        .map(|v| convert(v, text, index))
+                        .collect(),
+                ),
                 pos,
             )
         }
@@ -84,7 +93,9 @@ mod tests {
     #[test]
     fn positions_are_one_based() {
         let node = parse("{\n  \"a\": [1,\n   \"x\"]\n}").ok().flatten();
-        let Some(node) = node else { panic!("parsed nothing") };
+        let Some(node) = node else {
+            panic!("parsed nothing")
+        };
         let (key, value) = node.get_entry("a").unwrap_or_else(|| panic!("no key"));
         assert_eq!((key.pos.line, key.pos.column), (2, 3));
         let items = value.as_seq().unwrap_or_default();

@@ -25,30 +25,50 @@ pub fn scan(root: &Node, file: &str, out: &mut Outcome) {
             if rc.get_exact("type").and_then(Node::as_str) != Some(RESOURCE_TYPE) {
                 continue;
             }
-            let address = rc.get_exact("address").and_then(Node::as_str).unwrap_or(RESOURCE_TYPE);
+            let address = rc
+                .get_exact("address")
+                .and_then(Node::as_str)
+                .unwrap_or(RESOURCE_TYPE);
             // `after` is null for a resource being destroyed: nothing will hold the values.
-            if let Some(after) = rc.get_exact("change").and_then(|c| c.get_exact("after")).filter(|a| a.is_map()) {
+            if let Some(after) = rc
+                .get_exact("change")
+                .and_then(|c| c.get_exact("after"))
+                .filter(|a| a.is_map())
+            {
                 resource(after, address, file, out);
             }
         }
         return;
     }
-    let values = root.get_exact("planned_values").or_else(|| root.get_exact("values"));
+    let values = root
+        .get_exact("planned_values")
+        .or_else(|| root.get_exact("values"));
     if let Some(module) = values.and_then(|v| v.get_exact("root_module")) {
         walk_module(module, file, out);
     }
 }
 
 fn walk_module(module: &Node, file: &str, out: &mut Outcome) {
-    for r in module.get_exact("resources").and_then(Node::as_seq).unwrap_or_default() {
+    for r in module
+        .get_exact("resources")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+    {
         if r.get_exact("type").and_then(Node::as_str) == Some(RESOURCE_TYPE) {
-            let address = r.get_exact("address").and_then(Node::as_str).unwrap_or(RESOURCE_TYPE);
+            let address = r
+                .get_exact("address")
+                .and_then(Node::as_str)
+                .unwrap_or(RESOURCE_TYPE);
             if let Some(values) = r.get_exact("values").filter(|v| v.is_map()) {
                 resource(values, address, file, out);
             }
         }
     }
-    for child in module.get_exact("child_modules").and_then(Node::as_seq).unwrap_or_default() {
+    for child in module
+        .get_exact("child_modules")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+    {
         walk_module(child, file, out);
     }
 }

@@ -52,10 +52,14 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// Drops `.` components (`dir/./x.json` → `dir/x.json`), keeping the rest of
-/// the path as the user gave it.
+/// Drops inner `.` components (`./dir/./x.json` → `./dir/x.json`), keeping
+/// the rest of the path as the user gave it.
 pub fn without_curdir(path: &Path) -> PathBuf {
-    path.components().filter(|c| *c != Component::CurDir).collect()
+    path.components()
+        .enumerate()
+        .filter(|(i, c)| *i == 0 || *c != Component::CurDir)
+        .map(|(_, c)| c)
+        .collect()
 }
 
 pub fn display(path: &Path) -> String {
@@ -75,7 +79,11 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
             units.push(Unit::File(path, kind));
         }
     }
-    units.extend(modules.into_iter().map(|(dir, files)| Unit::Module(dir, files)));
+    units.extend(
+        modules
+            .into_iter()
+            .map(|(dir, files)| Unit::Module(dir, files)),
+    );
 
     // Rules run inside each unit so task definitions (and the values they
     // hold) are dropped as soon as the unit is done.
@@ -87,13 +95,20 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
                     Some(normalize(path).display().to_string()),
                     scan_file(path, *kind, options),
                 ),
-                Unit::Module(dir, files) => (None, terraform::scan_module(dir, files, options.max_file_size)),
+                Unit::Module(dir, files) => (
+                    None,
+                    terraform::scan_module(dir, files, options.max_file_size),
+                ),
             };
             UnitResult {
                 file,
                 files: outcome.files,
                 task_definitions: outcome.task_definitions.len(),
-                containers: outcome.task_definitions.iter().map(|t| t.containers.len()).sum(),
+                containers: outcome
+                    .task_definitions
+                    .iter()
+                    .map(|t| t.containers.len())
+                    .sum(),
                 findings: outcome
                     .task_definitions
                     .iter()

@@ -90,10 +90,12 @@ pub fn scan_json_root(root: &Node, file: &str, out: &mut Outcome) {
     let files = [file.to_owned()];
     if let Some(td) = root.get_exact("taskDefinition").filter(|t| t.is_map()) {
         // `aws ecs describe-task-definition` output.
-        out.task_definitions.extend(extract::task_definition(td, &files, &Plain));
+        out.task_definitions
+            .extend(extract::task_definition(td, &files, &Plain));
     } else if root.get_exact("containerDefinitions").is_some() {
         // `register-task-definition --cli-input-json` input, CodeDeploy `taskdef.json`.
-        out.task_definitions.extend(extract::task_definition(root, &files, &Plain));
+        out.task_definitions
+            .extend(extract::task_definition(root, &files, &Plain));
     } else if plan::is_plan(root) {
         plan::scan(root, file, out);
     } else if cfn::is_template(root) {

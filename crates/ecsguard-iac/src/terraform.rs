@@ -67,7 +67,10 @@ struct Module<'a> {
 }
 
 fn unknown(expression: impl Into<String>, pos: Pos) -> Node {
-    Node::new(Kind::Ref(Reference::new(expression, ReferenceTarget::Unknown)), pos)
+    Node::new(
+        Kind::Ref(Reference::new(expression, ReferenceTarget::Unknown)),
+        pos,
+    )
 }
 
 fn reference(expression: impl Into<String>, target: ReferenceTarget, pos: Pos) -> Node {
@@ -127,9 +130,12 @@ pub fn scan_module(dir: &Path, paths: &[PathBuf], max_file_size: u64) -> Outcome
         for block in source.body.blocks() {
             match block.ident.as_str() {
                 "resource" if label(block, 0) == Some("aws_ecs_task_definition") => {
-                    out.task_definitions.extend(module.task_definition(block, fi));
+                    out.task_definitions
+                        .extend(module.task_definition(block, fi));
                 }
-                "module" => out.task_definitions.extend(module.container_module(block, fi)),
+                "module" => out
+                    .task_definitions
+                    .extend(module.container_module(block, fi)),
                 _ => {}
             }
         }
@@ -153,10 +159,9 @@ impl<'a> Module<'a> {
                 match block.ident.as_str() {
                     "variable" => {
                         if let Some(name) = label(block, 0) {
-                            let sensitive = block
-                                .body
-                                .get_attribute("sensitive")
-                                .is_some_and(|a| matches!(&a.value, Expression::Bool(b) if *b.value()));
+                            let sensitive = block.body.get_attribute("sensitive").is_some_and(
+                                |a| matches!(&a.value, Expression::Bool(b) if *b.value()),
+                            );
                             variables.insert(name.to_owned(), sensitive);
                         }
                     }
@@ -196,7 +201,12 @@ impl<'a> Module<'a> {
     }
 
     fn error(&self, pos: Pos, message: String) {
-        let file = self.files.borrow().get(pos.file as usize).cloned().unwrap_or_default();
+        let file = self
+            .files
+            .borrow()
+            .get(pos.file as usize)
+            .cloned()
+            .unwrap_or_default();
         self.errors.borrow_mut().push(InputError {
             file,
             line: pos.line,
@@ -260,7 +270,9 @@ impl<'a> Module<'a> {
             revision: None,
             containers,
         };
-        if source.contains("cloudposse/ecs-container-definition") || source.contains("terraform-aws-ecs-container-definition") {
+        if source.contains("cloudposse/ecs-container-definition")
+            || source.contains("terraform-aws-ecs-container-definition")
+        {
             let mut environment = attr("environment")
                 .map(|env| extract::environment(&env, &files, &Plain))
                 .unwrap_or_default();
@@ -311,15 +323,27 @@ impl<'a> Module<'a> {
     // ---- container_definitions ------------------------------------------------
 
     /// Evaluates a `container_definitions` value to a list of container definitions.
-    fn container_definitions(&self, expr: &Expression, loc: Loc, scope: &Scope, depth: u32) -> Option<Node> {
+    fn container_definitions(
+        &self,
+        expr: &Expression,
+        loc: Loc,
+        scope: &Scope,
+        depth: u32,
+    ) -> Option<Node> {
         if depth > MAX_DEPTH {
             return None;
         }
         let pos = self.pos(expr.span(), loc);
         match expr {
-            Expression::Parenthesis(p) => self.container_definitions(p.inner(), loc, scope, depth + 1),
+            Expression::Parenthesis(p) => {
+                self.container_definitions(p.inner(), loc, scope, depth + 1)
+            }
             Expression::FuncCall(call) => match call.name.name.as_str() {
-                "jsonencode" => call.args.iter().next().map(|a| self.eval(a, loc, scope, depth + 1)),
+                "jsonencode" => call
+                    .args
+                    .iter()
+                    .next()
+                    .map(|a| self.eval(a, loc, scope, depth + 1)),
                 "file" => {
                     let path = self.path_arg(call, loc, scope, depth)?;
                     self.json_file(&path, pos, &Scope::new(), false)
@@ -332,7 +356,12 @@ impl<'a> Module<'a> {
                         .nth(1)
                         .map(|v| self.eval(v, loc, scope, depth + 1));
                     let scope: Scope = vars
-                        .map(|v| v.entries().iter().map(|(k, n)| (k.text.clone(), n.clone())).collect())
+                        .map(|v| {
+                            v.entries()
+                                .iter()
+                                .map(|(k, n)| (k.text.clone(), n.clone()))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     self.json_file(&path, pos, &scope, true)
                 }
@@ -347,14 +376,22 @@ impl<'a> Module<'a> {
                 let raw = source.text.get(span.clone())?;
                 // The body starts after the `<<EOF` line and ends before the closing delimiter line.
                 let body_start = raw.find('\n')? + 1;
-                let body_end = raw.trim_end().rfind('\n').map_or(body_start, |i| i + 1).max(body_start);
+                let body_end = raw
+                    .trim_end()
+                    .rfind('\n')
+                    .map_or(body_start, |i| i + 1)
+                    .max(body_start);
                 let body = &raw[body_start..body_end];
                 let start = self.pos(Some(span.start + body_start..span.start + body_start), loc);
-                self.embedded_json(body, &|p| Pos {
-                    line: start.line + p.line - 1,
-                    column: p.column,
-                    file: fi,
-                }, scope)
+                self.embedded_json(
+                    body,
+                    &|p| Pos {
+                        line: start.line + p.line - 1,
+                        column: p.column,
+                        file: fi,
+                    },
+                    scope,
+                )
             }
             Expression::Traversal(t) => {
                 // `local.container_definitions` may itself be a heredoc or `file()`.
@@ -363,7 +400,12 @@ impl<'a> Module<'a> {
                 {
                     if root.as_str() == "local" && t.operators.len() == 1 {
                         if let Some((lfi, local)) = self.locals.get(name.as_str()) {
-                            return self.container_definitions(local, Loc::File(*lfi), scope, depth + 1);
+                            return self.container_definitions(
+                                local,
+                                Loc::File(*lfi),
+                                scope,
+                                depth + 1,
+                            );
                         }
                     }
                 }
@@ -396,7 +438,11 @@ impl<'a> Module<'a> {
             return None;
         };
         let rel = Path::new(rel);
-        Some(if rel.is_absolute() { rel.to_path_buf() } else { self.dir.join(rel) })
+        Some(if rel.is_absolute() {
+            rel.to_path_buf()
+        } else {
+            self.dir.join(rel)
+        })
     }
 
     /// Reads a JSON file (or JSON template) named by `file()` / `templatefile()`.
@@ -415,7 +461,9 @@ impl<'a> Module<'a> {
             u32::try_from(files.len() - 1).unwrap_or(u32::MAX)
         };
         if !template {
-            self.consumed.borrow_mut().push(normalize(path).display().to_string());
+            self.consumed
+                .borrow_mut()
+                .push(normalize(path).display().to_string());
         }
         self.embedded_json(&text, &|p| Pos { file: fi, ..p }, scope)
     }
@@ -423,7 +471,12 @@ impl<'a> Module<'a> {
     /// Parses JSON that may hold `${…}` interpolations and `%{…}` directives:
     /// those outside strings are evaluated in place, those inside strings when
     /// the string is read.
-    fn embedded_json(&self, text: &str, relocate: &dyn Fn(Pos) -> Pos, scope: &Scope) -> Option<Node> {
+    fn embedded_json(
+        &self,
+        text: &str,
+        relocate: &dyn Fn(Pos) -> Pos,
+        scope: &Scope,
+    ) -> Option<Node> {
         let (masked, holes) = mask_interpolations(text);
         match json::parse(&masked) {
             Ok(Some(mut node)) => {
@@ -441,7 +494,13 @@ impl<'a> Module<'a> {
 
     /// Replaces masked holes with their evaluated expressions, interpolates
     /// strings, and moves every position into the file.
-    fn fill(&self, node: &mut Node, holes: &HashMap<(u32, u32), String>, relocate: &dyn Fn(Pos) -> Pos, scope: &Scope) {
+    fn fill(
+        &self,
+        node: &mut Node,
+        holes: &HashMap<(u32, u32), String>,
+        relocate: &dyn Fn(Pos) -> Pos,
+        scope: &Scope,
+    ) {
         let inner = node.pos;
         node.pos = relocate(inner);
         match &mut node.kind {
@@ -454,7 +513,9 @@ impl<'a> Module<'a> {
                 let s = std::mem::take(s);
                 *node = self.interpolate(&s, node.pos, scope);
             }
-            Kind::Seq(items) => items.iter_mut().for_each(|n| self.fill(n, holes, relocate, scope)),
+            Kind::Seq(items) => items
+                .iter_mut()
+                .for_each(|n| self.fill(n, holes, relocate, scope)),
             Kind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
                 k.pos = relocate(k.pos);
                 self.fill(v, holes, relocate, scope);
@@ -492,7 +553,10 @@ impl<'a> Module<'a> {
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit)));
             }
-            parts.push(Part::Expr(self.eval_code(code, pos, scope), code.trim().to_owned()));
+            parts.push(Part::Expr(
+                self.eval_code(code, pos, scope),
+                code.trim().to_owned(),
+            ));
             rest = &rest[i + 3 + end..];
         }
         lit.push_str(rest);
@@ -542,7 +606,9 @@ impl<'a> Module<'a> {
                 Node::new(Kind::Map(entries), pos)
             }
             Expression::StringTemplate(t) => self.template(t.iter(), loc, scope, depth, pos),
-            Expression::HeredocTemplate(h) => self.template(h.template.iter(), loc, scope, depth, pos),
+            Expression::HeredocTemplate(h) => {
+                self.template(h.template.iter(), loc, scope, depth, pos)
+            }
             Expression::Parenthesis(p) => self.eval(p.inner(), loc, scope, depth),
             Expression::Variable(v) => match scope.get(v.as_str()) {
                 Some(n) => n.clone(),
@@ -564,7 +630,12 @@ impl<'a> Module<'a> {
                 let items: Vec<(Node, Node)> = match &collection.kind {
                     Kind::Map(entries) => entries
                         .iter()
-                        .map(|(k, v)| (Node::new(Kind::Str(k.text.clone(), StrStyle::Inline), k.pos), v.clone()))
+                        .map(|(k, v)| {
+                            (
+                                Node::new(Kind::Str(k.text.clone(), StrStyle::Inline), k.pos),
+                                v.clone(),
+                            )
+                        })
                         .collect(),
                     Kind::Seq(items) => items
                         .iter()
@@ -635,7 +706,9 @@ impl<'a> Module<'a> {
                     };
                     parts.push(Part::Expr(self.eval(&i.expr, loc, scope, depth), text));
                 }
-                Element::Directive(_) => parts.push(Part::Expr(unknown("%{…}", pos), "%{…}".into())),
+                Element::Directive(_) => {
+                    parts.push(Part::Expr(unknown("%{…}", pos), "%{…}".into()))
+                }
             }
         }
         combine(parts, pos)
@@ -654,7 +727,11 @@ impl<'a> Module<'a> {
             Expression::Variable(v) => v.as_str().to_owned(),
             _ => "(…)".to_owned(),
         })
-        .chain(attrs.iter().map(|a| a.map_or_else(|| "[…]".to_owned(), str::to_owned)))
+        .chain(
+            attrs
+                .iter()
+                .map(|a| a.map_or_else(|| "[…]".to_owned(), str::to_owned)),
+        )
         .collect::<Vec<_>>()
         .join(".")
         .replace(".[…]", "[…]");
@@ -716,13 +793,17 @@ impl<'a> Module<'a> {
                 TraversalOperator::Index(e) => {
                     let idx = self.eval(e, loc, scope, depth);
                     match (&node.kind, &idx.kind) {
-                        (Kind::Seq(items), Kind::Number(n)) => n.parse::<usize>().ok().and_then(|i| items.get(i).cloned()),
+                        (Kind::Seq(items), Kind::Number(n)) => {
+                            n.parse::<usize>().ok().and_then(|i| items.get(i).cloned())
+                        }
                         (Kind::Map(_), Kind::Str(k, _)) => node.get_exact(k).cloned(),
                         _ => None,
                     }
                 }
                 TraversalOperator::LegacyIndex(i) => match &node.kind {
-                    Kind::Seq(items) => usize::try_from(*i.value()).ok().and_then(|i| items.get(i).cloned()),
+                    Kind::Seq(items) => usize::try_from(*i.value())
+                        .ok()
+                        .and_then(|i| items.get(i).cloned()),
                     _ => None,
                 },
                 _ => None,
@@ -742,11 +823,17 @@ impl<'a> Module<'a> {
 
     fn call(&self, call: &FuncCall, loc: Loc, scope: &Scope, depth: u32, pos: Pos) -> Node {
         let name = call.name.name.as_str();
-        let args: Vec<Node> = call.args.iter().map(|a| self.eval(a, loc, scope, depth)).collect();
+        let args: Vec<Node> = call
+            .args
+            .iter()
+            .map(|a| self.eval(a, loc, scope, depth))
+            .collect();
         match name {
-            "jsonencode" | "tolist" | "toset" | "tomap" | "sensitive" | "nonsensitive" | "try" | "tostring" => {
-                args.into_iter().next().unwrap_or_else(|| unknown(format!("{name}()"), pos))
-            }
+            "jsonencode" | "tolist" | "toset" | "tomap" | "sensitive" | "nonsensitive" | "try"
+            | "tostring" => args
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| unknown(format!("{name}()"), pos)),
             "merge" if args.iter().all(Node::is_map) => {
                 let mut entries: Vec<(Key, Node)> = Vec::new();
                 for a in args {
@@ -775,7 +862,9 @@ impl<'a> Module<'a> {
                     (Some(map), Some(key)) => map.get_exact(key).cloned(),
                     _ => None,
                 };
-                found.or_else(|| args.get(2).cloned()).unwrap_or_else(|| unknown("lookup(…)", pos))
+                found
+                    .or_else(|| args.get(2).cloned())
+                    .unwrap_or_else(|| unknown("lookup(…)", pos))
             }
             "coalesce" => args
                 .into_iter()
@@ -839,17 +928,39 @@ fn map_environment(map: &Node, files: &[String]) -> Vec<ecsguard_core::EnvVar> {
 }
 
 const IDENTIFIER_ATTRIBUTES: &[&str] = &[
-    "arn", "id", "name", "name_prefix", "key_id", "version_id", "secret_id", "endpoint", "address", "port", "url",
-    "dns_name", "repository_url", "family", "revision",
+    "arn",
+    "id",
+    "name",
+    "name_prefix",
+    "key_id",
+    "version_id",
+    "secret_id",
+    "endpoint",
+    "address",
+    "port",
+    "url",
+    "dns_name",
+    "repository_url",
+    "family",
+    "revision",
 ];
 
 fn resource_target(ty: &str, attr: &str) -> ReferenceTarget {
     let secret = match (ty, attr) {
         ("random_password", "result" | "bcrypt_hash") => Some("random_password result"),
-        ("aws_iam_access_key", "secret" | "ses_smtp_password_v4" | "encrypted_secret") => Some("IAM access key secret"),
-        ("aws_db_instance" | "aws_rds_cluster", "password" | "master_password") => Some("database master password"),
-        ("tls_private_key", "private_key_pem" | "private_key_openssh" | "private_key_pem_pkcs8") => Some("TLS private key"),
-        ("aws_secretsmanager_secret_version", "secret_string" | "secret_binary") => Some("Secrets Manager secret value"),
+        ("aws_iam_access_key", "secret" | "ses_smtp_password_v4" | "encrypted_secret") => {
+            Some("IAM access key secret")
+        }
+        ("aws_db_instance" | "aws_rds_cluster", "password" | "master_password") => {
+            Some("database master password")
+        }
+        (
+            "tls_private_key",
+            "private_key_pem" | "private_key_openssh" | "private_key_pem_pkcs8",
+        ) => Some("TLS private key"),
+        ("aws_secretsmanager_secret_version", "secret_string" | "secret_binary") => {
+            Some("Secrets Manager secret value")
+        }
         ("aws_ssm_parameter", "value" | "insecure_value") => Some("SSM parameter value"),
         _ => None,
     };
@@ -862,11 +973,17 @@ fn resource_target(ty: &str, attr: &str) -> ReferenceTarget {
 
 fn data_target(ty: &str, attr: &str) -> ReferenceTarget {
     match (ty, attr) {
-        ("aws_ssm_parameter", "value" | "insecure_value") => ReferenceTarget::Secret("value of an aws_ssm_parameter data source".into()),
-        ("aws_secretsmanager_secret_version", "secret_string" | "secret_binary") => {
-            ReferenceTarget::Secret("value of an aws_secretsmanager_secret_version data source".into())
+        ("aws_ssm_parameter", "value" | "insecure_value") => {
+            ReferenceTarget::Secret("value of an aws_ssm_parameter data source".into())
         }
-        ("aws_kms_secrets", "plaintext") => ReferenceTarget::Secret("aws_kms_secrets plaintext".into()),
+        ("aws_secretsmanager_secret_version", "secret_string" | "secret_binary") => {
+            ReferenceTarget::Secret(
+                "value of an aws_secretsmanager_secret_version data source".into(),
+            )
+        }
+        ("aws_kms_secrets", "plaintext") => {
+            ReferenceTarget::Secret("aws_kms_secrets plaintext".into())
+        }
         _ if IDENTIFIER_ATTRIBUTES.contains(&attr) => ReferenceTarget::Identifier,
         _ => ReferenceTarget::Unknown,
     }
@@ -897,7 +1014,11 @@ fn combine(mut parts: Vec<Part>, pos: Pos) -> Node {
             Part::Expr(node, code) => {
                 if let Kind::Ref(r) = &node.kind {
                     if matches!(r.target, ReferenceTarget::Secret(_)) {
-                        return reference(format!("\"…${{{}}}…\"", r.expression), r.target.clone(), pos);
+                        return reference(
+                            format!("\"…${{{}}}…\"", r.expression),
+                            r.target.clone(),
+                            pos,
+                        );
                     }
                 }
                 match node.scalar_text() {

@@ -163,7 +163,9 @@ impl LineIndex {
             line = if line + 1 < self.starts.len() && in_line(line + 1) {
                 line + 1
             } else {
-                self.starts.partition_point(|&s| s <= offset).saturating_sub(1)
+                self.starts
+                    .partition_point(|&s| s <= offset)
+                    .saturating_sub(1)
             };
             self.last.set(line);
         }
@@ -171,7 +173,9 @@ impl LineIndex {
         let end = offset.min(text.len());
         let column = match text.as_bytes().get(start..end) {
             Some(prefix) if prefix.is_ascii() => prefix.len(),
-            _ => text.get(start..end).map_or(end.saturating_sub(start), |s| s.chars().count()),
+            _ => text
+                .get(start..end)
+                .map_or(end.saturating_sub(start), |s| s.chars().count()),
         } + 1;
         Pos {
             line: u32::try_from(line + 1).unwrap_or(u32::MAX),

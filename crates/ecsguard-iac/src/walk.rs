@@ -116,17 +116,24 @@ fn walk_error(e: &ignore::Error, root: &Path) -> InputError {
     let mut path: Option<&Path> = None;
     loop {
         match err {
-            ignore::Error::WithPath { path: p, err: inner } => {
+            ignore::Error::WithPath {
+                path: p,
+                err: inner,
+            } => {
                 path = Some(p);
                 err = inner;
             }
-            ignore::Error::WithDepth { err: inner, .. } | ignore::Error::WithLineNumber { err: inner, .. } => {
+            ignore::Error::WithDepth { err: inner, .. }
+            | ignore::Error::WithLineNumber { err: inner, .. } => {
                 err = inner;
             }
             ignore::Error::Loop { ancestor, child } => {
                 return error(
                     child,
-                    format!("symbolic link loop: it leads back to {}; not followed", ancestor.display()),
+                    format!(
+                        "symbolic link loop: it leads back to {}; not followed",
+                        ancestor.display()
+                    ),
                 );
             }
             ignore::Error::Io(io) => {

@@ -86,7 +86,10 @@ impl Builder {
                     ScalarStyle::Literal | ScalarStyle::Folded => StrStyle::Block,
                     _ => StrStyle::Inline,
                 };
-                let node = wrap(Node::new(Kind::Str(value.into_owned(), style), pos(&span)), local_tag(tag));
+                let node = wrap(
+                    Node::new(Kind::Str(value.into_owned(), style), pos(&span)),
+                    local_tag(tag),
+                );
                 self.value(node, anchor);
             }
             Event::Alias(id) => {
@@ -117,15 +120,31 @@ impl Builder {
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some(frame) = self.stack.pop() {
                     let (node, anchor) = match frame {
-                        Frame::Seq { anchor, tag, pos, items } => (wrap(Node::new(Kind::Seq(items), pos), tag), anchor),
-                        Frame::Map { anchor, tag, pos, entries, .. } => {
-                            (wrap(Node::new(Kind::Map(merge_keys(entries)), pos), tag), anchor)
-                        }
+                        Frame::Seq {
+                            anchor,
+                            tag,
+                            pos,
+                            items,
+                        } => (wrap(Node::new(Kind::Seq(items), pos), tag), anchor),
+                        Frame::Map {
+                            anchor,
+                            tag,
+                            pos,
+                            entries,
+                            ..
+                        } => (
+                            wrap(Node::new(Kind::Map(merge_keys(entries)), pos), tag),
+                            anchor,
+                        ),
                     };
                     self.value(node, anchor);
                 }
             }
-            Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {}
+            Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart(_)
+            | Event::DocumentEnd
+            | Event::Nothing => {}
         }
         Ok(())
     }
@@ -151,14 +170,21 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, pending_key, .. }) => match pending_key.take() {
+            Some(Frame::Map {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
                 None => {
                     let text = match &node.kind {
                         Kind::Str(s, _) => s.clone(),
                         Kind::Tagged(_, inner) => inner.as_str().unwrap_or_default().to_owned(),
                         _ => String::new(),
                     };
-                    *pending_key = Some(Key { text, pos: node.pos });
+                    *pending_key = Some(Key {
+                        text,
+                        pos: node.pos,
+                    });
                 }
                 Some(key) => entries.push((key, node)),
             },
@@ -205,7 +231,9 @@ mod tests {
         let docs = parse("a:\n  b: !Ref Foo\n  c: [1, !Sub 'x']\n").unwrap_or_default();
         let a = docs[0].get("a").unwrap_or_else(|| panic!("a"));
         let b = a.get("b").unwrap_or_else(|| panic!("b"));
-        assert!(matches!(&b.kind, Kind::Tagged(t, inner) if t == "!Ref" && inner.as_str() == Some("Foo")));
+        assert!(
+            matches!(&b.kind, Kind::Tagged(t, inner) if t == "!Ref" && inner.as_str() == Some("Foo"))
+        );
         assert_eq!(b.pos.line, 2);
         let (key, _) = a.get_entry("c").unwrap_or_else(|| panic!("c"));
         assert_eq!((key.pos.line, key.pos.column), (3, 3));

@@ -82,7 +82,8 @@ fn exit_status(report: &Report, fail_on: Severity) -> ExitCode {
 fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
     let mut sink: Box<dyn Write> = match &common.output {
         Some(path) => Box::new(
-            std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            std::fs::File::create(path)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
         ),
         None => Box::new(std::io::stdout().lock()),
     };
@@ -98,6 +99,12 @@ fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
     };
     written
         .and_then(|()| sink.flush())
-        .or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
+        .or_else(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
         .map_err(|e| format!("cannot write the result: {e}"))
 }

@@ -250,7 +250,10 @@ fn classify_uncached(name: &str) -> NameClass {
             if last {
                 hit = Some((i, i, kind));
             }
-        } else if (w == "key" || w == "keys") && i > 0 && KEY_PREFIXES.contains(&words[i - 1].as_str()) {
+        } else if (w == "key" || w == "keys")
+            && i > 0
+            && KEY_PREFIXES.contains(&words[i - 1].as_str())
+        {
             // `SECRET_KEY` was already a hit at `secret`; the pair extends it.
             let kind = match words[i - 1].as_str() {
                 "api" => "API key",

@@ -56,11 +56,7 @@ const TOKEN_PATTERNS: &[(&str, &str, &str)] = &[
         "SendGrid API key",
         r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b",
     ),
-    (
-        "twilio-api-key",
-        "Twilio API key",
-        r"\bSK[0-9a-fA-F]{32}\b",
-    ),
+    ("twilio-api-key", "Twilio API key", r"\bSK[0-9a-fA-F]{32}\b"),
     (
         "mailgun-api-key",
         "Mailgun API key",
@@ -164,10 +160,16 @@ pub fn describe(id: &str) -> Option<&'static str> {
         .find(|(i, _, _)| *i == id)
         .map(|(_, d, _)| *d)
         .or_else(|| {
-            [AWS_SECRET_ACCESS_KEY, CREDENTIALS_IN_URL, CONNECTION_STRING_PASSWORD, DATADOG_KEY, HIGH_ENTROPY]
-                .iter()
-                .find(|d| d.id == id)
-                .map(|d| d.description)
+            [
+                AWS_SECRET_ACCESS_KEY,
+                CREDENTIALS_IN_URL,
+                CONNECTION_STRING_PASSWORD,
+                DATADOG_KEY,
+                HIGH_ENTROPY,
+            ]
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| d.description)
         })
 }
 
@@ -230,7 +232,9 @@ fn is_aws_secret_access_key(name: &str, value: &str) -> bool {
             .bytes()
             .any(|b| b.is_ascii_digit() || b == b'/' || b == b'+')
         && (shannon_entropy(value) >= 4.0
-            || names::words(name).iter().any(|w| w == "aws" || w == "secret"))
+            || names::words(name)
+                .iter()
+                .any(|w| w == "aws" || w == "secret"))
 }
 
 /// True when the value is, or holds, a placeholder rather than a literal.
@@ -287,7 +291,9 @@ fn is_datadog_key(name: &str, value: &str) -> bool {
     }
     let words = names::words(name);
     let datadog = words.first().is_some_and(|w| w == "dd") || words.iter().any(|w| w == "datadog");
-    let keyish = words.iter().any(|w| w == "key" || w == "apikey" || w == "appkey");
+    let keyish = words
+        .iter()
+        .any(|w| w == "key" || w == "apikey" || w == "appkey");
     datadog
         && keyish
         && (value.len() == 32 || value.len() == 40)
@@ -324,13 +330,16 @@ fn is_high_entropy(value: &str) -> bool {
     if !(20..=1024).contains(&len) {
         return false;
     }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.' | b'~'))
-    {
+    if !value.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.' | b'~')
+    }) {
         return false;
     }
-    if is_hex_like(value) || looks_like_uuid(value) || value.contains("://") || value.starts_with('/') {
+    if is_hex_like(value)
+        || looks_like_uuid(value)
+        || value.contains("://")
+        || value.starts_with('/')
+    {
         return false;
     }
     let upper = value.bytes().any(|b| b.is_ascii_uppercase());
@@ -340,7 +349,10 @@ fn is_high_entropy(value: &str) -> bool {
         return false;
     }
     // Identifiers with separators (`my-app-logs-2024`, `com.example.App`) are words, not tokens.
-    let separators = value.bytes().filter(|b| matches!(b, b'-' | b'.' | b'_')).count();
+    let separators = value
+        .bytes()
+        .filter(|b| matches!(b, b'-' | b'.' | b'_'))
+        .count();
     if separators * 8 > len {
         return false;
     }
@@ -370,7 +382,8 @@ fn is_hex_like(value: &str) -> bool {
         .filter(|(alg, _)| alg.starts_with("sha") || alg.starts_with("md5"))
         .map_or(value, |(_, hex)| hex);
     v.bytes().all(|b| b.is_ascii_hexdigit())
-        && (v.bytes().all(|b| !b.is_ascii_uppercase()) || v.bytes().all(|b| !b.is_ascii_lowercase()))
+        && (v.bytes().all(|b| !b.is_ascii_uppercase())
+            || v.bytes().all(|b| !b.is_ascii_lowercase()))
 }
 
 fn looks_like_uuid(value: &str) -> bool {

@@ -202,7 +202,11 @@ fn every_detector_has_samples() {
         assert!(ids.contains(&d.id), "detector {} has no samples", d.id);
     }
     for s in samples() {
-        assert!(!s.tp.is_empty() && !s.fp.is_empty(), "{} needs both kinds of sample", s.id);
+        assert!(
+            !s.tp.is_empty() && !s.fp.is_empty(),
+            "{} needs both kinds of sample",
+            s.id
+        );
     }
 }
 
@@ -211,7 +215,12 @@ fn true_positives_match() {
     for s in samples() {
         for (name, value) in &s.tp {
             let hits = detect(name, value);
-            assert!(hits.contains(&s.id), "{} missed sample #{} for {name}: got {hits:?}", s.id, s.tp.iter().position(|(_, v)| v == value).unwrap_or(0));
+            assert!(
+                hits.contains(&s.id),
+                "{} missed sample #{} for {name}: got {hits:?}",
+                s.id,
+                s.tp.iter().position(|(_, v)| v == value).unwrap_or(0)
+            );
         }
     }
 }
@@ -221,14 +230,27 @@ fn false_positives_do_not_match() {
     for s in samples() {
         for (i, (name, value)) in s.fp.iter().enumerate() {
             let hits = detect(name, value);
-            assert!(!hits.contains(&s.id), "{} fired on false-positive sample #{i} ({name})", s.id);
+            assert!(
+                !hits.contains(&s.id),
+                "{} fired on false-positive sample #{i} ({name})",
+                s.id
+            );
         }
     }
 }
 
 #[test]
 fn placeholders() {
-    for p in ["${DB_PASSWORD}", "$DB_PASSWORD", "{{ db_password }}", "<your-password>", "********", "xxxxxxxx", "%DB_PASS%", ""] {
+    for p in [
+        "${DB_PASSWORD}",
+        "$DB_PASSWORD",
+        "{{ db_password }}",
+        "<your-password>",
+        "********",
+        "xxxxxxxx",
+        "%DB_PASS%",
+        "",
+    ] {
         assert!(is_placeholder(p), "{p}");
     }
     for p in ["hunter2", "123123", "$ecret!", "P@ssw0rd"] {

@@ -42,8 +42,16 @@ pub struct TaskDefinitionRef<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum JsonLocation<'a> {
-    File { file: &'a str, line: u32, column: u32 },
-    Live { arn: &'a str, account: &'a str, region: &'a str },
+    File {
+        file: &'a str,
+        line: u32,
+        column: u32,
+    },
+    Live {
+        arn: &'a str,
+        account: &'a str,
+        region: &'a str,
+    },
 }
 
 #[derive(Serialize)]
@@ -93,7 +101,15 @@ fn finding(f: &Finding) -> JsonFinding<'_> {
                 line: *line,
                 column: *column,
             },
-            Location::Live { arn, account, region } => JsonLocation::Live { arn, account, region },
+            Location::Live {
+                arn,
+                account,
+                region,
+            } => JsonLocation::Live {
+                arn,
+                account,
+                region,
+            },
         },
         evidence: Evidence {
             detectors: &f.detectors,

@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use ecsguard_core::{Finding, Location, Report, Severity};
 
-
 /// The styles in use: real ones on a terminal, empty ones elsewhere.
 #[derive(Clone, Copy)]
 struct Styles {
@@ -61,14 +60,21 @@ fn finding(out: &mut String, f: &Finding, styles: Styles) {
     let family = f.family.as_deref().unwrap_or("(unnamed)");
     let revision = f.revision.map(|r| format!(":{r}")).unwrap_or_default();
     let container = f.container.as_deref().unwrap_or("(unnamed)");
-    let _ = writeln!(out, "   {dim}={dim:#} task definition {family}{revision}, container {container}");
+    let _ = writeln!(
+        out,
+        "   {dim}={dim:#} task definition {family}{revision}, container {container}"
+    );
     let shown = match (&f.reference, &f.redacted) {
         (Some(r), _) => r.clone(),
         (None, Some(r)) => format!("\"{r}\""),
         (None, None) => String::new(),
     };
     let _ = writeln!(out, "   {dim}={dim:#} {} = {shown}", f.variable);
-    let _ = writeln!(out, "   {dim}={dim:#} detectors: {}", f.detectors.join(", "));
+    let _ = writeln!(
+        out,
+        "   {dim}={dim:#} detectors: {}",
+        f.detectors.join(", ")
+    );
     let _ = writeln!(out, "   {dim}={dim:#} fingerprint: {}", f.fingerprint);
     out.push('\n');
 }
@@ -97,11 +103,16 @@ pub fn render(report: &Report, color: bool) -> String {
         out.push('\n');
     }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
-    let by_severity: Vec<String> = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low]
-        .into_iter()
-        .filter(|s| count(*s) > 0)
-        .map(|s| format!("{} {s}", count(s)))
-        .collect();
+    let by_severity: Vec<String> = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+    ]
+    .into_iter()
+    .filter(|s| count(*s) > 0)
+    .map(|s| format!("{} {s}", count(s)))
+    .collect();
     let findings = match report.findings.len() {
         0 => "no findings".to_owned(),
         1 => format!("1 finding ({})", by_severity.join(", ")),

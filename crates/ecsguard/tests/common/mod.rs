@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,8 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -87,7 +88,11 @@ pub fn listing(report: &Value, base: &Path) -> String {
                 f["variable"].as_str().unwrap_or(""),
                 f["evidence"]["detectors"]
                     .as_array()
-                    .map(|d| d.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+                    .map(|d| d
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(","))
                     .unwrap_or_default()
             )
         })

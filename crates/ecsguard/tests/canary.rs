@@ -1,0 +1,129 @@
+//! The redaction canary: known values are planted in every source shape (and in
+//! broken files, where they sit on the very line an error points at); no output
+//! format, log or error message may show any of them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+
+use common::{ecsguard_in, tempdir, write};
+
+/// Planted values. Random-looking so that no part of them occurs by chance.
+const CANARIES: &[&str] = &[
+    "Zq8XkP2mLw9vRt4N",
+    "Hj3Ty7Vb1Nc5Xm0Q",
+    "Pp4Kd8Sx2Lw6Qe9R",
+    "Ua5Gh1Ko7Mn3Bv8C",
+    "Wr6Ez2Yt9Ii4Oo1P",
+    "Ll0Kk9Jj8Hh7Gg6F",
+    "Dd5Ss4Aa3Qq2Ww1E",
+    "Nn2Mm3Bb4Vv5Cc6X",
+    "Tt7Rr8Ee9Ww0Qq1A",
+    "Yy3Uu4Ii5Oo6Pp7L",
+    "Gg8Ff9Dd0Ss1Aa2Z",
+    "Cc4Xx5Zz6Ll7Kk8J",
+];
+
+fn plant(dir: &std::path::Path) {
+    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11] = CANARIES else {
+        panic!("twelve canaries")
+    };
+    write(
+        dir,
+        "describe.json",
+        format!(
+            r#"{{"taskDefinition": {{"family": "f", "containerDefinitions": [{{"name": "c", "environment": [
+            {{"name": "DB_PASSWORD", "value": "{c0}"}},
+            {{"name": "DATABASE_URL", "value": "postgres://u:{c1}@db/x"}}]}}]}}}}"#
+        ),
+    );
+    write(dir, "cfn.yaml", format!(
+        "Parameters:\n  Host: {{Type: String}}\nResources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions:\n        - Name: c\n          Environment:\n            - Name: API_TOKEN\n              Value: {c2}\n            - Name: CONN\n              Value: !Sub 'mysql://u:{c3}@${{Host}}/db'\n"
+    ));
+    write(dir, "cfn-string.yaml", format!(
+        "Resources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions: '[{{\"name\": \"c\", \"environment\": [{{\"name\": \"SECRET_KEY\", \"value\": \"{c4}\"}}]}}]'\n"
+    ));
+    write(
+        dir,
+        "tf/variables.tf",
+        format!("variable \"pw\" {{\n  default = \"{c5}\"\n}}\n"),
+    );
+    write(dir, "tf/main.tf", format!(
+        "locals {{\n  token = \"{c6}\"\n}}\nresource \"aws_ecs_task_definition\" \"a\" {{\n  family = \"a\"\n  container_definitions = jsonencode([{{ name = \"c\", environment = [\n    {{ name = \"GH_TOKEN\", value = local.token }},\n    {{ name = \"DB_PASSWORD\", value = var.pw }},\n  ] }}])\n}}\nresource \"aws_ecs_task_definition\" \"b\" {{\n  family = \"b\"\n  container_definitions = templatefile(\"t.json.tpl\", {{ pw = \"{c7}\" }})\n}}\n"
+    ));
+    write(dir, "tf/t.json.tpl", "[{\"name\": \"c\", \"environment\": [{\"name\": \"SMTP_PASSWORD\", \"value\": \"${pw}\"}]}]\n");
+    write(
+        dir,
+        "plan.json",
+        format!(
+            r#"{{"format_version": "1.2", "resource_changes": [{{"type": "aws_ecs_task_definition", "address": "aws_ecs_task_definition.p", "change": {{"after": {{"family": "p", "container_definitions": "[{{\"name\": \"c\", \"environment\": [{{\"name\": \"ADMIN_PASSWORD\", \"value\": \"{c8}\"}}]}}]"}}}}}}]}}"#
+        ),
+    );
+    // Broken files: the canary is on the line the error points at.
+    write(dir, "broken.json", format!("{{\"containerDefinitions\": [\n{{\"name\": \"DB_PASSWORD\", \"value\": \"{c9}\",, }}\n]}}\n"));
+    write(dir, "broken-tf/main.tf", format!(
+        "resource \"aws_ecs_task_definition\" \"x\" {{\n  container_definitions = jsonencode([{{ name = \"c\", environment = [{{ name = \"PW\", value = \"{c10}\" ]] }}\n}}\n"
+    ));
+    write(dir, "broken.yaml", format!("Resources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties: {{ Pw: \"{c11}\" ]\n"));
+    write(
+        dir,
+        "latin1.json",
+        [
+            b"{\"containerDefinitions\": \"".as_slice(),
+            c11.as_bytes(),
+            b"\xe9\"}",
+        ]
+        .concat(),
+    );
+}
+
+fn assert_clean(what: &str, output: &str) {
+    for canary in CANARIES {
+        for window in 0..=canary.len() - 6 {
+            let part = &canary[window..window + 6];
+            assert!(
+                !output.contains(part),
+                "{what} shows part of a planted value ({part}):\n{output}"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_planted_value_reaches_any_output() {
+    let dir = tempdir();
+    plant(dir.path());
+    let out_file = dir.path().join("report.out");
+    let out_arg = out_file.to_str().expect("path").to_owned();
+    let mut runs = 0;
+    for format in ["text", "json"] {
+        for extra in [
+            &[][..],
+            &["-v"][..],
+            &["--ruleset", "securityhub"][..],
+            &["--output", out_arg.as_str()][..],
+        ] {
+            let mut args = vec!["scan", "--format", format];
+            args.extend_from_slice(extra);
+            args.push(".");
+            let run = ecsguard_in(dir.path(), &args);
+            assert_eq!(run.code, 2, "broken files make it exit 2: {}", run.stdout);
+            let what = format!("{args:?}");
+            assert_clean(&format!("stdout of {what}"), &run.stdout);
+            assert_clean(&format!("stderr of {what}"), &run.stderr);
+            if extra.first() == Some(&"--output") {
+                let written = std::fs::read_to_string(&out_file).expect("report written");
+                assert_clean(&format!("{what} output file"), &written);
+                std::fs::remove_file(&out_file).expect("rm");
+            }
+            runs += 1;
+        }
+    }
+    assert_eq!(runs, 8);
+    // The canaries were found, not just missed.
+    let run = ecsguard_in(dir.path(), &["scan", "--format", "json", "."]);
+    let report = run.json();
+    let findings = report["findings"].as_array().expect("findings").len();
+    let errors = report["errors"].as_array().expect("errors").len();
+    assert_eq!(findings, 9, "{}", run.stdout);
+    assert_eq!(errors, 4, "{}", run.stdout);
+}
