@@ -4,9 +4,6 @@
 mod cli;
 mod output;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;

@@ -242,8 +242,13 @@ fn classify_uncached(name: &str) -> NameClass {
     let words = words(name);
     // Find the last word (or `<prefix> key` pair) that names a secret.
     let mut hit: Option<(usize, usize, &'static str)> = None; // (first index, last index, kind)
+                                                              // A numeric suffix (`RABBITMQ_PASS_2`) does not change what the name says.
+    let meaningful = words
+        .iter()
+        .rposition(|w| !w.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(0, |i| i + 1);
     for (i, w) in words.iter().enumerate() {
-        let last = i + 1 == words.len();
+        let last = i + 1 == meaningful;
         if let Some((_, kind)) = SECRET_WORDS.iter().find(|(s, _)| s == w) {
             hit = Some((i, i, kind));
         } else if let Some((_, kind)) = TRAILING_SECRET_WORDS.iter().find(|(s, _)| s == w) {
@@ -322,6 +327,7 @@ mod tests {
             "REFRESH_TOKEN",
             "AUTH_SALT",
             "SMTP_PASSWD",
+            "RABBITMQ_PASS_2",
         ] {
             assert!(matches!(classify(name), NameClass::Secret(_)), "{name}");
         }

@@ -197,7 +197,7 @@ pub fn detect(name: &str, value: &str) -> Vec<&'static str> {
         return hits;
     }
     // Every token format is at least 16 characters long.
-    if value.len() >= 16 {
+    if value.len() >= 16 && TOKEN_SET.is_match(value) {
         for i in TOKEN_SET.matches(value).iter() {
             hits.push(TOKEN_PATTERNS[i].0);
         }
