@@ -63,6 +63,7 @@ pub struct CommonArgs {
 pub enum Format {
     Text,
     Json,
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

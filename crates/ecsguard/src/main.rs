@@ -66,14 +66,18 @@ fn scan(paths: &[std::path::PathBuf], common: &CommonArgs) -> ExitCode {
     exit_status(&report, common.fail_on.into())
 }
 
-fn exit_status(report: &Report, fail_on: Severity) -> ExitCode {
+fn exit_code(report: &Report, fail_on: Severity) -> u8 {
     if !report.errors.is_empty() {
-        return ExitCode::from(exit::INPUT_ERROR);
+        exit::INPUT_ERROR
+    } else if report.findings.iter().any(|f| f.severity >= fail_on) {
+        exit::FINDINGS
+    } else {
+        0
     }
-    if report.findings.iter().any(|f| f.severity >= fail_on) {
-        return ExitCode::from(exit::FINDINGS);
-    }
-    ExitCode::SUCCESS
+}
+
+fn exit_status(report: &Report, fail_on: Severity) -> ExitCode {
+    ExitCode::from(exit_code(report, fail_on))
 }
 
 fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
@@ -93,6 +97,12 @@ fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
             sink.write_all(output::text::render(report, color).as_bytes())
         }
         Format::Json => output::json::write(report, &mut sink).map_err(std::io::Error::from),
+        Format::Sarif => output::sarif::write(
+            report,
+            exit_code(report, common.fail_on.into()).into(),
+            &mut sink,
+        )
+        .map_err(std::io::Error::from),
     };
     written
         .and_then(|()| sink.flush())

@@ -95,7 +95,7 @@ fn no_planted_value_reaches_any_output() {
     let out_file = dir.path().join("report.out");
     let out_arg = out_file.to_str().expect("path").to_owned();
     let mut runs = 0;
-    for format in ["text", "json"] {
+    for format in ["text", "json", "sarif"] {
         for extra in [
             &[][..],
             &["-v"][..],
@@ -118,7 +118,7 @@ fn no_planted_value_reaches_any_output() {
             runs += 1;
         }
     }
-    assert_eq!(runs, 8);
+    assert_eq!(runs, 12);
     // The canaries were found, not just missed.
     let run = ecsguard_in(dir.path(), &["scan", "--format", "json", "."]);
     let report = run.json();

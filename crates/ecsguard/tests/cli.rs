@@ -194,3 +194,73 @@ fn output_file_gets_the_result_and_stdout_stays_empty() {
         serde_json::from_str(&std::fs::read_to_string(out).expect("written")).expect("JSON");
     assert_eq!(written["version"], 1);
 }
+
+#[test]
+fn sarif_matches_the_json_findings() {
+    let path = examples().to_str().expect("path").to_owned();
+    let json = ecsguard(&["scan", "--format", "json", &path]).json();
+    let run = ecsguard(&["scan", "--format", "sarif", &path]);
+    assert_eq!(run.code, 1);
+    let sarif = run.json();
+    assert_eq!(sarif["version"], "2.1.0");
+    let sarif_run = &sarif["runs"][0];
+    assert_eq!(sarif_run["tool"]["driver"]["name"], "ecsguard");
+    let rules: Vec<&str> = sarif_run["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "known-credential-variable",
+            "secret-named-variable",
+            "secret-valued-variable"
+        ]
+    );
+    let results = sarif_run["results"].as_array().expect("results");
+    let findings = json["findings"].as_array().expect("findings");
+    assert_eq!(results.len(), findings.len());
+    for (r, f) in results.iter().zip(findings) {
+        assert_eq!(r["ruleId"], f["rule"]);
+        assert_eq!(
+            rules[r["ruleIndex"].as_u64().expect("index") as usize],
+            f["rule"]
+        );
+        assert_eq!(r["partialFingerprints"]["ecsguard/v1"], f["fingerprint"]);
+        let region = &r["locations"][0]["physicalLocation"]["region"];
+        assert_eq!(region["startLine"], f["location"]["line"]);
+        let level = r["level"].as_str().expect("level");
+        assert_eq!(
+            level,
+            if f["severity"] == "medium" {
+                "warning"
+            } else {
+                "error"
+            }
+        );
+    }
+}
+
+#[test]
+fn sarif_lists_input_errors_as_notifications() {
+    let dir = tempdir();
+    write(dir.path(), "bad.json", "{\"containerDefinitions\": [,]}");
+    let run = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
+    assert_eq!(run.code, 2);
+    let sarif = run.json();
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    assert_eq!(invocation["exitCode"], 2);
+    let note = &invocation["toolExecutionNotifications"][0];
+    assert_eq!(note["level"], "error");
+    assert_eq!(
+        note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "bad.json"
+    );
+    assert_eq!(
+        note["locations"][0]["physicalLocation"]["region"]["startLine"],
+        1
+    );
+}

@@ -1,4 +1,5 @@
 //! Renderers: a report in, a string out. None of them ever sees a secret value.
 
 pub mod json;
+pub mod sarif;
 pub mod text;

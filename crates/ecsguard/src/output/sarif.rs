@@ -1,0 +1,177 @@
+//! SARIF 2.1.0 output, for GitHub code scanning and other SARIF consumers.
+
+use std::collections::BTreeMap;
+
+use ecsguard_core::{Finding, Location as FindingLocation, Report, RuleId, Severity};
+use serde_sarif::sarif::{
+    ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
+    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
+    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+};
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "note",
+    }
+}
+
+fn result_level(s: Severity) -> ResultLevel {
+    match s {
+        Severity::Critical | Severity::High => ResultLevel::Error,
+        Severity::Medium => ResultLevel::Warning,
+        Severity::Low => ResultLevel::Note,
+    }
+}
+
+/// GitHub's `security-severity`: a CVSS-like score that ranks alerts.
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+    }
+}
+
+fn rule(id: RuleId) -> ReportingDescriptor {
+    // Every rule reports literals as high; references to secret inputs as medium.
+    let default = Severity::High;
+    let mut props = BTreeMap::new();
+    props.insert(
+        "security-severity".to_owned(),
+        serde_json::json!(security_severity(default)),
+    );
+    let mut tags = vec![
+        "security".to_owned(),
+        "secrets".to_owned(),
+        "ecs".to_owned(),
+    ];
+    tags.extend(id.controls().iter().map(|c| format!("aws-securityhub/{c}")));
+    ReportingDescriptor::builder()
+        .id(id.as_str())
+        .name(id.as_str())
+        .short_description(
+            MultiformatMessageString::builder()
+                .text(id.description())
+                .build(),
+        )
+        .help_uri(id.help_uri())
+        .default_configuration(
+            ReportingConfiguration::builder()
+                .level(serde_json::json!(level(default)))
+                .build(),
+        )
+        .properties(
+            PropertyBag::builder()
+                .tags(tags)
+                .additional_properties(props)
+                .build(),
+        )
+        .build()
+}
+
+fn location(l: &FindingLocation) -> Location {
+    match l {
+        FindingLocation::File { file, line, column } => Location::builder()
+            .physical_location(
+                PhysicalLocation::builder()
+                    .artifact_location(ArtifactLocation::builder().uri(uri(file)).build())
+                    .region(
+                        Region::builder()
+                            .start_line(i64::from(*line))
+                            .start_column(i64::from(*column))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build(),
+        FindingLocation::Live { arn, region, .. } => Location::builder()
+            .message(Message::builder().text(format!("{arn} ({region})")).build())
+            .build(),
+    }
+}
+
+/// A relative URI reference for a path (`./a b.json` → `a%20b.json`).
+fn uri(path: &str) -> String {
+    let path = path.strip_prefix("./").unwrap_or(path).replace('\\', "/");
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn result(f: &Finding) -> SarifResult {
+    let index = RuleId::ALL.iter().position(|r| *r == f.rule).unwrap_or(0);
+    let mut fingerprints = BTreeMap::new();
+    fingerprints.insert("ecsguard/v1".to_owned(), f.fingerprint.clone());
+    let mut props = BTreeMap::new();
+    props.insert(
+        "severity".to_owned(),
+        serde_json::json!(f.severity.as_str()),
+    );
+    props.insert("detectors".to_owned(), serde_json::json!(f.detectors));
+    props.insert("family".to_owned(), serde_json::json!(f.family));
+    props.insert("container".to_owned(), serde_json::json!(f.container));
+    props.insert("variable".to_owned(), serde_json::json!(f.variable));
+    SarifResult::builder()
+        .rule_id(f.rule.as_str())
+        .rule_index(i64::try_from(index).unwrap_or(0))
+        .level(result_level(f.severity))
+        .message(Message::builder().text(f.message.as_str()).build())
+        .locations(vec![location(&f.location)])
+        .partial_fingerprints(fingerprints)
+        .properties(PropertyBag::builder().additional_properties(props).build())
+        .build()
+}
+
+pub fn write(
+    report: &Report,
+    exit_code: i32,
+    out: &mut impl std::io::Write,
+) -> serde_json::Result<()> {
+    let notifications: Vec<Notification> = report
+        .errors
+        .iter()
+        .map(|e| {
+            Notification::builder()
+                .level(serde_json::json!("error"))
+                .message(Message::builder().text(e.message.as_str()).build())
+                .locations(vec![location(&FindingLocation::File {
+                    file: e.file.clone(),
+                    line: e.line,
+                    column: e.column.unwrap_or(1),
+                })])
+                .build()
+        })
+        .collect();
+    let driver = ToolComponent::builder()
+        .name("ecsguard")
+        .semantic_version(env!("CARGO_PKG_VERSION"))
+        .information_uri("https://github.com/ecsguard/ecsguard")
+        .rules(RuleId::ALL.iter().map(|r| rule(*r)).collect::<Vec<_>>())
+        .build();
+    let invocation = Invocation::builder()
+        .execution_successful(report.errors.is_empty())
+        .exit_code(i64::from(exit_code))
+        .tool_execution_notifications(notifications)
+        .build();
+    let run = Run::builder()
+        .tool(Tool::builder().driver(driver).build())
+        .results(report.findings.iter().map(result).collect::<Vec<_>>())
+        .invocations(vec![invocation])
+        .build();
+    let sarif = Sarif::builder()
+        .schema(serde_sarif::sarif::SCHEMA_URL)
+        .version(serde_json::json!("2.1.0"))
+        .runs(vec![run])
+        .build();
+    serde_json::to_writer_pretty(&mut *out, &sarif)?;
+    out.write_all(b"\n").map_err(serde_json::Error::io)
+}
