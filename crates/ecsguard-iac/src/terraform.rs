@@ -539,7 +539,9 @@ impl<'a> Module<'a> {
         let mut rest = s;
         while let Some(i) = rest.find("${") {
             if rest[..i].ends_with('$') {
-                lit.push_str(&rest[..i + 2]);
+                // `$${` is a literal `${`.
+                lit.push_str(&rest[..i - 1]);
+                lit.push_str("${");
                 rest = &rest[i + 2..];
                 continue;
             }
