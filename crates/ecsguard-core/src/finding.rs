@@ -132,13 +132,62 @@ impl Finding {
     }
 }
 
-/// A problem with one input. `line` is 1-based; whole-file problems use line 1.
+/// Where a problem was met.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorSource {
+    /// A file; `line` is 1-based, and whole-file problems use line 1.
+    File {
+        file: String,
+        line: u32,
+        column: Option<u32>,
+    },
+    /// A live account: what was being read when it failed.
+    Live {
+        account: Option<String>,
+        region: Option<String>,
+        arn: Option<String>,
+    },
+}
+
+/// A problem with one input: it was not (fully) read, so it is not clean.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct InputError {
-    pub file: String,
-    pub line: u32,
-    pub column: Option<u32>,
+    pub source: ErrorSource,
     pub message: String,
+}
+
+impl InputError {
+    pub fn file(
+        file: impl Into<String>,
+        line: u32,
+        column: Option<u32>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            source: ErrorSource::File {
+                file: file.into(),
+                line,
+                column,
+            },
+            message: message.into(),
+        }
+    }
+
+    pub fn live(
+        account: Option<String>,
+        region: Option<String>,
+        arn: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            source: ErrorSource::Live {
+                account,
+                region,
+                arn,
+            },
+            message: message.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -146,6 +195,20 @@ pub struct Summary {
     pub files: usize,
     pub task_definitions: usize,
     pub containers: usize,
+    /// Set by a live scan.
+    pub live: Option<LiveSummary>,
+}
+
+/// What a live scan covered and cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveSummary {
+    pub accounts: usize,
+    pub regions: usize,
+    /// Older revisions (ACTIVE or INACTIVE) of families whose latest revision
+    /// has findings: still readable, and not scanned without `--all-revisions`.
+    pub older_revisions_not_scanned: usize,
+    /// HTTP requests sent, retries included.
+    pub api_calls: usize,
 }
 
 /// Everything one scan produced, sorted for deterministic output.

@@ -7,7 +7,9 @@ pub mod model;
 pub mod rules;
 pub mod secret;
 
-pub use finding::{Finding, InputError, Report, RuleId, Severity, Summary};
+pub use finding::{
+    ErrorSource, Finding, InputError, LiveSummary, Report, RuleId, Severity, Summary,
+};
 pub use model::{
     Container, EnvValue, EnvVar, Location, Reference, ReferenceTarget, TaskDefinition,
 };

@@ -83,12 +83,12 @@ fn container_definitions(
                 Ok(None) => return None,
                 Err(e) => {
                     let at = embedded_pos(text_node, e.pos);
-                    out.errors.push(InputError {
-                        file: file.to_owned(),
-                        line: at.line,
-                        column: Some(at.column),
-                        message: format!("ContainerDefinitions string: {}", e.message),
-                    });
+                    out.errors.push(InputError::file(
+                        file,
+                        at.line,
+                        Some(at.column),
+                        format!("ContainerDefinitions string: {}", e.message),
+                    ));
                     return None;
                 }
             };

@@ -85,12 +85,12 @@ fn resource(values: &Node, address: &str, file: &str, out: &mut Outcome) {
         Ok(Some(node)) => node,
         Ok(None) => return,
         Err(e) => {
-            out.errors.push(InputError {
-                file: file.to_owned(),
-                line: defs.pos.line,
-                column: Some(defs.pos.column),
-                message: format!("{address}: container_definitions: {}", e.message),
-            });
+            out.errors.push(InputError::file(
+                file,
+                defs.pos.line,
+                Some(defs.pos.column),
+                format!("{address}: container_definitions: {}", e.message),
+            ));
             return;
         }
     };

@@ -164,12 +164,8 @@ pub fn scan_file(path: &Path, kind: FileKind, options: &ScanOptions) -> Outcome 
     let text = match input::read_text(path, options.max_file_size) {
         Ok(t) => t,
         Err(e) => {
-            out.errors.push(InputError {
-                file,
-                line: e.line,
-                column: None,
-                message: e.message,
-            });
+            out.errors
+                .push(InputError::file(file, e.line, None, e.message));
             return out;
         }
     };

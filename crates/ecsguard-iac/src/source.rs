@@ -21,12 +21,12 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn syntax_error(&mut self, file: &str, e: SyntaxError) {
-        self.errors.push(InputError {
-            file: file.to_owned(),
-            line: e.pos.line,
-            column: Some(e.pos.column),
-            message: e.message,
-        });
+        self.errors.push(InputError::file(
+            file.to_owned(),
+            e.pos.line,
+            Some(e.pos.column),
+            e.message,
+        ));
     }
 }
 

@@ -88,12 +88,12 @@ pub fn scan_module(dir: &Path, paths: &[PathBuf], max_file_size: u64) -> Outcome
     for path in paths {
         match input::read_text(path, max_file_size) {
             Ok(text) => texts.push((path, text)),
-            Err(e) => out.errors.push(InputError {
-                file: path.display().to_string(),
-                line: e.line,
-                column: None,
-                message: e.message,
-            }),
+            Err(e) => out.errors.push(InputError::file(
+                path.display().to_string(),
+                e.line,
+                None,
+                e.message,
+            )),
         }
     }
     out.files = texts.len();
@@ -115,13 +115,13 @@ pub fn scan_module(dir: &Path, paths: &[PathBuf], max_file_size: u64) -> Outcome
                 text,
                 body,
             }),
-            Err(e) => out.errors.push(InputError {
-                file: display,
-                line: u32::try_from(e.location().line()).unwrap_or(u32::MAX),
-                column: Some(u32::try_from(e.location().column()).unwrap_or(u32::MAX)),
+            Err(e) => out.errors.push(InputError::file(
+                display,
+                u32::try_from(e.location().line()).unwrap_or(u32::MAX),
+                Some(u32::try_from(e.location().column()).unwrap_or(u32::MAX)),
                 // `e.to_string()` would quote the offending line, which may hold a secret.
-                message: format!("invalid HCL: {}", e.message()),
-            }),
+                format!("invalid HCL: {}", e.message()),
+            )),
         }
     }
     let module = Module::new(dir, &sources, max_file_size);
@@ -207,12 +207,9 @@ impl<'a> Module<'a> {
             .get(pos.file as usize)
             .cloned()
             .unwrap_or_default();
-        self.errors.borrow_mut().push(InputError {
-            file,
-            line: pos.line,
-            column: Some(pos.column),
-            message,
-        });
+        self.errors
+            .borrow_mut()
+            .push(InputError::file(file, pos.line, Some(pos.column), message));
     }
 
     fn file_names(&self) -> Vec<String> {

@@ -21,12 +21,7 @@ pub struct Walked {
 }
 
 fn error(path: &Path, message: String) -> InputError {
-    InputError {
-        file: path.display().to_string(),
-        line: 1,
-        column: None,
-        message,
-    }
+    InputError::file(path.display().to_string(), 1, None, message)
 }
 
 /// Lists the files under `paths`. A file named explicitly is read whatever its

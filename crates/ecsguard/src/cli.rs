@@ -24,12 +24,59 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Files and folders to scan (folders are walked, honouring .gitignore)
-    #[arg(default_value = ".")]
+    /// Files and folders to scan (folders are walked, honouring .gitignore); default "."
+    #[arg(conflicts_with = "aws")]
     pub paths: Vec<PathBuf>,
 
     #[command(flatten)]
+    pub live: LiveArgs,
+
+    #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Live AWS")]
+pub struct LiveArgs {
+    /// Scan live task definitions through the AWS API instead of files
+    #[arg(long)]
+    pub aws: bool,
+
+    /// Region to scan (repeatable); default: the configured region
+    #[arg(long = "region", value_name = "REGION", requires = "aws")]
+    pub regions: Vec<String>,
+
+    /// Scan every region enabled for the account
+    #[arg(long, requires = "aws", conflicts_with = "regions")]
+    pub all_regions: bool,
+
+    /// Scan every revision, ACTIVE and INACTIVE, not only the latest ACTIVE one
+    #[arg(long, requires = "aws")]
+    pub all_revisions: bool,
+
+    /// Named profile from the shared AWS config
+    #[arg(long, value_name = "PROFILE", requires = "aws")]
+    pub profile: Option<String>,
+
+    /// Assume this role first
+    #[arg(long, value_name = "ARN", requires = "aws")]
+    pub role_arn: Option<String>,
+
+    /// Scan every active account of the AWS Organization (needs --role-name)
+    #[arg(long, requires_all = ["aws", "role_name"])]
+    pub org: bool,
+
+    /// With --org: the role to assume in each account
+    #[arg(long, value_name = "NAME", requires = "org")]
+    pub role_name: Option<String>,
+
+    /// Most API calls in flight at once
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256), requires = "aws")]
+    pub concurrency: u16,
+
+    /// Attempts per API call before it counts as failed (throttling is retried adaptively, with backoff)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20), requires = "aws")]
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Args)]

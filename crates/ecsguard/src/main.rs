@@ -12,7 +12,7 @@ use clap::Parser;
 use ecsguard_core::{fingerprint, Report, RuleConfig, Ruleset, Severity};
 use ecsguard_iac::ScanOptions;
 
-use cli::{Cli, Command, CommonArgs, Format, RulesetArg};
+use cli::{Cli, Command, CommonArgs, Format, LiveArgs, RulesetArg};
 
 /// Exit statuses, DESIGN §3.
 mod exit {
@@ -23,8 +23,60 @@ mod exit {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Scan(args) => scan(&args.paths, &args.common),
+        Command::Scan(args) if args.live.aws => scan_live(&args.live, &args.common),
+        Command::Scan(args) => {
+            let paths = if args.paths.is_empty() {
+                vec![std::path::PathBuf::from(".")]
+            } else {
+                args.paths
+            };
+            scan(&paths, &args.common)
+        }
     }
+}
+
+fn scan_live(live: &LiveArgs, common: &CommonArgs) -> ExitCode {
+    let started = Instant::now();
+    let options = ecsguard_aws::LiveOptions {
+        regions: live.regions.clone(),
+        all_regions: live.all_regions,
+        all_revisions: live.all_revisions,
+        profile: live.profile.clone(),
+        role_arn: live.role_arn.clone(),
+        org_role_name: live.role_name.clone().filter(|_| live.org),
+        concurrency: usize::from(live.concurrency),
+        max_attempts: live.max_attempts,
+        ..ecsguard_aws::LiveOptions::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::INPUT_ERROR);
+        }
+    };
+    let report = runtime.block_on(ecsguard_aws::scan(&options, &rule_config(common)));
+    if common.verbose {
+        let live = report.summary.live.clone().unwrap_or_default();
+        eprintln!(
+            "ecsguard: scanned {} task definitions in {} accounts and {} regions with {} API calls in {:.0?}: {} findings, {} errors",
+            report.summary.task_definitions,
+            live.accounts,
+            live.regions,
+            live.api_calls,
+            started.elapsed(),
+            report.findings.len(),
+            report.errors.len()
+        );
+    }
+    if let Err(message) = emit(&report, common) {
+        eprintln!("error: {message}");
+        return ExitCode::from(exit::INPUT_ERROR);
+    }
+    exit_status(&report, common.fail_on.into())
 }
 
 fn rule_config(common: &CommonArgs) -> RuleConfig {

@@ -1,7 +1,7 @@
 //! JSON output, version 1 (DESIGN §4). These structs are the public contract:
 //! add fields, never rename.
 
-use ecsguard_core::{Finding, Location, Report};
+use ecsguard_core::{ErrorSource, Finding, Location, Report};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -66,12 +66,22 @@ pub struct Evidence<'a> {
 }
 
 #[derive(Serialize)]
-pub struct JsonError<'a> {
-    pub file: &'a str,
-    pub line: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<u32>,
-    pub message: &'a str,
+#[serde(untagged)]
+pub enum JsonError<'a> {
+    File {
+        file: &'a str,
+        line: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        column: Option<u32>,
+        message: &'a str,
+    },
+    Live {
+        account: Option<&'a str>,
+        region: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        arn: Option<&'a str>,
+        message: &'a str,
+    },
 }
 
 #[derive(Serialize)]
@@ -81,6 +91,15 @@ pub struct JsonSummary {
     pub containers: usize,
     pub findings: usize,
     pub errors: usize,
+    /// Live scans only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regions: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub older_revisions_not_scanned: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_calls: Option<usize>,
 }
 
 fn finding(f: &Finding) -> JsonFinding<'_> {
@@ -132,11 +151,23 @@ pub fn write(report: &Report, out: &mut impl std::io::Write) -> serde_json::Resu
         errors: report
             .errors
             .iter()
-            .map(|e| JsonError {
-                file: &e.file,
-                line: e.line,
-                column: e.column,
-                message: &e.message,
+            .map(|e| match &e.source {
+                ErrorSource::File { file, line, column } => JsonError::File {
+                    file,
+                    line: *line,
+                    column: *column,
+                    message: &e.message,
+                },
+                ErrorSource::Live {
+                    account,
+                    region,
+                    arn,
+                } => JsonError::Live {
+                    account: account.as_deref(),
+                    region: region.as_deref(),
+                    arn: arn.as_deref(),
+                    message: &e.message,
+                },
             })
             .collect(),
         summary: JsonSummary {
@@ -145,6 +176,14 @@ pub fn write(report: &Report, out: &mut impl std::io::Write) -> serde_json::Resu
             containers: report.summary.containers,
             findings: report.findings.len(),
             errors: report.errors.len(),
+            accounts: report.summary.live.as_ref().map(|l| l.accounts),
+            regions: report.summary.live.as_ref().map(|l| l.regions),
+            older_revisions_not_scanned: report
+                .summary
+                .live
+                .as_ref()
+                .map(|l| l.older_revisions_not_scanned),
+            api_calls: report.summary.live.as_ref().map(|l| l.api_calls),
         },
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use ecsguard_core::{Finding, Location as FindingLocation, Report, RuleId, Severity};
+use ecsguard_core::{ErrorSource, Finding, Location as FindingLocation, Report, RuleId, Severity};
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
     PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
@@ -140,14 +140,26 @@ pub fn write(
         .errors
         .iter()
         .map(|e| {
+            let place = match &e.source {
+                ErrorSource::File { file, line, column } => FindingLocation::File {
+                    file: file.clone(),
+                    line: *line,
+                    column: column.unwrap_or(1),
+                },
+                ErrorSource::Live {
+                    account,
+                    region,
+                    arn,
+                } => FindingLocation::Live {
+                    arn: arn.clone().unwrap_or_default(),
+                    account: account.clone().unwrap_or_default(),
+                    region: region.clone().unwrap_or_default(),
+                },
+            };
             Notification::builder()
                 .level(serde_json::json!("error"))
                 .message(Message::builder().text(e.message.as_str()).build())
-                .locations(vec![location(&FindingLocation::File {
-                    file: e.file.clone(),
-                    line: e.line,
-                    column: e.column.unwrap_or(1),
-                })])
+                .locations(vec![location(&place)])
                 .build()
         })
         .collect();

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
-use ecsguard_core::{Finding, Location, Report, Severity};
+use ecsguard_core::{ErrorSource, Finding, Location, Report, Severity};
 
 /// The styles in use: real ones on a terminal, empty ones elsewhere.
 #[derive(Clone, Copy)]
@@ -89,13 +89,27 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     let err = styles.error();
     for e in &report.errors {
-        let at = if e.line > 1 || e.column.is_some() {
-            match e.column {
-                Some(c) => format!("{}:{}:{c}", e.file, e.line),
-                None => format!("{}:{}", e.file, e.line),
+        let at = match &e.source {
+            ErrorSource::File { file, line, column } => match (line, column) {
+                (line, Some(c)) => format!("{file}:{line}:{c}"),
+                (1, None) => file.clone(),
+                (line, None) => format!("{file}:{line}"),
+            },
+            ErrorSource::Live {
+                account,
+                region,
+                arn,
+            } => {
+                let parts: Vec<String> = [
+                    account.as_ref().map(|a| format!("account {a}")),
+                    region.as_ref().map(|r| format!("region {r}")),
+                    arn.clone(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                parts.join(", ")
             }
-        } else {
-            e.file.clone()
         };
         let _ = writeln!(out, "{err}error{err:#}{bold}: {at}: {}{bold:#}", e.message);
     }
@@ -124,10 +138,28 @@ pub fn render(report: &Report, color: bool) -> String {
         n => format!("; {n} input errors"),
     };
     let s = &report.summary;
-    let _ = writeln!(
-        out,
-        "{bold}{findings}{bold:#} in {} task definitions, {} containers, {} files{errors}",
-        s.task_definitions, s.containers, s.files
-    );
+    match &s.live {
+        None => {
+            let _ = writeln!(
+                out,
+                "{bold}{findings}{bold:#} in {} task definitions, {} containers, {} files{errors}",
+                s.task_definitions, s.containers, s.files
+            );
+        }
+        Some(live) => {
+            let _ = writeln!(
+                out,
+                "{bold}{findings}{bold:#} in {} task definitions, {} containers; {} accounts, {} regions, {} API calls{errors}",
+                s.task_definitions, s.containers, live.accounts, live.regions, live.api_calls
+            );
+            if live.older_revisions_not_scanned > 0 {
+                let _ = writeln!(
+                    out,
+                    "note: {} older revisions of the affected families were not scanned; they can still be read with ecs:DescribeTaskDefinition and likely hold the same secrets: rerun with --all-revisions",
+                    live.older_revisions_not_scanned
+                );
+            }
+        }
+    }
     out
 }

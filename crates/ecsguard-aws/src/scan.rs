@@ -1,0 +1,668 @@
+//! The live scan: accounts × regions, fewest API calls, bounded concurrency.
+//!
+//! Calls made, per account and region:
+//! - default: pages of `ListTaskDefinitionFamilies` (ACTIVE), then one
+//!   `DescribeTaskDefinition` per family (by family name, which AWS resolves to
+//!   the latest ACTIVE revision). `ListTaskDefinitions` is called for a family
+//!   only where it is needed: when the describe answers with an INACTIVE
+//!   revision, and to count the older revisions of families with findings.
+//! - `--all-revisions`: pages of `ListTaskDefinitions` (ACTIVE, then INACTIVE),
+//!   then one `DescribeTaskDefinition` per revision.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::types::{
+    SortOrder, TaskDefinition as ApiTaskDefinition, TaskDefinitionFamilyStatus,
+    TaskDefinitionStatus,
+};
+use ecsguard_core::{Finding, InputError, LiveSummary, Report, RuleConfig, TaskDefinition};
+use futures::stream::{self, StreamExt};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::Semaphore;
+
+use crate::convert;
+use crate::counter::ApiCounter;
+
+/// What to scan and how.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Regions to scan; empty means the configured region.
+    pub regions: Vec<String>,
+    /// Every region enabled for the account (EC2 `DescribeRegions`).
+    pub all_regions: bool,
+    /// Every revision, ACTIVE and INACTIVE, instead of the latest ACTIVE one.
+    pub all_revisions: bool,
+    pub profile: Option<String>,
+    /// A role to assume first.
+    pub role_arn: Option<String>,
+    /// With `Some(role name)`, scan every active account of the Organization
+    /// by assuming that role in each.
+    pub org_role_name: Option<String>,
+    /// Most API calls in flight at once.
+    pub concurrency: usize,
+    /// Attempts per call, throttling included (adaptive retry with backoff).
+    pub max_attempts: u32,
+    /// Show a progress bar on stderr (only drawn when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            regions: Vec::new(),
+            all_regions: false,
+            all_revisions: false,
+            profile: None,
+            role_arn: None,
+            org_role_name: None,
+            concurrency: 16,
+            max_attempts: 8,
+            progress: true,
+        }
+    }
+}
+
+/// One account to scan, with the credentials to scan it.
+struct Target {
+    account: Option<String>,
+    config: SdkConfig,
+}
+
+struct Ctx {
+    counter: ApiCounter,
+    limit: Arc<Semaphore>,
+    progress: ProgressBar,
+    all_revisions: bool,
+}
+
+/// Describes a failed call without any part of the response body: a body
+/// that could not be parsed may be a task definition, values and all, so
+/// neither the SDK's `Display` nor its `Debug` may be used here.
+fn message<E, R>(context: &str, err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata,
+    R: std::fmt::Debug,
+    SdkError<E, R>: RawStatus,
+{
+    let what = match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            match (e.code(), e.message()) {
+                (Some(code), Some(msg)) => format!("{code}: {msg}"),
+                (Some(code), None) => code.to_owned(),
+                _ => "the service returned an error".to_owned(),
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(d) => {
+            if d.is_io() {
+                "could not connect (I/O error)".to_owned()
+            } else if d.is_timeout() {
+                "could not connect (timed out)".to_owned()
+            } else {
+                "could not send the request (credentials or connection)".to_owned()
+            }
+        }
+        SdkError::ResponseError(_) => "the response could not be read".to_owned(),
+        SdkError::ConstructionFailure(_) => "the request could not be built".to_owned(),
+        _ => "unknown failure".to_owned(),
+    };
+    match err.raw_status() {
+        Some(status) => format!("{context}: {what} (HTTP {status})"),
+        None => format!("{context}: {what}"),
+    }
+}
+
+/// The HTTP status of a failed call's response, if one arrived.
+trait RawStatus {
+    fn raw_status(&self) -> Option<u16>;
+}
+
+impl<E> RawStatus for SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse> {
+    fn raw_status(&self) -> Option<u16> {
+        self.raw_response().map(|r| r.status().as_u16())
+    }
+}
+
+fn partition_of(arn: &str) -> &str {
+    arn.split(':')
+        .nth(1)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
+}
+
+/// Scans live accounts and applies the rules.
+pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
+    let counter = ApiCounter::default();
+    let mut report = Report::default();
+    let mut summary = LiveSummary::default();
+
+    let retry = RetryConfig::adaptive().with_max_attempts(options.max_attempts.max(1));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(first) = options.regions.first() {
+        loader = loader.region(Region::new(first.clone()));
+    }
+    let mut base = loader.load().await;
+    if base.region().is_none() {
+        report.errors.push(InputError::live(
+            None,
+            None,
+            None,
+            "no AWS region configured: pass --region, --all-regions, or set AWS_REGION",
+        ));
+        return finish(report, summary, &counter);
+    }
+    let mut first_account = None;
+    if let Some(role) = &options.role_arn {
+        base = assume(&base, role).await;
+        first_account = convert::account_of(role).map(str::to_owned);
+    }
+
+    // Accounts.
+    let targets = match &options.org_role_name {
+        Some(role_name) => {
+            let partition = options
+                .role_arn
+                .as_deref()
+                .map_or("aws", partition_of)
+                .to_owned();
+            match organization_accounts(&base, &counter).await {
+                Ok(ids) => {
+                    let mut targets = Vec::new();
+                    for id in ids {
+                        let role = format!("arn:{partition}:iam::{id}:role/{role_name}");
+                        targets.push(Target {
+                            account: Some(id),
+                            config: assume(&base, &role).await,
+                        });
+                    }
+                    targets
+                }
+                Err(e) => {
+                    report
+                        .errors
+                        .push(InputError::live(first_account, None, None, e));
+                    return finish(report, summary, &counter);
+                }
+            }
+        }
+        None => vec![Target {
+            account: first_account,
+            config: base.clone(),
+        }],
+    };
+    summary.accounts = targets.len();
+
+    // Regions.
+    let regions: Vec<String> = if options.all_regions {
+        match enabled_regions(&targets[0].config, &counter).await {
+            Ok(r) => r,
+            Err(e) => {
+                report
+                    .errors
+                    .push(InputError::live(targets[0].account.clone(), None, None, e));
+                return finish(report, summary, &counter);
+            }
+        }
+    } else if options.regions.is_empty() {
+        base.region()
+            .map(|r| vec![r.to_string()])
+            .unwrap_or_default()
+    } else {
+        let mut r = options.regions.clone();
+        r.sort();
+        r.dedup();
+        r
+    };
+    summary.regions = regions.len();
+
+    let progress = if options.progress && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} {pos}/{len} task definitions described {wide_msg}",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let ctx = Ctx {
+        counter: counter.clone(),
+        limit: Arc::new(Semaphore::new(options.concurrency.max(1))),
+        progress,
+        all_revisions: options.all_revisions,
+    };
+
+    let jobs: Vec<(&Target, &String)> = targets
+        .iter()
+        .flat_map(|t| regions.iter().map(move |r| (t, r)))
+        .collect();
+    let results =
+        futures::future::join_all(jobs.iter().map(|(t, r)| scan_region(&ctx, t, r))).await;
+    ctx.progress.finish_and_clear();
+
+    let mut latest_with_findings: Vec<(&Target, &String, String, u32)> = Vec::new();
+    for ((target, region), (tds, errors)) in jobs.iter().zip(results) {
+        report.summary.task_definitions += tds.len();
+        report.summary.containers += tds.iter().map(|t| t.containers.len()).sum::<usize>();
+        let mut errors = errors;
+        if !errors.is_empty() && target.account.is_none() {
+            let account = tds.iter().find_map(|t| {
+                t.containers
+                    .iter()
+                    .flat_map(|c| &c.environment)
+                    .find_map(|v| match &v.location {
+                        ecsguard_core::Location::Live { account, .. } => Some(account.clone()),
+                        _ => None,
+                    })
+            });
+            let account = match account {
+                Some(a) => Some(a),
+                None => caller_account(&target.config, region, &counter).await,
+            };
+            for e in &mut errors {
+                if let ecsguard_core::ErrorSource::Live {
+                    account: slot @ None,
+                    ..
+                } = &mut e.source
+                {
+                    slot.clone_from(&account);
+                }
+            }
+        }
+        report.errors.extend(errors);
+        for td in &tds {
+            let found: Vec<Finding> = ecsguard_core::check(td, rules);
+            if !found.is_empty() && !options.all_revisions {
+                if let (Some(family), Some(revision)) = (&td.family, td.revision) {
+                    latest_with_findings.push((target, region, family.clone(), revision));
+                }
+            }
+            report.findings.extend(found);
+        }
+    }
+
+    // Older revisions of affected families are still readable: count them,
+    // per family where few are affected, from one region-wide listing otherwise.
+    let mut by_place: BTreeMap<(usize, &String), BTreeMap<String, u32>> = BTreeMap::new();
+    for (target, region, family, revision) in &latest_with_findings {
+        let t = targets
+            .iter()
+            .position(|x| std::ptr::eq(x, *target))
+            .unwrap_or(0);
+        by_place
+            .entry((t, region))
+            .or_default()
+            .insert(family.clone(), *revision);
+    }
+    let older = futures::future::join_all(
+        by_place
+            .iter()
+            .map(|((t, region), families)| older_revisions(&ctx, &targets[*t], region, families)),
+    )
+    .await;
+    for (count, error) in older {
+        summary.older_revisions_not_scanned += count;
+        report.errors.extend(error);
+    }
+
+    finish(report, summary, &counter)
+}
+
+fn finish(mut report: Report, mut summary: LiveSummary, counter: &ApiCounter) -> Report {
+    summary.api_calls = counter.get();
+    report.summary.live = Some(summary);
+    report.sort();
+    report
+}
+
+async fn assume(base: &SdkConfig, role: &str) -> SdkConfig {
+    let provider = AssumeRoleProvider::builder(role)
+        .session_name("ecsguard")
+        .configure(base)
+        .build()
+        .await;
+    base.to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
+}
+
+async fn organization_accounts(
+    config: &SdkConfig,
+    counter: &ApiCounter,
+) -> Result<Vec<String>, String> {
+    let client = aws_sdk_organizations::Client::from_conf(
+        aws_sdk_organizations::config::Builder::from(config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let mut pages = client.list_accounts().into_paginator().send();
+    let mut ids = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| message("cannot list the Organization's accounts", &e))?;
+        for account in page.accounts() {
+            let active = account
+                .status()
+                .is_some_and(|s| *s == aws_sdk_organizations::types::AccountStatus::Active);
+            if let (true, Some(id)) = (active, account.id()) {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+async fn enabled_regions(config: &SdkConfig, counter: &ApiCounter) -> Result<Vec<String>, String> {
+    let client = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(config)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let out = client
+        .describe_regions()
+        .all_regions(false)
+        .send()
+        .await
+        .map_err(|e| message("cannot list the account's enabled regions", &e))?;
+    let mut regions: Vec<String> = out
+        .regions()
+        .iter()
+        .filter_map(|r| r.region_name().map(str::to_owned))
+        .collect();
+    regions.sort();
+    Ok(regions)
+}
+
+async fn caller_account(config: &SdkConfig, region: &str, counter: &ApiCounter) -> Option<String> {
+    let client = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(config)
+            .region(Region::new(region.to_owned()))
+            .interceptor(counter.clone())
+            .build(),
+    );
+    client
+        .get_caller_identity()
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.account().map(str::to_owned))
+}
+
+fn ecs_client(ctx: &Ctx, target: &Target, region: &str) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::config::Builder::from(&target.config)
+            .region(Region::new(region.to_owned()))
+            .interceptor(ctx.counter.clone())
+            .build(),
+    )
+}
+
+/// Everything read in one account and region, and everything that could not be.
+async fn scan_region(
+    ctx: &Ctx,
+    target: &Target,
+    region: &str,
+) -> (Vec<TaskDefinition>, Vec<InputError>) {
+    let client = ecs_client(ctx, target, region);
+    let account = target.account.clone().unwrap_or_default();
+    let error = |arn: Option<String>, msg: String| {
+        InputError::live(target.account.clone(), Some(region.to_owned()), arn, msg)
+    };
+    let mut errors = Vec::new();
+
+    // What to describe: ARNs, or family names (which resolve to the latest ACTIVE revision).
+    let mut wanted: Vec<String> = Vec::new();
+    if ctx.all_revisions {
+        for status in [TaskDefinitionStatus::Active, TaskDefinitionStatus::Inactive] {
+            let mut pages = client
+                .list_task_definitions()
+                .status(status.clone())
+                .into_paginator()
+                .send();
+            while let Some(page) = limited(ctx, pages.next()).await {
+                match page {
+                    Ok(p) => wanted.extend(p.task_definition_arns().iter().cloned()),
+                    Err(e) => {
+                        errors.push(error(
+                            None,
+                            message(
+                                &format!("cannot list {} task definitions", status.as_str()),
+                                &e,
+                            ),
+                        ));
+                        return (Vec::new(), errors);
+                    }
+                }
+            }
+        }
+    } else {
+        let mut pages = client
+            .list_task_definition_families()
+            .status(TaskDefinitionFamilyStatus::Active)
+            .into_paginator()
+            .send();
+        while let Some(page) = limited(ctx, pages.next()).await {
+            match page {
+                Ok(p) => wanted.extend(p.families().iter().cloned()),
+                Err(e) => {
+                    errors.push(error(
+                        None,
+                        message("cannot list task definition families", &e),
+                    ));
+                    return (Vec::new(), errors);
+                }
+            }
+        }
+    }
+    wanted.sort();
+    wanted.dedup();
+    ctx.progress.inc_length(wanted.len() as u64);
+
+    let described: Vec<Result<Option<ApiTaskDefinition>, InputError>> = stream::iter(wanted)
+        .map(|what| {
+            let client = &client;
+            let error = &error;
+            async move {
+                let result = describe(ctx, client, &what, error).await;
+                ctx.progress.inc(1);
+                result
+            }
+        })
+        .buffer_unordered(ctx.limit.available_permits().max(1))
+        .collect()
+        .await;
+
+    let mut tds = Vec::new();
+    for d in described {
+        match d {
+            Ok(Some(td)) => tds.push(convert::task_definition(&td, &account, region)),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    tds.sort_by(|a, b| (&a.family, a.revision).cmp(&(&b.family, b.revision)));
+    (tds, errors)
+}
+
+/// Runs one API call under the concurrency limit.
+async fn limited<F: std::future::Future>(ctx: &Ctx, call: F) -> F::Output {
+    let _permit = ctx.limit.acquire().await;
+    call.await
+}
+
+/// Describes an ARN, or the latest ACTIVE revision of a family. `Ok(None)`:
+/// a family with no ACTIVE revision, which is not reported.
+async fn describe(
+    ctx: &Ctx,
+    client: &aws_sdk_ecs::Client,
+    what: &str,
+    error: &impl Fn(Option<String>, String) -> InputError,
+) -> Result<Option<ApiTaskDefinition>, InputError> {
+    let is_arn = what.starts_with("arn:");
+    let out = limited(
+        ctx,
+        client
+            .describe_task_definition()
+            .task_definition(what)
+            .send(),
+    )
+    .await
+    .map_err(|e| {
+        error(
+            Some(what.to_owned()),
+            message("cannot describe the task definition", &e),
+        )
+    })?;
+    let Some(td) = out.task_definition else {
+        return Err(error(
+            Some(what.to_owned()),
+            "DescribeTaskDefinition returned no task definition".into(),
+        ));
+    };
+    if is_arn || td.status() != Some(&TaskDefinitionStatus::Inactive) {
+        return Ok(Some(td));
+    }
+    // AWS resolves a family to its latest ACTIVE revision; an INACTIVE answer
+    // means there is none, or an endpoint that resolves differently: look.
+    let listed = limited(
+        ctx,
+        client
+            .list_task_definitions()
+            .family_prefix(what)
+            .status(TaskDefinitionStatus::Active)
+            .sort(SortOrder::Desc)
+            .send(),
+    )
+    .await
+    .map_err(|e| {
+        error(
+            None,
+            message(&format!("cannot list the revisions of family {what}"), &e),
+        )
+    })?;
+    let latest = listed
+        .task_definition_arns()
+        .iter()
+        .filter(|arn| family_of(arn) == Some(what))
+        .max_by_key(|arn| revision_of(arn));
+    match latest {
+        Some(arn) => {
+            let out = limited(
+                ctx,
+                client
+                    .describe_task_definition()
+                    .task_definition(arn)
+                    .send(),
+            )
+            .await
+            .map_err(|e| {
+                error(
+                    Some(arn.clone()),
+                    message("cannot describe the task definition", &e),
+                )
+            })?;
+            Ok(out.task_definition)
+        }
+        None => Ok(None),
+    }
+}
+
+/// `family` and revision from `arn:…:task-definition/family:7`.
+fn family_of(arn: &str) -> Option<&str> {
+    arn.rsplit_once(":task-definition/")?
+        .1
+        .rsplit_once(':')
+        .map(|(f, _)| f)
+}
+
+fn revision_of(arn: &str) -> u32 {
+    arn.rsplit_once(':')
+        .and_then(|(_, r)| r.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Families affected in one place above which one region-wide listing is
+/// cheaper than two listings per family.
+const PER_FAMILY_LISTING_LIMIT: usize = 5;
+
+/// How many revisions older than the scanned one exist, ACTIVE or INACTIVE,
+/// summed over `families` (family → latest revision scanned).
+async fn older_revisions(
+    ctx: &Ctx,
+    target: &Target,
+    region: &str,
+    families: &BTreeMap<String, u32>,
+) -> (usize, Option<InputError>) {
+    let client = ecs_client(ctx, target, region);
+    let prefixes: Vec<Option<&str>> = if families.len() <= PER_FAMILY_LISTING_LIMIT {
+        families.keys().map(|f| Some(f.as_str())).collect()
+    } else {
+        vec![None]
+    };
+    let mut older: BTreeMap<(String, u32), ()> = BTreeMap::new();
+    for prefix in prefixes {
+        for status in [TaskDefinitionStatus::Active, TaskDefinitionStatus::Inactive] {
+            let mut pages = client
+                .list_task_definitions()
+                .set_family_prefix(prefix.map(str::to_owned))
+                .status(status)
+                .into_paginator()
+                .send();
+            while let Some(page) = limited(ctx, pages.next()).await {
+                match page {
+                    Ok(p) => {
+                        for arn in p.task_definition_arns() {
+                            let (Some(family), revision) = (family_of(arn), revision_of(arn))
+                            else {
+                                continue;
+                            };
+                            if families
+                                .get(family)
+                                .is_some_and(|latest| revision < *latest)
+                            {
+                                older.insert((family.to_owned(), revision), ());
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let err = InputError::live(
+                            target.account.clone(),
+                            Some(region.to_owned()),
+                            None,
+                            message("cannot list older task definition revisions", &e),
+                        );
+                        return (older.len(), Some(err));
+                    }
+                }
+            }
+        }
+    }
+    (older.len(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_task_definition_arns() {
+        let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/billing-api:14";
+        assert_eq!(family_of(arn), Some("billing-api"));
+        assert_eq!(revision_of(arn), 14);
+        assert_eq!(convert::account_of(arn), Some("123456789012"));
+        assert_eq!(partition_of("arn:aws-cn:iam::1:role/x"), "aws-cn");
+    }
+}
