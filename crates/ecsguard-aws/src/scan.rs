@@ -84,7 +84,7 @@ struct Ctx {
 /// Describes a failed call without any part of the response body: a body
 /// that could not be parsed may be a task definition, values and all, so
 /// neither the SDK's `Display` nor its `Debug` may be used here.
-fn message<E, R>(context: &str, err: &SdkError<E, R>) -> String
+pub(crate) fn message<E, R>(context: &str, err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata,
     R: std::fmt::Debug,
@@ -120,7 +120,7 @@ where
 }
 
 /// The HTTP status of a failed call's response, if one arrived.
-trait RawStatus {
+pub(crate) trait RawStatus {
     fn raw_status(&self) -> Option<u16>;
 }
 
@@ -143,29 +143,18 @@ pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
     let mut report = Report::default();
     let mut summary = LiveSummary::default();
 
-    let retry = RetryConfig::adaptive().with_max_attempts(options.max_attempts.max(1));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
-    if let Some(profile) = &options.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(first) = options.regions.first() {
-        loader = loader.region(Region::new(first.clone()));
-    }
-    let mut base = loader.load().await;
-    if base.region().is_none() {
-        report.errors.push(InputError::live(
-            None,
-            None,
-            None,
-            "no AWS region configured: pass --region, --all-regions, or set AWS_REGION",
-        ));
-        return finish(report, summary, &counter);
-    }
-    let mut first_account = None;
-    if let Some(role) = &options.role_arn {
-        base = assume(&base, role).await;
-        first_account = convert::account_of(role).map(str::to_owned);
-    }
+    let base = match base_config(options).await {
+        Ok(c) => c,
+        Err(e) => {
+            report.errors.push(InputError::live(None, None, None, e));
+            return finish(report, summary, &counter);
+        }
+    };
+    let first_account = options
+        .role_arn
+        .as_deref()
+        .and_then(convert::account_of)
+        .map(str::to_owned);
 
     // Accounts.
     let targets = match &options.org_role_name {
@@ -324,6 +313,30 @@ fn finish(mut report: Report, mut summary: LiveSummary, counter: &ApiCounter) ->
     report.summary.live = Some(summary);
     report.sort();
     report
+}
+
+/// The SDK configuration every client starts from: the standard credential
+/// chain (or `--profile`), adaptive retries, the first `--region`, and the
+/// `--role-arn` assumed.
+pub(crate) async fn base_config(options: &LiveOptions) -> Result<SdkConfig, String> {
+    let retry = RetryConfig::adaptive().with_max_attempts(options.max_attempts.max(1));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(first) = options.regions.first() {
+        loader = loader.region(Region::new(first.clone()));
+    }
+    let base = loader.load().await;
+    if base.region().is_none() {
+        return Err(
+            "no AWS region configured: pass --region, --all-regions, or set AWS_REGION".into(),
+        );
+    }
+    Ok(match &options.role_arn {
+        Some(role) => assume(&base, role).await,
+        None => base,
+    })
 }
 
 async fn assume(base: &SdkConfig, role: &str) -> SdkConfig {

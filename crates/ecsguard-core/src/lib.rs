@@ -4,6 +4,7 @@ pub mod detect;
 pub mod finding;
 pub mod fingerprint;
 pub mod model;
+pub mod plan;
 pub mod rules;
 pub mod secret;
 

@@ -20,6 +20,101 @@ pub struct Cli {
 pub enum Command {
     /// Scan task-definition JSON, CloudFormation, Terraform and Terraform plans
     Scan(ScanArgs),
+    /// Move secrets into SSM Parameter Store or Secrets Manager (prints the plan; --apply carries it out)
+    Fix(FixArgs),
+    /// Undo a live fix from its journal
+    Rollback(RollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// Fix live task definitions through the AWS API (required: file fixes are not available yet)
+    #[arg(long)]
+    pub aws: bool,
+
+    /// Region to fix (repeatable); default: the configured region
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+
+    /// Named profile from the shared AWS config
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// Assume this role first
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+
+    /// Only this family (repeatable)
+    #[arg(long = "family", value_name = "NAME")]
+    pub families: Vec<String>,
+
+    /// Where the values go
+    #[arg(long, value_enum, default_value_t = StoreArg::Ssm)]
+    pub store: StoreArg,
+
+    /// Prefix of parameter and secret names
+    #[arg(long, default_value = "/ecsguard", value_name = "PATH")]
+    pub prefix: String,
+
+    /// Customer managed KMS key (id or ARN) to encrypt with; the default key otherwise
+    #[arg(long, value_name = "ID")]
+    pub kms_key_id: Option<String>,
+
+    /// Point the services that run the old revision at the new one
+    #[arg(long)]
+    pub update_services: bool,
+
+    /// Only services in this cluster (repeatable)
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+
+    /// Replace an existing parameter or secret that holds a different value
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Deregister the revision that held the values, once no service uses it
+    #[arg(long)]
+    pub deregister_old: bool,
+
+    /// Carry the plan out (without it, only print it)
+    #[arg(long)]
+    pub apply: bool,
+
+    /// Where journals are kept (one per family)
+    #[arg(long, default_value = ".ecsguard/journal", value_name = "DIR")]
+    pub journal_dir: PathBuf,
+
+    /// Attempts per API call before it counts as failed
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreArg {
+    Ssm,
+    Secretsmanager,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The journal a fix wrote
+    #[arg(long, value_name = "FILE")]
+    pub journal: PathBuf,
+
+    /// Also delete the parameters, secrets, policy and role the fix created, and deregister its new revision
+    #[arg(long)]
+    pub delete_secrets: bool,
+
+    /// Named profile from the shared AWS config
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// Assume this role first
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
 }
 
 #[derive(Debug, Args)]

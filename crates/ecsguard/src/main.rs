@@ -12,12 +12,15 @@ use clap::Parser;
 use ecsguard_core::{fingerprint, Report, RuleConfig, Ruleset, Severity};
 use ecsguard_iac::ScanOptions;
 
-use cli::{Cli, Command, CommonArgs, Format, LiveArgs, RulesetArg};
+use cli::{
+    Cli, Command, CommonArgs, FixArgs, Format, LiveArgs, RollbackArgs, RulesetArg, StoreArg,
+};
 
 /// Exit statuses, DESIGN §3.
 mod exit {
     pub const FINDINGS: u8 = 1;
     pub const INPUT_ERROR: u8 = 2;
+    pub const FIX_FAILED: u8 = 3;
 }
 
 fn main() -> ExitCode {
@@ -31,6 +34,131 @@ fn main() -> ExitCode {
                 args.paths
             };
             scan(&paths, &args.common)
+        }
+        Command::Fix(args) => fix(&args),
+        Command::Rollback(args) => rollback(&args),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(exit::INPUT_ERROR)
+        })
+}
+
+fn fix(args: &FixArgs) -> ExitCode {
+    if !args.aws {
+        eprintln!(
+            "error: only live fixes are available: pass --aws (file fixes are not built yet)"
+        );
+        return ExitCode::from(exit::INPUT_ERROR);
+    }
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let options = ecsguard_aws::FixOptions {
+        live: ecsguard_aws::LiveOptions {
+            regions: args.regions.clone(),
+            profile: args.profile.clone(),
+            role_arn: args.role_arn.clone(),
+            max_attempts: args.max_attempts,
+            progress: false,
+            ..ecsguard_aws::LiveOptions::default()
+        },
+        families: args.families.clone(),
+        store: ecsguard_core::plan::StoreSettings {
+            kind: match args.store {
+                StoreArg::Ssm => ecsguard_core::plan::StoreKind::Ssm,
+                StoreArg::Secretsmanager => ecsguard_core::plan::StoreKind::SecretsManager,
+            },
+            prefix: args.prefix.clone(),
+            kms_key_id: args.kms_key_id.clone(),
+        },
+        update_services: args.update_services,
+        clusters: args.clusters.clone(),
+        overwrite: args.overwrite,
+        deregister_old: args.deregister_old,
+        apply: args.apply,
+        journal_dir: args.journal_dir.clone(),
+        // Test hook: stop as a crash would after N steps, to prove resumption.
+        stop_after: std::env::var("ECSGUARD_TEST_STOP_AFTER")
+            .ok()
+            .and_then(|n| n.parse().ok()),
+        crash_in_register: std::env::var_os("ECSGUARD_TEST_CRASH_IN_REGISTER").is_some(),
+    };
+    let report = runtime.block_on(ecsguard_aws::fix(&options, &rule_config(&args.common)));
+    let rendered = match args.common.format {
+        Format::Json => {
+            let mut s =
+                serde_json::to_string_pretty(&output::fix::json(&report)).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        _ => output::fix::text(&report, args.apply, args.update_services),
+    };
+    if let Err(message) = write_out(&rendered, &args.common) {
+        eprintln!("error: {message}");
+        return ExitCode::from(exit::INPUT_ERROR);
+    }
+    if report.stopped {
+        eprintln!(
+            "ecsguard: stopped by ECSGUARD_TEST_STOP_AFTER; rerun to resume from the journal"
+        );
+        return ExitCode::from(exit::FIX_FAILED);
+    }
+    if report.failed {
+        return ExitCode::from(exit::FIX_FAILED);
+    }
+    if !report.errors.is_empty() {
+        return ExitCode::from(exit::INPUT_ERROR);
+    }
+    ExitCode::SUCCESS
+}
+
+fn rollback(args: &RollbackArgs) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let options = ecsguard_aws::LiveOptions {
+        profile: args.profile.clone(),
+        role_arn: args.role_arn.clone(),
+        progress: false,
+        ..ecsguard_aws::LiveOptions::default()
+    };
+    let report = runtime.block_on(ecsguard_aws::rollback(
+        &options,
+        &args.journal,
+        args.delete_secrets,
+    ));
+    for a in &report.actions {
+        println!("{a}");
+    }
+    for e in &report.errors {
+        eprintln!("error: {e}");
+    }
+    if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::FIX_FAILED)
+    }
+}
+
+fn write_out(rendered: &str, common: &CommonArgs) -> Result<(), String> {
+    match &common.output {
+        Some(path) => std::fs::write(path, rendered)
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(rendered.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(|e| format!("cannot write the result: {e}"))
         }
     }
 }
@@ -48,35 +176,12 @@ fn scan_live(live: &LiveArgs, common: &CommonArgs) -> ExitCode {
         max_attempts: live.max_attempts,
         ..ecsguard_aws::LiveOptions::default()
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::INPUT_ERROR);
-        }
+        Err(code) => return code,
     };
     let report = runtime.block_on(ecsguard_aws::scan(&options, &rule_config(common)));
-    if common.verbose {
-        let live = report.summary.live.clone().unwrap_or_default();
-        eprintln!(
-            "ecsguard: scanned {} task definitions in {} accounts and {} regions with {} API calls in {:.0?}: {} findings, {} errors",
-            report.summary.task_definitions,
-            live.accounts,
-            live.regions,
-            live.api_calls,
-            started.elapsed(),
-            report.findings.len(),
-            report.errors.len()
-        );
-    }
-    if let Err(message) = emit(&report, common) {
-        eprintln!("error: {message}");
-        return ExitCode::from(exit::INPUT_ERROR);
-    }
-    exit_status(&report, common.fail_on.into())
+    finish(&report, common, started)
 }
 
 fn rule_config(common: &CommonArgs) -> RuleConfig {
@@ -100,22 +205,34 @@ fn scan(paths: &[std::path::PathBuf], common: &CommonArgs) -> ExitCode {
         max_file_size: common.max_file_size,
     };
     let report = ecsguard_iac::scan_paths(paths, &options);
+    finish(&report, common, started)
+}
+
+/// Logs (with `-v`), renders, and turns the report into the exit status.
+fn finish(report: &Report, common: &CommonArgs, started: Instant) -> ExitCode {
     if common.verbose {
+        let s = &report.summary;
+        let scope = match &s.live {
+            Some(live) => format!(
+                "{} accounts and {} regions with {} API calls",
+                live.accounts, live.regions, live.api_calls
+            ),
+            None => format!("{} files", s.files),
+        };
         eprintln!(
-            "ecsguard: scanned {} files, {} task definitions, {} containers in {:.0?}: {} findings, {} errors",
-            report.summary.files,
-            report.summary.task_definitions,
-            report.summary.containers,
+            "ecsguard: scanned {} task definitions, {} containers in {scope} in {:.0?}: {} findings, {} errors",
+            s.task_definitions,
+            s.containers,
             started.elapsed(),
             report.findings.len(),
             report.errors.len()
         );
     }
-    if let Err(message) = emit(&report, common) {
+    if let Err(message) = emit(report, common) {
         eprintln!("error: {message}");
         return ExitCode::from(exit::INPUT_ERROR);
     }
-    exit_status(&report, common.fail_on.into())
+    exit_status(report, common.fail_on.into())
 }
 
 fn exit_code(report: &Report, fail_on: Severity) -> u8 {

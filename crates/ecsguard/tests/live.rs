@@ -7,25 +7,11 @@ mod moto;
 
 use std::collections::BTreeSet;
 
-use assert_cmd::Command;
 use common::Run;
 use moto::{account, deregister, register, Account};
 
 fn run_with(env: &[(&'static str, String)], args: &[&str]) -> Run {
-    let out = Command::cargo_bin("ecsguard")
-        .expect("binary")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .args(args)
-        .output()
-        .expect("runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::ecsguard_with(std::path::Path::new("."), env, true, args)
 }
 
 fn live(acct: &Account, args: &[&str]) -> Run {

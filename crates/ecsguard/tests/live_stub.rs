@@ -6,7 +6,6 @@ mod common;
 #[path = "common/stub.rs"]
 mod stub;
 
-use assert_cmd::Command;
 use common::Run;
 use stub::{Behaviour, Revision};
 
@@ -23,26 +22,21 @@ fn revision(family: &str, revision: u32, active: bool, pw: &str) -> Revision {
 }
 
 fn scan(endpoint: &str, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("ecsguard")
-        .expect("binary")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .args(["scan", "--aws", "--format", "json"])
-        .args(args)
-        .output()
-        .expect("runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let env: Vec<(&str, String)> = [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_owned()))
+    .collect();
+    let mut all = vec!["scan", "--aws", "--format", "json"];
+    all.extend_from_slice(args);
+    common::ecsguard_with(std::path::Path::new("."), &env, true, &all)
 }
 
 #[test]

@@ -27,13 +27,19 @@ impl Run {
     }
 }
 
-/// Runs `ecsguard` with `args` in `dir`, without colour.
-pub fn ecsguard_in(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("ecsguard")
-        .expect("binary built")
+/// Runs `ecsguard` with `args` in `dir`, without colour, with the test
+/// process's environment plus `env`; with `isolated`, with `env` alone.
+pub fn ecsguard_with(dir: &Path, env: &[(&str, String)], isolated: bool, args: &[&str]) -> Run {
+    let mut cmd = Command::cargo_bin("ecsguard").expect("binary built");
+    if isolated {
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+    }
+    let out = cmd
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("ECSGUARD_FINGERPRINT_KEY")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .args(args)
         .output()
         .expect("ecsguard runs");
@@ -42,6 +48,11 @@ pub fn ecsguard_in(dir: &Path, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Runs `ecsguard` with `args` in `dir`.
+pub fn ecsguard_in(dir: &Path, args: &[&str]) -> Run {
+    ecsguard_with(dir, &[], false, args)
 }
 
 pub fn ecsguard(args: &[&str]) -> Run {

@@ -4,6 +4,7 @@
 //!
 //! Each test works in an account of its own (moto switches account on
 //! `AssumeRole`), so tests run in parallel without seeing each other's state.
+#![allow(dead_code)] // each test binary uses a different part
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -25,7 +26,7 @@ pub fn endpoint() -> &'static str {
             .expect("a free port");
         // The shell watches this test process and stops moto when it is gone.
         let script = format!(
-            "python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+            "MOTO_IAM_LOAD_MANAGED_POLICIES=true python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
              while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill $m",
             parent = std::process::id()
         );
@@ -139,8 +140,14 @@ pub async fn account(id: &str) -> Account {
     }
 }
 
-/// Registers a task definition revision with one container and `env`.
-pub async fn register(ecs: &aws_sdk_ecs::Client, family: &str, env: &[(&str, &str)]) -> String {
+/// Registers a task definition revision with one container and `env`, run by
+/// `execution_role` when given.
+pub async fn register_with_role(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+    env: &[(&str, &str)],
+    execution_role: Option<&str>,
+) -> String {
     let mut container = aws_sdk_ecs::types::ContainerDefinition::builder()
         .name("app")
         .image("app:1")
@@ -153,17 +160,22 @@ pub async fn register(ecs: &aws_sdk_ecs::Client, family: &str, env: &[(&str, &st
                 .build(),
         );
     }
-    let out = ecs
-        .register_task_definition()
+    ecs.register_task_definition()
         .family(family)
+        .set_execution_role_arn(execution_role.map(str::to_owned))
         .container_definitions(container.build())
         .send()
         .await
-        .expect("register");
-    out.task_definition()
+        .expect("register")
+        .task_definition()
         .and_then(|t| t.task_definition_arn())
         .expect("arn")
         .to_owned()
+}
+
+/// Registers a task definition revision with one container and `env`.
+pub async fn register(ecs: &aws_sdk_ecs::Client, family: &str, env: &[(&str, &str)]) -> String {
+    register_with_role(ecs, family, env, None).await
 }
 
 pub async fn deregister(ecs: &aws_sdk_ecs::Client, arn: &str) {

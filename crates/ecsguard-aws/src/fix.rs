@@ -1,0 +1,1115 @@
+//! Live fixes: move secrets from `environment` into SSM Parameter Store or
+//! Secrets Manager, in an order that never loses a value:
+//! 1. write each value, read it back and compare;
+//! 2. let the execution role read exactly what was written;
+//! 3. register a new revision, a faithful copy with only the moved variables changed;
+//! 4. with `--update-services`, point the services at it;
+//! 5. with `--deregister-old`, deregister the revision that held the values.
+//!
+//! A journal without values is written after every step; a rerun resumes from
+//! it, and `rollback` undoes it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use aws_config::SdkConfig;
+use aws_sdk_ecs::types::{
+    KeyValuePair, Secret, TaskDefinition as ApiTaskDefinition, TaskDefinitionField,
+};
+use ecsguard_core::plan::{self, FamilyPlan, RolePlan, StoreKind, StoreSettings};
+use ecsguard_core::{Finding, InputError, Location, RuleConfig, SecretValue};
+
+use crate::journal::{Journal, PolicyStep, RegisterStep, RoleStep, ServiceStep, Stored};
+use crate::scan::{base_config, message, LiveOptions};
+
+/// SSM's Standard tier holds 4 KB; Advanced holds 8 KB.
+const SSM_STANDARD_LIMIT: usize = 4096;
+const SSM_ADVANCED_LIMIT: usize = 8192;
+const EXECUTION_ROLE_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const PLAN_TAG: &str = "ecsguard:plan-id";
+const SOURCE_TAG: &str = "ecsguard:source-task-definition";
+
+#[derive(Debug, Clone)]
+pub struct FixOptions {
+    pub live: LiveOptions,
+    /// Only these families (all with findings when empty).
+    pub families: Vec<String>,
+    pub store: StoreSettings,
+    pub update_services: bool,
+    /// Only services in these clusters (all clusters when empty).
+    pub clusters: Vec<String>,
+    pub overwrite: bool,
+    pub deregister_old: bool,
+    pub apply: bool,
+    pub journal_dir: PathBuf,
+    /// Test hook: stop (as a crash would) after this many steps.
+    pub stop_after: Option<usize>,
+    /// Test hook: stop after RegisterTaskDefinition answered but before the
+    /// journal recorded the new ARN, the one crash a journal cannot see.
+    pub crash_in_register: bool,
+}
+
+/// A service running the revision being fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRef {
+    pub cluster: String,
+    pub service: String,
+}
+
+/// One family: its plan, and what applying it did.
+#[derive(Debug, Clone)]
+pub struct FamilyFix {
+    pub plan: FamilyPlan,
+    pub services: Vec<ServiceRef>,
+    /// Older revisions of the family that still hold the values.
+    pub exposed_revisions: u32,
+    pub journal_path: PathBuf,
+    /// After `--apply`: the journal as it stands.
+    pub journal: Option<Journal>,
+}
+
+#[derive(Debug, Default)]
+pub struct FixReport {
+    pub families: Vec<FamilyFix>,
+    pub errors: Vec<InputError>,
+    /// A step failed part-way (exit status 3); the journal says where.
+    pub failed: bool,
+    /// The test hook stopped the run.
+    pub stopped: bool,
+}
+
+struct Clients {
+    ecs: aws_sdk_ecs::Client,
+    ssm: aws_sdk_ssm::Client,
+    sm: aws_sdk_secretsmanager::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+impl Clients {
+    fn new(config: &SdkConfig, region: &str) -> Self {
+        let region = aws_config::Region::new(region.to_owned());
+        Self {
+            ecs: aws_sdk_ecs::Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(config)
+                    .region(region.clone())
+                    .build(),
+            ),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(config)
+                    .region(region.clone())
+                    .build(),
+            ),
+            sm: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(config)
+                    .region(region)
+                    .build(),
+            ),
+            iam: aws_sdk_iam::Client::new(config),
+        }
+    }
+}
+
+/// Counts steps for the test hook.
+struct Steps {
+    done: usize,
+    stop_after: Option<usize>,
+}
+
+enum StepError {
+    Failed(String),
+    Stopped,
+}
+
+impl From<String> for StepError {
+    fn from(s: String) -> Self {
+        StepError::Failed(s)
+    }
+}
+
+impl Steps {
+    /// Records a finished step: saves the journal, then honours the test hook.
+    fn finished(&mut self, journal: &Journal, path: &Path) -> Result<(), StepError> {
+        journal.save(path)?;
+        self.done += 1;
+        if self.stop_after == Some(self.done) {
+            return Err(StepError::Stopped);
+        }
+        Ok(())
+    }
+}
+
+/// Plans, and with `apply` carries out, the fixes for every finding in the
+/// configured account and regions.
+pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
+    let mut out = FixReport::default();
+    let config = match base_config(&options.live).await {
+        Ok(c) => c,
+        Err(e) => {
+            out.errors.push(InputError::live(None, None, None, e));
+            return out;
+        }
+    };
+    // Resume unfinished journals first: after a crash the latest revision may
+    // already be the clean one, so a scan alone would not find the work.
+    let mut targets: BTreeMap<String, (String, String)> = BTreeMap::new(); // old ARN -> (region, family)
+    if options.apply {
+        for journal in unfinished_journals(&options.journal_dir) {
+            if options.families.is_empty() || options.families.contains(&journal.family) {
+                targets.insert(
+                    journal.old_arn.clone(),
+                    (journal.region.clone(), journal.family.clone()),
+                );
+            }
+        }
+    }
+    let scan_options = LiveOptions {
+        all_revisions: false,
+        org_role_name: None,
+        progress: false,
+        ..options.live.clone()
+    };
+    let report = crate::scan::scan(&scan_options, rules).await;
+    out.errors.extend(report.errors);
+    let resumed_families: Vec<String> = targets.values().map(|(_, f)| f.clone()).collect();
+    for f in &report.findings {
+        let (Location::Live { arn, region, .. }, Some(family)) = (&f.location, &f.family) else {
+            continue;
+        };
+        if (!options.families.is_empty() && !options.families.contains(family))
+            || resumed_families.contains(family)
+        {
+            continue;
+        }
+        targets.insert(arn.clone(), (region.clone(), family.clone()));
+    }
+
+    for (old_arn, (region, family)) in targets {
+        let clients = Clients::new(&config, &region);
+        match fix_family(options, rules, &clients, &old_arn, &region, &family).await {
+            Ok(fix) => {
+                let failed = fix.1;
+                out.families.push(fix.0);
+                match failed {
+                    Some(StepError::Stopped) => {
+                        out.stopped = true;
+                        return out;
+                    }
+                    Some(StepError::Failed(e)) => {
+                        out.failed = true;
+                        out.errors
+                            .push(InputError::live(None, Some(region), Some(old_arn), e));
+                    }
+                    None => {}
+                }
+            }
+            Err(e) => {
+                out.failed = options.apply;
+                out.errors
+                    .push(InputError::live(None, Some(region), Some(old_arn), e));
+            }
+        }
+    }
+    out
+}
+
+fn unfinished_journals(dir: &Path) -> Vec<Journal> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Journal> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| Journal::load(&p).ok())
+        .filter(|j| !j.completed && !j.rolled_back)
+        .collect();
+    out.sort_by(|a, b| a.old_arn.cmp(&b.old_arn));
+    out
+}
+
+async fn describe(
+    ecs: &aws_sdk_ecs::Client,
+    arn: &str,
+) -> Result<(ApiTaskDefinition, Vec<aws_sdk_ecs::types::Tag>), String> {
+    let out = ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(|e| message(&format!("cannot describe {arn}"), &e))?;
+    let tags = out.tags().to_vec();
+    let td = out
+        .task_definition
+        .ok_or_else(|| format!("{arn} has no task definition"))?;
+    Ok((td, tags))
+}
+
+/// Plans one revision and, with `apply`, carries the plan out.
+async fn fix_family(
+    options: &FixOptions,
+    rules: &RuleConfig,
+    clients: &Clients,
+    old_arn: &str,
+    region: &str,
+    family: &str,
+) -> Result<(FamilyFix, Option<StepError>), String> {
+    let (old, tags) = describe(&clients.ecs, old_arn).await?;
+    let account = crate::convert::account_of(old_arn)
+        .unwrap_or_default()
+        .to_owned();
+    let model = crate::convert::task_definition(&old, &account, region);
+    let findings: Vec<Finding> = ecsguard_core::check(&model, rules);
+    let refs: Vec<&Finding> = findings.iter().collect();
+    let plan = plan::plan_family(
+        old_arn,
+        family,
+        old.execution_role_arn(),
+        &refs,
+        &options.store,
+    )
+    .map_err(|e| e.0)?;
+    let services = find_services(&clients.ecs, &options.clusters, old_arn).await?;
+    let exposed_revisions = u32::try_from(old.revision()).unwrap_or(0);
+    let journal_path = Journal::path(&options.journal_dir, &account, region, family);
+    let mut fix = FamilyFix {
+        plan,
+        services,
+        exposed_revisions,
+        journal_path,
+        journal: None,
+    };
+    if !options.apply {
+        return Ok((fix, None));
+    }
+    // The values, read from the old revision (which keeps them until deregistered).
+    let mut values: HashMap<(String, String), SecretValue> = HashMap::new();
+    for var in model
+        .containers
+        .iter()
+        .flat_map(|c| c.environment.iter().map(move |v| (c, v)))
+    {
+        let (container, v) = var;
+        if let ecsguard_core::EnvValue::Literal(value) = &v.value {
+            values.insert(
+                (container.name.clone().unwrap_or_default(), v.name.clone()),
+                value.clone(),
+            );
+        }
+    }
+    let mut journal = match Journal::load(&fix.journal_path) {
+        Ok(j) if j.old_arn == old_arn && !j.completed && !j.rolled_back => j,
+        _ => Journal {
+            version: 1,
+            plan_id: plan_id(old_arn),
+            account: account.clone(),
+            region: region.to_owned(),
+            family: family.to_owned(),
+            old_arn: old_arn.to_owned(),
+            store: match options.store.kind {
+                StoreKind::Ssm => "ssm".into(),
+                StoreKind::SecretsManager => "secretsmanager".into(),
+            },
+            ..Journal::default()
+        },
+    };
+    journal.save(&fix.journal_path)?;
+    let mut steps = Steps {
+        done: 0,
+        stop_after: options.stop_after,
+    };
+    let result = apply(
+        options,
+        clients,
+        &fix,
+        &old,
+        &tags,
+        &values,
+        &mut journal,
+        &mut steps,
+    )
+    .await;
+    fix.journal = Some(journal);
+    Ok((fix, result.err()))
+}
+
+/// A plan id from the old ARN and the time: unique per fix, and not secret.
+fn plan_id(old_arn: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    old_arn.hash(&mut h);
+    std::time::SystemTime::now().hash(&mut h);
+    std::process::id().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    options: &FixOptions,
+    clients: &Clients,
+    fix: &FamilyFix,
+    old: &ApiTaskDefinition,
+    tags: &[aws_sdk_ecs::types::Tag],
+    values: &HashMap<(String, String), SecretValue>,
+    journal: &mut Journal,
+    steps: &mut Steps,
+) -> Result<(), StepError> {
+    let plan = &fix.plan;
+    let path = &fix.journal_path;
+
+    // 1. Values: written, read back, compared.
+    for name in plan.store_names() {
+        if journal.stored(name).is_some() {
+            continue;
+        }
+        let moves: Vec<&plan::Move> = plan.moves.iter().filter(|m| m.store_name == name).collect();
+        let stored = match plan.store.kind {
+            StoreKind::Ssm => {
+                let m = moves
+                    .first()
+                    .ok_or_else(|| format!("nothing to store in {name}"))?;
+                let value = values
+                    .get(&(m.container.clone(), m.variable.clone()))
+                    .ok_or_else(|| {
+                        format!(
+                            "{} in container {} has no literal value to move",
+                            m.variable, m.container
+                        )
+                    })?;
+                store_parameter(clients, plan, name, value, options.overwrite).await?
+            }
+            StoreKind::SecretsManager => {
+                let mut doc: BTreeMap<String, String> = BTreeMap::new();
+                for m in &moves {
+                    let value = values
+                        .get(&(m.container.clone(), m.variable.clone()))
+                        .ok_or_else(|| {
+                            format!(
+                                "{} in container {} has no literal value to move",
+                                m.variable, m.container
+                            )
+                        })?;
+                    doc.insert(
+                        m.json_key.clone().unwrap_or_else(|| m.variable.clone()),
+                        value.expose().to_owned(),
+                    );
+                }
+                store_secret(clients, plan, name, &doc, options.overwrite).await?
+            }
+        };
+        journal.stored.push(stored);
+        steps.finished(journal, path)?;
+    }
+    let stored_by_name: HashMap<String, String> = journal
+        .stored
+        .iter()
+        .map(|s| (s.name.clone(), s.arn.clone()))
+        .collect();
+    let arn_of = |name: &str| stored_by_name.get(name).cloned().unwrap_or_default();
+    let stored_arns: Vec<String> = plan.store_names().into_iter().map(arn_of).collect();
+
+    // 2. IAM: the role, then exactly the permission it needs.
+    if journal.role.is_none() {
+        let role = match &plan.role {
+            RolePlan::Existing { arn, name } => RoleStep {
+                name: name.clone(),
+                arn: arn.clone(),
+                created: false,
+            },
+            RolePlan::Create { name } => create_role(clients, name, &plan.old_arn).await?,
+        };
+        journal.role = Some(role);
+        steps.finished(journal, path)?;
+    }
+    let role = journal.role.clone().ok_or_else(|| "no role".to_owned())?;
+    if journal.policy.is_none() {
+        clients
+            .iam
+            .put_role_policy()
+            .role_name(&role.name)
+            .policy_name(&plan.policy_name)
+            .policy_document(plan.policy_document(&stored_arns))
+            .send()
+            .await
+            .map_err(|e| {
+                message(
+                    &format!(
+                        "cannot put policy {} on role {}",
+                        plan.policy_name, role.name
+                    ),
+                    &e,
+                )
+            })?;
+        journal.policy = Some(PolicyStep {
+            role: role.name.clone(),
+            name: plan.policy_name.clone(),
+        });
+        steps.finished(journal, path)?;
+    }
+
+    // 3. The new revision: registered once, found again after a crash by its plan tag.
+    if journal.new_arn().is_none() {
+        let found = match &journal.register {
+            Some(RegisterStep { arn: None }) => {
+                find_registered(&clients.ecs, &plan.family, &journal.plan_id).await?
+            }
+            _ => None,
+        };
+        let arn = match found {
+            Some(arn) => arn,
+            None => {
+                journal.register = Some(RegisterStep { arn: None });
+                journal.save(path)?;
+                let moved: Vec<(String, String, String)> = plan
+                    .moves
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.container.clone(),
+                            m.variable.clone(),
+                            plan.value_from(m, &arn_of(&m.store_name)),
+                        )
+                    })
+                    .collect();
+                let mut new_tags = tags.to_vec();
+                new_tags.retain(|t| t.key() != Some(PLAN_TAG));
+                new_tags.push(
+                    aws_sdk_ecs::types::Tag::builder()
+                        .key(PLAN_TAG)
+                        .value(&journal.plan_id)
+                        .build(),
+                );
+                let arn =
+                    register_copy(&clients.ecs, old, &moved, Some(&role.arn), new_tags).await?;
+                if options.crash_in_register {
+                    return Err(StepError::Stopped);
+                }
+                arn
+            }
+        };
+        journal.register = Some(RegisterStep { arn: Some(arn) });
+        steps.finished(journal, path)?;
+    }
+    let new_arn = journal.new_arn().unwrap_or_default().to_owned();
+
+    // 4. Services.
+    if options.update_services {
+        for s in &fix.services {
+            if journal
+                .services
+                .iter()
+                .any(|j| j.cluster == s.cluster && j.service == s.service && j.updated)
+            {
+                continue;
+            }
+            clients
+                .ecs
+                .update_service()
+                .cluster(&s.cluster)
+                .service(&s.service)
+                .task_definition(&new_arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    message(
+                        &format!("cannot update service {} in {}", s.service, s.cluster),
+                        &e,
+                    )
+                })?;
+            journal.services.push(ServiceStep {
+                cluster: s.cluster.clone(),
+                service: s.service.clone(),
+                previous: plan.old_arn.clone(),
+                updated: true,
+            });
+            steps.finished(journal, path)?;
+        }
+    }
+
+    // 5. The old revision, once nothing runs it.
+    if options.deregister_old && !journal.deregistered.contains(&plan.old_arn) {
+        let still_used = find_services(&clients.ecs, &options.clusters, &plan.old_arn).await?;
+        if !still_used.is_empty() {
+            return Err(StepError::Failed(format!(
+                "not deregistering {}: {} service(s) still use it (add --update-services)",
+                plan.old_arn,
+                still_used.len()
+            )));
+        }
+        clients
+            .ecs
+            .deregister_task_definition()
+            .task_definition(&plan.old_arn)
+            .send()
+            .await
+            .map_err(|e| message(&format!("cannot deregister {}", plan.old_arn), &e))?;
+        journal.deregistered.push(plan.old_arn.clone());
+        steps.finished(journal, path)?;
+    }
+
+    journal.completed = true;
+    journal.save(path)?;
+    Ok(())
+}
+
+async fn store_parameter(
+    clients: &Clients,
+    plan: &FamilyPlan,
+    name: &str,
+    value: &SecretValue,
+    overwrite: bool,
+) -> Result<Stored, String> {
+    use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging, Tag};
+    let len = value.expose().len();
+    if len > SSM_ADVANCED_LIMIT {
+        return Err(format!(
+            "{name}: the value is {len} bytes, over SSM's 8 KB limit; use --store secretsmanager (values are never truncated)"
+        ));
+    }
+    let tier = if len > SSM_STANDARD_LIMIT {
+        ParameterTier::Advanced
+    } else {
+        ParameterTier::Standard
+    };
+    let put = |overwrite: bool| {
+        clients
+            .ssm
+            .put_parameter()
+            .name(name)
+            .value(value.expose())
+            .r#type(ParameterType::SecureString)
+            .set_key_id(plan.store.kms_key_id.clone())
+            .tier(tier.clone())
+            .overwrite(overwrite)
+            .send()
+    };
+    let mut created = true;
+    if let Err(e) = put(false).await {
+        let exists = e
+            .as_service_error()
+            .is_some_and(|s| s.is_parameter_already_exists());
+        if !exists {
+            return Err(message(&format!("cannot write parameter {name}"), &e));
+        }
+        created = false;
+        let current = read_parameter(clients, name).await?;
+        if current.expose() != value.expose() {
+            if !overwrite {
+                return Err(format!(
+                    "parameter {name} already exists with a different value; it was not overwritten (pass --overwrite to replace it)"
+                ));
+            }
+            put(true)
+                .await
+                .map_err(|e| message(&format!("cannot overwrite parameter {name}"), &e))?;
+        }
+    }
+    if created {
+        let tag = Tag::builder()
+            .key(SOURCE_TAG)
+            .value(&plan.old_arn)
+            .build()
+            .map_err(|e| format!("cannot build a tag: {e}"))?;
+        clients
+            .ssm
+            .add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| message(&format!("cannot tag parameter {name}"), &e))?;
+    }
+    let back = read_parameter(clients, name).await?;
+    if back.expose() != value.expose() {
+        return Err(format!(
+            "parameter {name} does not read back the value written; nothing references it yet"
+        ));
+    }
+    Ok(Stored {
+        name: name.to_owned(),
+        arn: plan.parameter_arn(name),
+        created,
+    })
+}
+
+async fn read_parameter(clients: &Clients, name: &str) -> Result<SecretValue, String> {
+    let out = clients
+        .ssm
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| message(&format!("cannot read parameter {name} back"), &e))?;
+    Ok(SecretValue::new(
+        out.parameter().and_then(|p| p.value()).unwrap_or_default(),
+    ))
+}
+
+async fn read_secret(
+    clients: &Clients,
+    id: &str,
+) -> Result<(String, BTreeMap<String, String>), String> {
+    let out = clients
+        .sm
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| message(&format!("cannot read secret {id} back"), &e))?;
+    let doc: BTreeMap<String, String> = out
+        .secret_string()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    Ok((out.arn().unwrap_or_default().to_owned(), doc))
+}
+
+async fn store_secret(
+    clients: &Clients,
+    plan: &FamilyPlan,
+    name: &str,
+    doc: &BTreeMap<String, String>,
+    overwrite: bool,
+) -> Result<Stored, String> {
+    let text =
+        serde_json::to_string(doc).map_err(|e| format!("cannot encode secret {name}: {e}"))?;
+    let tag = aws_sdk_secretsmanager::types::Tag::builder()
+        .key(SOURCE_TAG)
+        .value(&plan.old_arn)
+        .build();
+    let mut created = true;
+    let created_arn = match clients
+        .sm
+        .create_secret()
+        .name(name)
+        .secret_string(&text)
+        .set_kms_key_id(plan.store.kms_key_id.clone())
+        .tags(tag)
+        .send()
+        .await
+    {
+        Ok(out) => out.arn().map(str::to_owned),
+        Err(e) => {
+            if !e
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_exists_exception())
+            {
+                return Err(message(&format!("cannot create secret {name}"), &e));
+            }
+            created = false;
+            let (_, current) = read_secret(clients, name).await?;
+            let same = doc.iter().all(|(k, v)| current.get(k) == Some(v));
+            if !same {
+                if !overwrite {
+                    return Err(format!(
+                        "secret {name} already exists with different values; it was not overwritten (pass --overwrite to replace them)"
+                    ));
+                }
+                let mut merged = current;
+                merged.extend(doc.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let merged = serde_json::to_string(&merged)
+                    .map_err(|e| format!("cannot encode secret {name}: {e}"))?;
+                clients
+                    .sm
+                    .put_secret_value()
+                    .secret_id(name)
+                    .secret_string(merged)
+                    .send()
+                    .await
+                    .map_err(|e| message(&format!("cannot update secret {name}"), &e))?;
+            }
+            None
+        }
+    };
+    let (arn, back) = read_secret(clients, name).await?;
+    if !doc.iter().all(|(k, v)| back.get(k) == Some(v)) {
+        return Err(format!(
+            "secret {name} does not read back the values written; nothing references it yet"
+        ));
+    }
+    Ok(Stored {
+        name: name.to_owned(),
+        arn: created_arn.unwrap_or(arn),
+        created,
+    })
+}
+
+async fn create_role(clients: &Clients, name: &str, source: &str) -> Result<RoleStep, String> {
+    let (arn, created) = match clients
+        .iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(TRUST_POLICY)
+        .description(format!(
+            "ECS task execution role created by ecsguard for {source}"
+        ))
+        .send()
+        .await
+    {
+        Ok(out) => (
+            out.role().map(|r| r.arn().to_owned()).unwrap_or_default(),
+            true,
+        ),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_entity_already_exists_exception()) =>
+        {
+            let out = clients
+                .iam
+                .get_role()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| message(&format!("cannot read role {name}"), &e))?;
+            (
+                out.role().map(|r| r.arn().to_owned()).unwrap_or_default(),
+                false,
+            )
+        }
+        Err(e) => return Err(message(&format!("cannot create role {name}"), &e)),
+    };
+    clients
+        .iam
+        .attach_role_policy()
+        .role_name(name)
+        .policy_arn(EXECUTION_ROLE_POLICY)
+        .send()
+        .await
+        .map_err(|e| {
+            message(
+                &format!("cannot attach AmazonECSTaskExecutionRolePolicy to {name}"),
+                &e,
+            )
+        })?;
+    Ok(RoleStep {
+        name: name.to_owned(),
+        arn,
+        created,
+    })
+}
+
+/// Registers a copy of `old` with `moved` (container, variable, valueFrom)
+/// taken out of `environment` and added to `secrets`. Everything else that
+/// RegisterTaskDefinition accepts is copied as it is.
+pub async fn register_copy(
+    ecs: &aws_sdk_ecs::Client,
+    old: &ApiTaskDefinition,
+    moved: &[(String, String, String)],
+    execution_role_arn: Option<&str>,
+    tags: Vec<aws_sdk_ecs::types::Tag>,
+) -> Result<String, String> {
+    let containers = old
+        .container_definitions()
+        .iter()
+        .map(|c| {
+            let name = c.name().unwrap_or_default();
+            let mine: Vec<&(String, String, String)> =
+                moved.iter().filter(|(cn, _, _)| cn == name).collect();
+            if mine.is_empty() {
+                return c.clone();
+            }
+            let mut c = c.clone();
+            let environment: Vec<KeyValuePair> = c
+                .environment()
+                .iter()
+                .filter(|kv| !mine.iter().any(|(_, v, _)| Some(v.as_str()) == kv.name()))
+                .cloned()
+                .collect();
+            let mut secrets: Vec<Secret> = c.secrets().to_vec();
+            for (_, variable, value_from) in &mine {
+                secrets.retain(|s| s.name() != variable.as_str());
+                if let Ok(s) = Secret::builder()
+                    .name(variable)
+                    .value_from(value_from)
+                    .build()
+                {
+                    secrets.push(s);
+                }
+            }
+            c.environment = Some(environment);
+            c.secrets = Some(secrets);
+            c
+        })
+        .collect();
+    let out = ecs
+        .register_task_definition()
+        .set_family(old.family.clone())
+        .set_task_role_arn(old.task_role_arn.clone())
+        .set_execution_role_arn(
+            execution_role_arn
+                .map(str::to_owned)
+                .or_else(|| old.execution_role_arn.clone()),
+        )
+        .set_network_mode(old.network_mode.clone())
+        .set_container_definitions(Some(containers))
+        .set_volumes(old.volumes.clone())
+        .set_placement_constraints(old.placement_constraints.clone())
+        .set_requires_compatibilities(old.requires_compatibilities.clone())
+        .set_cpu(old.cpu.clone())
+        .set_memory(old.memory.clone())
+        .set_tags(if tags.is_empty() { None } else { Some(tags) })
+        .set_pid_mode(old.pid_mode.clone())
+        .set_ipc_mode(old.ipc_mode.clone())
+        .set_proxy_configuration(old.proxy_configuration.clone())
+        .set_ephemeral_storage(old.ephemeral_storage.clone())
+        .set_runtime_platform(old.runtime_platform.clone())
+        .set_enable_fault_injection(old.enable_fault_injection)
+        .send()
+        .await
+        .map_err(|e| message("cannot register the new revision", &e))?;
+    out.task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| "RegisterTaskDefinition returned no ARN".to_owned())
+}
+
+/// A revision registered by an interrupted run, found by its plan tag.
+async fn find_registered(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+    plan_id: &str,
+) -> Result<Option<String>, String> {
+    let out = ecs
+        .list_task_definitions()
+        .family_prefix(family)
+        .sort(aws_sdk_ecs::types::SortOrder::Desc)
+        .send()
+        .await
+        .map_err(|e| message(&format!("cannot list the revisions of {family}"), &e))?;
+    let mut arns: Vec<&String> = out.task_definition_arns().iter().collect();
+    arns.sort_by_key(|a| {
+        std::cmp::Reverse(
+            a.rsplit(':')
+                .next()
+                .and_then(|r| r.parse::<u32>().ok())
+                .unwrap_or(0),
+        )
+    });
+    for arn in arns.into_iter().take(10) {
+        let (_, tags) = describe(ecs, arn).await?;
+        if tags
+            .iter()
+            .any(|t| t.key() == Some(PLAN_TAG) && t.value() == Some(plan_id))
+        {
+            return Ok(Some(arn.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Services (in `clusters`, or every cluster) whose task definition is `arn`.
+pub async fn find_services(
+    ecs: &aws_sdk_ecs::Client,
+    clusters: &[String],
+    arn: &str,
+) -> Result<Vec<ServiceRef>, String> {
+    let clusters: Vec<String> = if clusters.is_empty() {
+        let mut all = Vec::new();
+        let mut pages = ecs.list_clusters().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| message("cannot list clusters", &e))?;
+            all.extend(page.cluster_arns().iter().cloned());
+        }
+        all
+    } else {
+        clusters.to_vec()
+    };
+    let mut found = Vec::new();
+    for cluster in clusters {
+        let mut names = Vec::new();
+        let mut pages = ecs
+            .list_services()
+            .cluster(&cluster)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| message(&format!("cannot list services in {cluster}"), &e))?;
+            names.extend(page.service_arns().iter().cloned());
+        }
+        for batch in names.chunks(10) {
+            let out = ecs
+                .describe_services()
+                .cluster(&cluster)
+                .set_services(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|e| message(&format!("cannot describe services in {cluster}"), &e))?;
+            for s in out.services() {
+                if s.task_definition() == Some(arn) {
+                    found.push(ServiceRef {
+                        cluster: cluster.clone(),
+                        service: s.service_name().unwrap_or_default().to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+    Ok(found)
+}
+
+/// What `rollback` did.
+#[derive(Debug, Default)]
+pub struct RollbackReport {
+    pub actions: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// Points the journal's services back at their previous revisions; with
+/// `delete_secrets`, also removes what the fix created.
+pub async fn rollback(
+    options: &LiveOptions,
+    journal_path: &Path,
+    delete_secrets: bool,
+) -> RollbackReport {
+    let mut out = RollbackReport::default();
+    let mut journal = match Journal::load(journal_path) {
+        Ok(j) => j,
+        Err(e) => {
+            out.errors.push(e);
+            return out;
+        }
+    };
+    let live = LiveOptions {
+        regions: vec![journal.region.clone()],
+        ..options.clone()
+    };
+    let config = match base_config(&live).await {
+        Ok(c) => c,
+        Err(e) => {
+            out.errors.push(e);
+            return out;
+        }
+    };
+    let clients = Clients::new(&config, &journal.region);
+    for s in journal.services.iter_mut().filter(|s| s.updated) {
+        match clients
+            .ecs
+            .update_service()
+            .cluster(&s.cluster)
+            .service(&s.service)
+            .task_definition(&s.previous)
+            .send()
+            .await
+        {
+            Ok(_) => {
+                s.updated = false;
+                out.actions.push(format!(
+                    "service {} in {} points at {} again",
+                    s.service, s.cluster, s.previous
+                ));
+            }
+            Err(e) => out.errors.push(message(
+                &format!("cannot roll back service {}", s.service),
+                &e,
+            )),
+        }
+    }
+    if !journal.deregistered.is_empty() {
+        out.errors.push(format!(
+            "{} was deregistered; ECS cannot reactivate a revision, so services cannot be pointed at it",
+            journal.deregistered.join(", ")
+        ));
+    }
+    if delete_secrets && out.errors.is_empty() {
+        if let Some(arn) = journal.new_arn().map(str::to_owned) {
+            match clients
+                .ecs
+                .deregister_task_definition()
+                .task_definition(&arn)
+                .send()
+                .await
+            {
+                Ok(_) => out.actions.push(format!(
+                    "deregistered {arn}, which referenced the deleted secrets"
+                )),
+                Err(e) => out
+                    .errors
+                    .push(message(&format!("cannot deregister {arn}"), &e)),
+            }
+        }
+        if let Some(p) = &journal.policy {
+            match clients
+                .iam
+                .delete_role_policy()
+                .role_name(&p.role)
+                .policy_name(&p.name)
+                .send()
+                .await
+            {
+                Ok(_) => out
+                    .actions
+                    .push(format!("deleted inline policy {} from {}", p.name, p.role)),
+                Err(e) => out
+                    .errors
+                    .push(message(&format!("cannot delete policy {}", p.name), &e)),
+            }
+        }
+        if let Some(r) = journal.role.as_ref().filter(|r| r.created) {
+            let result = async {
+                clients
+                    .iam
+                    .detach_role_policy()
+                    .role_name(&r.name)
+                    .policy_arn(EXECUTION_ROLE_POLICY)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        message(
+                            &format!("cannot detach the managed policy from {}", r.name),
+                            &e,
+                        )
+                    })?;
+                clients
+                    .iam
+                    .delete_role()
+                    .role_name(&r.name)
+                    .send()
+                    .await
+                    .map_err(|e| message(&format!("cannot delete role {}", r.name), &e))?;
+                Ok::<(), String>(())
+            }
+            .await;
+            match result {
+                Ok(()) => out.actions.push(format!("deleted role {}", r.name)),
+                Err(e) => out.errors.push(e),
+            }
+        }
+        for s in journal.stored.iter().filter(|s| s.created) {
+            let context = format!("cannot delete {}", s.name);
+            let result = if journal.store == "ssm" {
+                clients
+                    .ssm
+                    .delete_parameter()
+                    .name(&s.name)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| message(&context, &e))
+            } else {
+                clients
+                    .sm
+                    .delete_secret()
+                    .secret_id(&s.arn)
+                    .force_delete_without_recovery(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| message(&context, &e))
+            };
+            match result {
+                Ok(()) => out.actions.push(format!("deleted {}", s.name)),
+                Err(e) => out.errors.push(e),
+            }
+        }
+    }
+    journal.rolled_back = out.errors.is_empty();
+    if let Err(e) = journal.save(journal_path) {
+        out.errors.push(e);
+    }
+    out
+}

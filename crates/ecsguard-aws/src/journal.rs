@@ -1,0 +1,124 @@
+//! The fix journal: every step a live fix takes, with the names and ARNs it
+//! touched and never a value, written after each step so that a rerun can
+//! resume and `rollback` can undo.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Journal {
+    pub version: u32,
+    /// Tags the new revision, so an interrupted registration can be found again.
+    pub plan_id: String,
+    pub account: String,
+    pub region: String,
+    pub family: String,
+    pub old_arn: String,
+    /// `ssm` or `secretsmanager`.
+    pub store: String,
+    pub stored: Vec<Stored>,
+    pub role: Option<RoleStep>,
+    pub policy: Option<PolicyStep>,
+    pub register: Option<RegisterStep>,
+    pub services: Vec<ServiceStep>,
+    pub deregistered: Vec<String>,
+    pub completed: bool,
+    pub rolled_back: bool,
+}
+
+/// A parameter or secret written (or found holding the same value, and reused).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stored {
+    pub name: String,
+    pub arn: String,
+    /// False when it existed already: rollback leaves it alone.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RoleStep {
+    pub name: String,
+    pub arn: String,
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PolicyStep {
+    pub role: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RegisterStep {
+    /// Set once RegisterTaskDefinition answered.
+    pub arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServiceStep {
+    pub cluster: String,
+    pub service: String,
+    pub previous: String,
+    pub updated: bool,
+}
+
+impl Journal {
+    pub fn path(dir: &Path, account: &str, region: &str, family: &str) -> PathBuf {
+        dir.join(format!("{account}-{region}-{family}.json"))
+    }
+
+    pub fn load(path: &Path) -> Result<Journal, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read journal {}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("journal {} is not valid: {e}", path.display()))
+    }
+
+    /// Writes the journal atomically (a temporary file, then a rename).
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| format!("cannot encode the journal: {e}"))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    pub fn stored(&self, name: &str) -> Option<&Stored> {
+        self.stored.iter().find(|s| s.name == name)
+    }
+
+    pub fn new_arn(&self) -> Option<&str> {
+        self.register.as_ref().and_then(|r| r.arn.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_disk() {
+        let dir =
+            std::env::temp_dir().join(format!("ecsguard-journal-test-{}", std::process::id()));
+        let path = Journal::path(&dir, "1", "us-east-1", "app");
+        let j = Journal {
+            version: 1,
+            family: "app".into(),
+            stored: vec![Stored {
+                name: "/x".into(),
+                arn: "arn:x".into(),
+                created: true,
+            }],
+            ..Journal::default()
+        };
+        j.save(&path).expect("save");
+        assert_eq!(Journal::load(&path).expect("load"), j);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,381 @@
+//! Remediation plans: which variables move where, and what the execution role
+//! must be allowed to read. Pure: ARNs are computed, nothing is called.
+
+use crate::finding::{Finding, RuleId};
+
+/// Where values are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// One SSM `SecureString` per variable, named `<prefix>/<family>/<container>/<VAR>`.
+    Ssm,
+    /// One Secrets Manager secret per container, named `<prefix>/<family>/<container>`,
+    /// with a JSON key per variable.
+    SecretsManager,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    pub kind: StoreKind,
+    /// `/ecsguard` by default.
+    pub prefix: String,
+    /// A customer managed key (id or ARN), or the AWS managed default.
+    pub kms_key_id: Option<String>,
+}
+
+/// The execution role the new revision will use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RolePlan {
+    Existing {
+        arn: String,
+        name: String,
+    },
+    /// The task definition has none: create one trusted by `ecs-tasks.amazonaws.com`.
+    Create {
+        name: String,
+    },
+}
+
+/// One variable to move from `environment` to `secrets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    pub container: String,
+    pub variable: String,
+    /// SSM parameter name, or Secrets Manager secret name.
+    pub store_name: String,
+    /// For Secrets Manager: the JSON key in the secret.
+    pub json_key: Option<String>,
+}
+
+/// The plan for one task definition revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyPlan {
+    pub family: String,
+    pub old_arn: String,
+    pub account: String,
+    pub region: String,
+    pub partition: String,
+    pub store: StoreSettings,
+    pub moves: Vec<Move>,
+    pub role: RolePlan,
+    pub policy_name: String,
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` were found: a task role is better.
+    pub static_aws_keys: bool,
+}
+
+/// Why a plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError(pub String);
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `arn:partition:service:region:account:...` parts of an ARN.
+fn arn_part(arn: &str, i: usize) -> Option<&str> {
+    arn.split(':').nth(i).filter(|s| !s.is_empty())
+}
+
+/// The role name at the end of a role ARN (`arn:aws:iam::1:role/path/name` → `name`).
+pub fn role_name(arn: &str) -> Option<&str> {
+    arn.split_once(":role/")
+        .and_then(|(_, rest)| rest.rsplit('/').next())
+        .filter(|s| !s.is_empty())
+}
+
+fn clean_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+/// Names allowed in SSM parameter and Secrets Manager names.
+fn safe(segment: &str) -> String {
+    segment
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Builds the plan for one task definition from its findings.
+pub fn plan_family(
+    old_arn: &str,
+    family: &str,
+    execution_role_arn: Option<&str>,
+    findings: &[&Finding],
+    store: &StoreSettings,
+) -> Result<FamilyPlan, PlanError> {
+    let (Some(partition), Some(region), Some(account)) = (
+        arn_part(old_arn, 1),
+        arn_part(old_arn, 3),
+        arn_part(old_arn, 4),
+    ) else {
+        return Err(PlanError(format!("not a task definition ARN: {old_arn}")));
+    };
+    if let Some(key) = &store.kms_key_id {
+        if key.starts_with("alias/") {
+            return Err(PlanError(
+                "--kms-key-id must be a key id or key ARN: an alias cannot be granted kms:Decrypt"
+                    .into(),
+            ));
+        }
+    }
+    let prefix = clean_prefix(&store.prefix);
+    let mut moves: Vec<Move> = Vec::new();
+    for f in findings {
+        let container = f.container.clone().unwrap_or_default();
+        if moves
+            .iter()
+            .any(|m| m.container == container && m.variable == f.variable)
+        {
+            continue;
+        }
+        let base = format!("{prefix}/{}/{}", safe(family), safe(&container));
+        let (store_name, json_key) = match store.kind {
+            StoreKind::Ssm => (format!("{base}/{}", safe(&f.variable)), None),
+            // Secrets Manager names do not start with a slash.
+            StoreKind::SecretsManager => (
+                base.trim_start_matches('/').to_owned(),
+                Some(f.variable.clone()),
+            ),
+        };
+        moves.push(Move {
+            container,
+            variable: f.variable.clone(),
+            store_name,
+            json_key,
+        });
+    }
+    moves.sort_by(|a, b| (&a.container, &a.variable).cmp(&(&b.container, &b.variable)));
+    let role = match execution_role_arn.and_then(|arn| role_name(arn).map(|n| (arn, n))) {
+        Some((arn, name)) => RolePlan::Existing {
+            arn: arn.to_owned(),
+            name: name.to_owned(),
+        },
+        None => RolePlan::Create {
+            name: truncate(&format!("ecsguard-execution-{}", safe(family)), 64),
+        },
+    };
+    let static_aws_keys = findings.iter().any(|f| {
+        f.rule == RuleId::KnownCredentialVariable
+            && (f.variable == "AWS_ACCESS_KEY_ID" || f.variable == "AWS_SECRET_ACCESS_KEY")
+    });
+    Ok(FamilyPlan {
+        family: family.to_owned(),
+        old_arn: old_arn.to_owned(),
+        account: account.to_owned(),
+        region: region.to_owned(),
+        partition: partition.to_owned(),
+        store: store.clone(),
+        moves,
+        role,
+        policy_name: truncate(&format!("ecsguard-secrets-{}", safe(family)), 128),
+        static_aws_keys,
+    })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+impl FamilyPlan {
+    /// The ARN of an SSM parameter this plan writes.
+    pub fn parameter_arn(&self, name: &str) -> String {
+        format!(
+            "arn:{}:ssm:{}:{}:parameter/{}",
+            self.partition,
+            self.region,
+            self.account,
+            name.trim_start_matches('/')
+        )
+    }
+
+    /// The KMS key ARN to allow `kms:Decrypt` on, for a customer managed key.
+    pub fn kms_key_arn(&self) -> Option<String> {
+        let key = self.store.kms_key_id.as_ref()?;
+        Some(if key.starts_with("arn:") {
+            key.clone()
+        } else {
+            format!(
+                "arn:{}:kms:{}:{}:key/{key}",
+                self.partition, self.region, self.account
+            )
+        })
+    }
+
+    /// The store names this plan writes, each once (a Secrets Manager secret holds several variables).
+    pub fn store_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.moves.iter().map(|m| m.store_name.as_str()).collect();
+        names.dedup();
+        names
+    }
+
+    /// `valueFrom` for a move, given the ARN of what it was stored in.
+    pub fn value_from(&self, m: &Move, stored_arn: &str) -> String {
+        match &m.json_key {
+            // `arn:…:secret:NAME-AbCdEf:KEY::` (JSON key, default stage, current version).
+            Some(key) => format!("{stored_arn}:{key}::"),
+            None => stored_arn.to_owned(),
+        }
+    }
+
+    /// The inline policy for the execution role: exactly the stored ARNs.
+    pub fn policy_document(&self, stored_arns: &[String]) -> String {
+        let mut resources: Vec<&String> = stored_arns.iter().collect();
+        resources.sort();
+        resources.dedup();
+        let action = match self.store.kind {
+            StoreKind::Ssm => "ssm:GetParameters",
+            StoreKind::SecretsManager => "secretsmanager:GetSecretValue",
+        };
+        let quoted: Vec<String> = resources.iter().map(|r| format!("\"{r}\"")).collect();
+        let mut statements = vec![format!(
+            "{{\"Sid\":\"ReadMovedSecrets\",\"Effect\":\"Allow\",\"Action\":[\"{action}\"],\"Resource\":[{}]}}",
+            quoted.join(",")
+        )];
+        if let Some(key) = self.kms_key_arn() {
+            statements.push(format!(
+                "{{\"Sid\":\"DecryptMovedSecrets\",\"Effect\":\"Allow\",\"Action\":[\"kms:Decrypt\"],\"Resource\":[\"{key}\"]}}"
+            ));
+        }
+        format!(
+            "{{\"Version\":\"2012-10-17\",\"Statement\":[{}]}}",
+            statements.join(",")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Severity;
+    use crate::model::Location;
+
+    fn finding(container: &str, variable: &str, rule: RuleId) -> Finding {
+        Finding {
+            rule,
+            severity: Severity::High,
+            message: String::new(),
+            family: Some("billing".into()),
+            revision: Some(3),
+            container: Some(container.into()),
+            variable: variable.into(),
+            location: Location::Live {
+                arn: String::new(),
+                account: String::new(),
+                region: String::new(),
+            },
+            detectors: vec![],
+            redacted: None,
+            reference: None,
+            fingerprint: String::new(),
+        }
+    }
+
+    const ARN: &str = "arn:aws:ecs:eu-west-1:111122223333:task-definition/billing:3";
+
+    #[test]
+    fn ssm_plan_names_parameters_and_grants_exactly_them() {
+        let fs = [
+            finding("api", "DB_PASSWORD", RuleId::SecretNamedVariable),
+            finding(
+                "api",
+                "AWS_SECRET_ACCESS_KEY",
+                RuleId::KnownCredentialVariable,
+            ),
+        ];
+        let refs: Vec<&Finding> = fs.iter().collect();
+        let store = StoreSettings {
+            kind: StoreKind::Ssm,
+            prefix: "/ecsguard/".into(),
+            kms_key_id: None,
+        };
+        let plan = plan_family(
+            ARN,
+            "billing",
+            Some("arn:aws:iam::111122223333:role/service/ecsTaskExecutionRole"),
+            &refs,
+            &store,
+        )
+        .expect("plan");
+        assert_eq!(
+            plan.moves[1].store_name,
+            "/ecsguard/billing/api/DB_PASSWORD"
+        );
+        assert_eq!(
+            plan.role,
+            RolePlan::Existing {
+                arn: "arn:aws:iam::111122223333:role/service/ecsTaskExecutionRole".into(),
+                name: "ecsTaskExecutionRole".into()
+            }
+        );
+        assert!(plan.static_aws_keys);
+        let arn = plan.parameter_arn(&plan.moves[1].store_name);
+        assert_eq!(
+            arn,
+            "arn:aws:ssm:eu-west-1:111122223333:parameter/ecsguard/billing/api/DB_PASSWORD"
+        );
+        let policy = plan.policy_document(std::slice::from_ref(&arn));
+        assert!(policy.contains(&arn) && !policy.contains('*'), "{policy}");
+        assert!(policy.contains("ssm:GetParameters"));
+    }
+
+    #[test]
+    fn secrets_manager_plan_groups_by_container_and_needs_a_role() {
+        let fs = [
+            finding("api", "A_TOKEN", RuleId::SecretNamedVariable),
+            finding("api", "B_TOKEN", RuleId::SecretNamedVariable),
+            finding("worker", "C_TOKEN", RuleId::SecretNamedVariable),
+        ];
+        let refs: Vec<&Finding> = fs.iter().collect();
+        let store = StoreSettings {
+            kind: StoreKind::SecretsManager,
+            prefix: "/ecsguard".into(),
+            kms_key_id: Some("1234abcd-12ab-34cd-56ef-1234567890ab".into()),
+        };
+        let plan = plan_family(ARN, "billing", None, &refs, &store).expect("plan");
+        assert_eq!(
+            plan.store_names(),
+            ["ecsguard/billing/api", "ecsguard/billing/worker"]
+        );
+        assert_eq!(
+            plan.role,
+            RolePlan::Create {
+                name: "ecsguard-execution-billing".into()
+            }
+        );
+        let secret =
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:ecsguard/billing/api-AbCdEf";
+        assert_eq!(
+            plan.value_from(&plan.moves[0], secret),
+            format!("{secret}:A_TOKEN::")
+        );
+        let policy = plan.policy_document(&[secret.to_owned()]);
+        assert!(
+            policy.contains("kms:Decrypt")
+                && policy.contains("key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+            "{policy}"
+        );
+        assert!(!policy.contains('*'));
+    }
+
+    #[test]
+    fn aliases_are_refused() {
+        let store = StoreSettings {
+            kind: StoreKind::Ssm,
+            prefix: "/x".into(),
+            kms_key_id: Some("alias/mine".into()),
+        };
+        assert!(plan_family(ARN, "billing", None, &[], &store).is_err());
+    }
+}

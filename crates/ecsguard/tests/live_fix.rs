@@ -1,0 +1,833 @@
+//! `ecsguard fix --aws` and `ecsguard rollback` against a moto server.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+#[path = "common/moto.rs"]
+mod moto;
+
+use std::path::Path;
+
+use common::Run;
+use moto::{account, register_with_role, Account};
+
+const REGION: &str = "us-east-1";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn fix_in(dir: &Path, acct: &Account, extra_env: &[(&'static str, String)], args: &[&str]) -> Run {
+    let mut env = acct.env(REGION);
+    env.extend(extra_env.iter().cloned());
+    let mut all = vec!["fix", "--aws", "--journal-dir", "journal"];
+    all.extend_from_slice(args);
+    common::ecsguard_with(dir, &env, true, &all)
+}
+
+struct World {
+    acct: Account,
+    old_arn: String,
+    role_arn: String,
+}
+
+/// A family `app` with two secrets and a harmless variable, an execution
+/// role, and a service running it in cluster `main`.
+async fn world(id: &str, with_role: bool) -> World {
+    let acct = account(id).await;
+    let config = acct.config(REGION).await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let role_arn = if with_role {
+        iam.create_role()
+            .role_name("execution")
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+            .send()
+            .await
+            .expect("role")
+            .role()
+            .map(|r| r.arn().to_owned())
+            .expect("arn")
+    } else {
+        String::new()
+    };
+    let ecs = acct.ecs(REGION).await;
+    let old_arn = register_with_role(
+        &ecs,
+        "app",
+        &[
+            ("DB_PASSWORD", "Orig1nal-db-pw"),
+            ("API_TOKEN", "tok-123456789"),
+            ("LOG_LEVEL", "info"),
+        ],
+        with_role.then_some(role_arn.as_str()),
+    )
+    .await;
+    ecs.create_cluster()
+        .cluster_name("main")
+        .send()
+        .await
+        .expect("cluster");
+    ecs.create_service()
+        .cluster("main")
+        .service_name("web")
+        .task_definition(&old_arn)
+        .desired_count(1)
+        .send()
+        .await
+        .expect("service");
+    World {
+        acct,
+        old_arn,
+        role_arn,
+    }
+}
+
+async fn parameter(acct: &Account, name: &str) -> Option<String> {
+    let ssm = aws_sdk_ssm::Client::new(&acct.config(REGION).await);
+    ssm.get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.parameter().and_then(|p| p.value()).map(str::to_owned))
+}
+
+async fn revisions(acct: &Account) -> Vec<String> {
+    let ecs = acct.ecs(REGION).await;
+    let mut all = Vec::new();
+    for status in [
+        aws_sdk_ecs::types::TaskDefinitionStatus::Active,
+        aws_sdk_ecs::types::TaskDefinitionStatus::Inactive,
+    ] {
+        let out = ecs
+            .list_task_definitions()
+            .family_prefix("app")
+            .status(status)
+            .send()
+            .await
+            .expect("list");
+        all.extend(out.task_definition_arns().iter().cloned());
+    }
+    all.sort();
+    all
+}
+
+async fn service_td(acct: &Account) -> String {
+    let ecs = acct.ecs(REGION).await;
+    let out = ecs
+        .describe_services()
+        .cluster("main")
+        .services("web")
+        .send()
+        .await
+        .expect("describe");
+    out.services()[0]
+        .task_definition()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn describe(acct: &Account, arn: &str) -> aws_sdk_ecs::types::TaskDefinition {
+    let ecs = acct.ecs(REGION).await;
+    ecs.describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .expect("describe")
+        .task_definition
+        .expect("td")
+}
+
+/// The state a finished SSM fix must leave.
+async fn assert_fixed(w: &World) {
+    let acct = &w.acct;
+    assert_eq!(
+        parameter(acct, "/ecsguard/app/app/DB_PASSWORD")
+            .await
+            .as_deref(),
+        Some("Orig1nal-db-pw")
+    );
+    assert_eq!(
+        parameter(acct, "/ecsguard/app/app/API_TOKEN")
+            .await
+            .as_deref(),
+        Some("tok-123456789")
+    );
+    let revs = revisions(acct).await;
+    assert_eq!(revs.len(), 2, "exactly one new revision: {revs:?}");
+    let new_arn = revs.iter().find(|a| **a != w.old_arn).expect("new").clone();
+    let new = describe(acct, &new_arn).await;
+    let c = &new.container_definitions()[0];
+    let env: Vec<&str> = c.environment().iter().filter_map(|e| e.name()).collect();
+    assert_eq!(env, ["LOG_LEVEL"]);
+    let mut secrets: Vec<(&str, &str)> = c
+        .secrets()
+        .iter()
+        .map(|s| (s.name(), s.value_from()))
+        .collect();
+    secrets.sort();
+    assert_eq!(
+        secrets,
+        [
+            (
+                "API_TOKEN",
+                format!(
+                    "arn:aws:ssm:us-east-1:{}:parameter/ecsguard/app/app/API_TOKEN",
+                    acct.id
+                )
+                .as_str()
+            ),
+            (
+                "DB_PASSWORD",
+                format!(
+                    "arn:aws:ssm:us-east-1:{}:parameter/ecsguard/app/app/DB_PASSWORD",
+                    acct.id
+                )
+                .as_str()
+            ),
+        ]
+    );
+    assert_eq!(new.execution_role_arn(), Some(w.role_arn.as_str()));
+    assert_eq!(service_td(acct).await, new_arn);
+    let iam = aws_sdk_iam::Client::new(&acct.config(REGION).await);
+    let policy = iam
+        .get_role_policy()
+        .role_name("execution")
+        .policy_name("ecsguard-secrets-app")
+        .send()
+        .await
+        .expect("inline policy");
+    let doc = urlencoding_decode(policy.policy_document());
+    assert!(doc.contains("ssm:GetParameters"), "{doc}");
+    assert!(
+        doc.contains("parameter/ecsguard/app/app/DB_PASSWORD")
+            && doc.contains("parameter/ecsguard/app/app/API_TOKEN"),
+        "{doc}"
+    );
+    assert!(!doc.contains('*'), "no wildcard: {doc}");
+}
+
+/// IAM returns policy documents URL-encoded.
+fn urlencoding_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let w = rt().block_on(world("200000000001", true));
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &w.acct, &[], &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for expected in [
+        "/ecsguard/app/app/DB_PASSWORD",
+        "- environment  DB_PASSWORD",
+        "+ secrets      DB_PASSWORD valueFrom arn:aws:ssm:us-east-1:200000000001:parameter/ecsguard/app/app/DB_PASSWORD",
+        "execution role execution: inline policy ecsguard-secrets-app",
+        "aws ecs update-service --cluster",
+        "rotate the exposed values",
+        "dry run",
+    ] {
+        assert!(run.stdout.contains(expected), "missing {expected:?} in:\n{}", run.stdout);
+    }
+    let json = fix_in(dir.path(), &w.acct, &[], &["--format", "json"]).json();
+    assert_eq!(json["plans"][0]["moves"].as_array().map(Vec::len), Some(2));
+    assert_eq!(json["plans"][0]["services"][0]["service"], "web");
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD").await,
+            None
+        );
+        assert_eq!(revisions(&w.acct).await.len(), 1);
+    });
+    assert!(
+        !dir.path().join("journal").exists(),
+        "a dry run writes no journal"
+    );
+}
+
+#[test]
+fn ssm_fix_moves_values_updates_services_and_is_idempotent() {
+    let w = rt().block_on(world("200000000002", true));
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    rt().block_on(assert_fixed(&w));
+    // A rerun finds nothing left to do and registers nothing.
+    let again = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("0 task definitions fixed"),
+        "{}",
+        again.stdout
+    );
+    rt().block_on(assert_fixed(&w));
+}
+
+#[test]
+fn interrupted_after_any_step_a_rerun_completes_without_loss_or_duplicates() {
+    // Steps: 2 parameters, role, policy, registration, service update.
+    for k in 1..=6usize {
+        let id = format!("2000000001{k:02}");
+        let w = rt().block_on(world(&id, true));
+        let dir = common::tempdir();
+        let stop = [("ECSGUARD_TEST_STOP_AFTER", k.to_string())];
+        let first = fix_in(
+            dir.path(),
+            &w.acct,
+            &stop,
+            &["--apply", "--update-services"],
+        );
+        assert_eq!(
+            first.code, 3,
+            "step {k}: {}\n{}",
+            first.stdout, first.stderr
+        );
+        let second = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+        assert_eq!(
+            second.code, 0,
+            "step {k}: {}\n{}",
+            second.stdout, second.stderr
+        );
+        rt().block_on(assert_fixed(&w));
+    }
+}
+
+#[test]
+fn a_different_existing_value_is_never_overwritten_silently() {
+    let w = rt().block_on(async {
+        let w = world("200000000003", true).await;
+        let ssm = aws_sdk_ssm::Client::new(&w.acct.config(REGION).await);
+        ssm.put_parameter()
+            .name("/ecsguard/app/app/DB_PASSWORD")
+            .value("someone-elses-value")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("put");
+        w
+    });
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &w.acct, &[], &["--apply"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("--overwrite"), "{}", run.stdout);
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD")
+                .await
+                .as_deref(),
+            Some("someone-elses-value")
+        );
+        assert_eq!(revisions(&w.acct).await.len(), 1, "nothing registered");
+    });
+    let run = fix_in(
+        dir.path(),
+        &w.acct,
+        &[],
+        &["--apply", "--update-services", "--overwrite"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    rt().block_on(assert_fixed(&w));
+}
+
+#[test]
+fn secrets_manager_store_creates_the_role_it_needs() {
+    let w = rt().block_on(world("200000000004", false));
+    let dir = common::tempdir();
+    let run = fix_in(
+        dir.path(),
+        &w.acct,
+        &[],
+        &["--apply", "--store", "secretsmanager", "--format", "json"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    let new_arn = report["plans"][0]["new_arn"]
+        .as_str()
+        .expect("new arn")
+        .to_owned();
+    rt().block_on(async {
+        let config = w.acct.config(REGION).await;
+        let sm = aws_sdk_secretsmanager::Client::new(&config);
+        let secret = sm
+            .get_secret_value()
+            .secret_id("ecsguard/app/app")
+            .send()
+            .await
+            .expect("secret");
+        let doc: serde_json::Value =
+            serde_json::from_str(secret.secret_string().unwrap_or_default()).expect("json");
+        assert_eq!(doc["DB_PASSWORD"], "Orig1nal-db-pw");
+        assert_eq!(doc["API_TOKEN"], "tok-123456789");
+        let secret_arn = secret.arn().unwrap_or_default().to_owned();
+        let new = describe(&w.acct, &new_arn).await;
+        let secrets: Vec<(&str, &str)> = new.container_definitions()[0]
+            .secrets()
+            .iter()
+            .map(|s| (s.name(), s.value_from()))
+            .collect();
+        assert!(
+            secrets.contains(&(
+                "DB_PASSWORD",
+                format!("{secret_arn}:DB_PASSWORD::").as_str()
+            )),
+            "{secrets:?}"
+        );
+        let role_arn = new.execution_role_arn().expect("a role was given");
+        assert!(
+            role_arn.ends_with(":role/ecsguard-execution-app"),
+            "{role_arn}"
+        );
+        let iam = aws_sdk_iam::Client::new(&config);
+        let role = iam
+            .get_role()
+            .role_name("ecsguard-execution-app")
+            .send()
+            .await
+            .expect("role");
+        assert!(urlencoding_decode(
+            role.role()
+                .and_then(|r| r.assume_role_policy_document())
+                .unwrap_or_default()
+        )
+        .contains("ecs-tasks.amazonaws.com"));
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name("ecsguard-execution-app")
+            .send()
+            .await
+            .expect("attached");
+        assert!(attached
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_name() == Some("AmazonECSTaskExecutionRolePolicy")));
+        let policy = iam
+            .get_role_policy()
+            .role_name("ecsguard-execution-app")
+            .policy_name("ecsguard-secrets-app")
+            .send()
+            .await
+            .expect("policy");
+        let doc = urlencoding_decode(policy.policy_document());
+        assert!(
+            doc.contains("secretsmanager:GetSecretValue")
+                && doc.contains(&secret_arn)
+                && !doc.contains('*'),
+            "{doc}"
+        );
+    });
+}
+
+#[test]
+fn rollback_points_services_back_and_can_delete_what_was_created() {
+    let w = rt().block_on(world("200000000005", true));
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let journal = dir.path().join("journal/200000000005-us-east-1-app.json");
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    assert!(
+        !text.contains("Orig1nal") && !text.contains("tok-123"),
+        "no values in the journal"
+    );
+    let env = w.acct.env(REGION);
+    let back = common::ecsguard_with(
+        dir.path(),
+        &env,
+        true,
+        &["rollback", "--journal", journal.to_str().expect("path")],
+    );
+    assert_eq!(back.code, 0, "{}\n{}", back.stdout, back.stderr);
+    rt().block_on(async {
+        assert_eq!(service_td(&w.acct).await, w.old_arn);
+        assert!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD")
+                .await
+                .is_some(),
+            "kept without --delete-secrets"
+        );
+    });
+    let delete = common::ecsguard_with(
+        dir.path(),
+        &env,
+        true,
+        &[
+            "rollback",
+            "--journal",
+            journal.to_str().expect("path"),
+            "--delete-secrets",
+        ],
+    );
+    assert_eq!(delete.code, 0, "{}\n{}", delete.stdout, delete.stderr);
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD").await,
+            None
+        );
+        let iam = aws_sdk_iam::Client::new(&w.acct.config(REGION).await);
+        assert!(iam
+            .get_role_policy()
+            .role_name("execution")
+            .policy_name("ecsguard-secrets-app")
+            .send()
+            .await
+            .is_err());
+    });
+}
+
+#[test]
+fn deregister_old_waits_for_the_services_and_then_deregisters() {
+    let w = rt().block_on(world("200000000006", true));
+    let dir = common::tempdir();
+    let refused = fix_in(dir.path(), &w.acct, &[], &["--apply", "--deregister-old"]);
+    assert_eq!(
+        refused.code, 3,
+        "a service still runs the old revision: {}",
+        refused.stdout
+    );
+    assert!(
+        refused.stdout.contains("still use it"),
+        "{}",
+        refused.stdout
+    );
+    let run = fix_in(
+        dir.path(),
+        &w.acct,
+        &[],
+        &["--apply", "--update-services", "--deregister-old"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    rt().block_on(async {
+        assert_fixed(&w).await;
+        let old = describe(&w.acct, &w.old_arn).await;
+        assert_eq!(
+            old.status(),
+            Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Inactive)
+        );
+    });
+}
+
+#[test]
+fn the_new_revision_is_a_faithful_copy() {
+    use aws_sdk_ecs::types::*;
+    let (acct, old_arn) = rt().block_on(async {
+        let acct = account("200000000007").await;
+        let ecs = acct.ecs(REGION).await;
+        let container = ContainerDefinition::builder()
+            .name("app")
+            .image("app:2")
+            .cpu(128)
+            .memory(256)
+            .essential(true)
+            .command("serve")
+            .environment(
+                KeyValuePair::builder()
+                    .name("DB_PASSWORD")
+                    .value("faithful-copy-pw")
+                    .build(),
+            )
+            .environment(KeyValuePair::builder().name("MODE").value("prod").build())
+            .port_mappings(
+                PortMapping::builder()
+                    .container_port(8080)
+                    .protocol(TransportProtocol::Tcp)
+                    .build(),
+            )
+            .mount_points(
+                MountPoint::builder()
+                    .source_volume("data")
+                    .container_path("/data")
+                    .build(),
+            )
+            .docker_labels("team", "payments")
+            .build();
+        let arn = ecs
+            .register_task_definition()
+            .family("app")
+            .task_role_arn("arn:aws:iam::200000000007:role/task")
+            .execution_role_arn("arn:aws:iam::200000000007:role/execution")
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .cpu("256")
+            .memory("512")
+            .pid_mode(PidMode::Task)
+            .ipc_mode(IpcMode::None)
+            .volumes(Volume::builder().name("data").build())
+            .placement_constraints(
+                TaskDefinitionPlacementConstraint::builder()
+                    .r#type(TaskDefinitionPlacementConstraintType::MemberOf)
+                    .expression("attribute:ecs.os-type == linux")
+                    .build(),
+            )
+            .runtime_platform(
+                RuntimePlatform::builder()
+                    .cpu_architecture(CpuArchitecture::Arm64)
+                    .operating_system_family(OsFamily::Linux)
+                    .build(),
+            )
+            .ephemeral_storage(EphemeralStorage::builder().size_in_gib(30).build())
+            .tags(Tag::builder().key("owner").value("payments").build())
+            .container_definitions(container)
+            .send()
+            .await
+            .expect("register")
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .expect("arn")
+            .to_owned();
+        let iam = aws_sdk_iam::Client::new(&acct.config(REGION).await);
+        iam.create_role()
+            .role_name("execution")
+            .assume_role_policy_document("{}")
+            .send()
+            .await
+            .expect("role");
+        (acct, arn)
+    });
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &acct, &[], &["--apply", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let new_arn = run.json()["plans"][0]["new_arn"]
+        .as_str()
+        .expect("new")
+        .to_owned();
+    rt().block_on(async {
+        let ecs = acct.ecs(REGION).await;
+        let get = |arn: String| {
+            let ecs = ecs.clone();
+            async move {
+                let out = ecs
+                    .describe_task_definition()
+                    .task_definition(arn)
+                    .include(TaskDefinitionField::Tags)
+                    .send()
+                    .await
+                    .expect("describe");
+                (
+                    out.task_definition.expect("td"),
+                    out.tags.unwrap_or_default(),
+                )
+            }
+        };
+        let (old, old_tags) = get(old_arn.clone()).await;
+        let (new, new_tags) = get(new_arn).await;
+        assert_eq!(new.task_role_arn, old.task_role_arn);
+        assert_eq!(new.execution_role_arn, old.execution_role_arn);
+        assert_eq!(new.network_mode, old.network_mode);
+        assert_eq!(new.requires_compatibilities, old.requires_compatibilities);
+        assert_eq!(
+            (new.cpu.clone(), new.memory.clone()),
+            (old.cpu.clone(), old.memory.clone())
+        );
+        assert_eq!(
+            (new.pid_mode.clone(), new.ipc_mode.clone()),
+            (old.pid_mode.clone(), old.ipc_mode.clone())
+        );
+        assert_eq!(new.volumes, old.volumes);
+        assert_eq!(new.placement_constraints, old.placement_constraints);
+        assert_eq!(new.runtime_platform, old.runtime_platform);
+        assert_eq!(new.ephemeral_storage, old.ephemeral_storage);
+        assert!(
+            new_tags
+                .iter()
+                .any(|t| t.key() == Some("owner") && t.value() == Some("payments")),
+            "{:?}",
+            new_tags.len()
+        );
+        assert!(old_tags.iter().any(|t| t.key() == Some("owner")));
+        // The container is the same but for the moved variable.
+        let (mut oc, mut nc) = (
+            old.container_definitions()[0].clone(),
+            new.container_definitions()[0].clone(),
+        );
+        oc.environment = Some(
+            oc.environment()
+                .iter()
+                .filter(|e| e.name() != Some("DB_PASSWORD"))
+                .cloned()
+                .collect(),
+        );
+        assert_eq!(nc.secrets().len(), 1);
+        nc.secrets = oc.secrets.clone();
+        assert_eq!(nc, oc);
+    });
+}
+
+#[test]
+fn no_planted_value_reaches_output_or_journal() {
+    let w = rt().block_on(world("200000000008", true));
+    let dir = common::tempdir();
+    for args in [
+        &["--format", "json"][..],
+        &[][..],
+        &["--apply", "--update-services", "--format", "json"][..],
+    ] {
+        let run = fix_in(dir.path(), &w.acct, &[], args);
+        for planted in ["Orig1nal-db-pw", "tok-123456789"] {
+            assert!(
+                !run.stdout.contains(&planted[..8]) && !run.stderr.contains(&planted[..8]),
+                "{args:?}: {planted}"
+            );
+        }
+    }
+    for entry in std::fs::read_dir(dir.path().join("journal")).expect("journal dir") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        assert!(
+            !text.contains("Orig1nal") && !text.contains("tok-1234"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_crash_between_registering_and_journaling_does_not_register_twice() {
+    let w = rt().block_on(world("200000000009", true));
+    let dir = common::tempdir();
+    let crash = [("ECSGUARD_TEST_CRASH_IN_REGISTER", "1".to_owned())];
+    let first = fix_in(
+        dir.path(),
+        &w.acct,
+        &crash,
+        &["--apply", "--update-services"],
+    );
+    assert_eq!(first.code, 3, "{}\n{}", first.stdout, first.stderr);
+    rt().block_on(async {
+        assert_eq!(
+            revisions(&w.acct).await.len(),
+            2,
+            "registered, not journaled"
+        )
+    });
+    let second = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    rt().block_on(assert_fixed(&w));
+}
+
+#[test]
+fn every_container_of_a_revision_is_fixed() {
+    use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair};
+    let acct = rt().block_on(async {
+        let acct = account("200000000010").await;
+        let ecs = acct.ecs(REGION).await;
+        let c = |name: &str, env: &[(&str, &str)]| {
+            let mut b = ContainerDefinition::builder()
+                .name(name)
+                .image("x:1")
+                .memory(128);
+            for (k, v) in env {
+                b = b.environment(KeyValuePair::builder().name(*k).value(*v).build());
+            }
+            b.build()
+        };
+        ecs.register_task_definition()
+            .family("app")
+            .container_definitions(c("api", &[("DB_PASSWORD", "api-db-pw-1")]))
+            .container_definitions(c(
+                "worker",
+                &[
+                    ("QUEUE_TOKEN", "worker-queue-token"),
+                    ("LOG_LEVEL", "debug"),
+                ],
+            ))
+            .send()
+            .await
+            .expect("register");
+        acct
+    });
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &acct, &[], &["--apply", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let new_arn = run.json()["plans"][0]["new_arn"]
+        .as_str()
+        .expect("new")
+        .to_owned();
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&acct, "/ecsguard/app/api/DB_PASSWORD")
+                .await
+                .as_deref(),
+            Some("api-db-pw-1")
+        );
+        assert_eq!(
+            parameter(&acct, "/ecsguard/app/worker/QUEUE_TOKEN")
+                .await
+                .as_deref(),
+            Some("worker-queue-token")
+        );
+        let new = describe(&acct, &new_arn).await;
+        for c in new.container_definitions() {
+            let names: Vec<&str> = c.secrets().iter().map(|s| s.name()).collect();
+            match c.name() {
+                Some("api") => assert_eq!(names, ["DB_PASSWORD"]),
+                Some("worker") => {
+                    assert_eq!(names, ["QUEUE_TOKEN"]);
+                    assert_eq!(c.environment().len(), 1, "LOG_LEVEL stays");
+                }
+                other => panic!("unexpected container {other:?}"),
+            }
+        }
+        assert!(new
+            .execution_role_arn()
+            .is_some_and(|r| r.ends_with("role/ecsguard-execution-app")));
+    });
+}
+
+#[test]
+fn large_values_use_the_advanced_tier_or_are_refused_never_truncated() {
+    let big = "k".repeat(5000) + "-end";
+    let huge = "h9x".repeat(3000);
+    let acct = rt().block_on(async {
+        let acct = account("200000000011").await;
+        let ecs = acct.ecs(REGION).await;
+        moto::register(&ecs, "app", &[("PRIVATE_KEY", big.as_str())]).await;
+        moto::register(&ecs, "other", &[("PRIVATE_KEY", huge.as_str())]).await;
+        acct
+    });
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &acct, &[], &["--apply", "--family", "app"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    rt().block_on(async {
+        let ssm = aws_sdk_ssm::Client::new(&acct.config(REGION).await);
+        let p = ssm
+            .get_parameter()
+            .name("/ecsguard/app/app/PRIVATE_KEY")
+            .with_decryption(true)
+            .send()
+            .await
+            .expect("param");
+        assert_eq!(
+            p.parameter().and_then(|p| p.value()),
+            Some(big.as_str()),
+            "stored whole"
+        );
+    });
+    let refused = fix_in(dir.path(), &acct, &[], &["--apply", "--family", "other"]);
+    assert_eq!(refused.code, 3, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("8 KB") && refused.stdout.contains("--store secretsmanager"),
+        "{}",
+        refused.stdout
+    );
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&acct, "/ecsguard/other/app/PRIVATE_KEY").await,
+            None
+        )
+    });
+}
