@@ -156,7 +156,11 @@ pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
     let mut targets: BTreeMap<String, (String, String)> = BTreeMap::new(); // old ARN -> (region, family)
     if options.apply {
         for journal in unfinished_journals(&options.journal_dir) {
-            if options.families.is_empty() || options.families.contains(&journal.family) {
+            let family_wanted =
+                options.families.is_empty() || options.families.contains(&journal.family);
+            let region_wanted =
+                options.live.regions.is_empty() || options.live.regions.contains(&journal.region);
+            if family_wanted && region_wanted {
                 targets.insert(
                     journal.old_arn.clone(),
                     (journal.region.clone(), journal.family.clone()),
@@ -188,7 +192,8 @@ pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
     for (old_arn, (region, family)) in targets {
         let clients = Clients::new(&config, &region);
         match fix_family(options, rules, &clients, &old_arn, &region, &family).await {
-            Ok(fix) => {
+            Ok(None) => {}
+            Ok(Some(fix)) => {
                 let failed = fix.1;
                 out.families.push(fix.0);
                 match failed {
@@ -255,14 +260,26 @@ async fn fix_family(
     old_arn: &str,
     region: &str,
     family: &str,
-) -> Result<(FamilyFix, Option<StepError>), String> {
+) -> Result<Option<(FamilyFix, Option<StepError>)>, String> {
     let (old, tags) = describe(&clients.ecs, old_arn).await?;
     let account = crate::convert::account_of(old_arn)
         .unwrap_or_default()
         .to_owned();
     let model = crate::convert::task_definition(&old, &account, region);
     let findings: Vec<Finding> = ecsguard_core::check(&model, rules);
-    let refs: Vec<&Finding> = findings.iter().collect();
+    // An empty value (ECS.8 flags `AWS_ACCESS_KEY_ID=""` by name) has nothing to move.
+    let empty = |f: &&Finding| {
+        model.containers.iter().any(|c| {
+            c.name == f.container
+                && c.environment.iter().any(|v| {
+                    v.name == f.variable && matches!(&v.value, ecsguard_core::EnvValue::Literal(s) if s.expose().is_empty())
+                })
+        })
+    };
+    let refs: Vec<&Finding> = findings.iter().filter(|f| !empty(f)).collect();
+    if refs.is_empty() {
+        return Ok(None);
+    }
     let plan = plan::plan_family(
         old_arn,
         family,
@@ -282,7 +299,7 @@ async fn fix_family(
         journal: None,
     };
     if !options.apply {
-        return Ok((fix, None));
+        return Ok(Some((fix, None)));
     }
     // The values, read from the old revision (which keeps them until deregistered).
     let mut values: HashMap<(String, String), SecretValue> = HashMap::new();
@@ -332,7 +349,7 @@ async fn fix_family(
     )
     .await;
     fix.journal = Some(journal);
-    Ok((fix, result.err()))
+    Ok(Some((fix, result.err())))
 }
 
 /// A plan id from the old ARN and the time: unique per fix, and not secret.

@@ -831,3 +831,35 @@ fn large_values_use_the_advanced_tier_or_are_refused_never_truncated() {
         )
     });
 }
+
+#[test]
+fn empty_values_have_nothing_to_move() {
+    let acct = rt().block_on(async {
+        let acct = account("200000000012").await;
+        let ecs = acct.ecs(REGION).await;
+        // ECS.8 flags the name even when empty; there is no value to store.
+        moto::register(
+            &ecs,
+            "app",
+            &[("AWS_ACCESS_KEY_ID", ""), ("LOG_LEVEL", "info")],
+        )
+        .await;
+        acct
+    });
+    let dir = common::tempdir();
+    let scan = common::ecsguard_with(
+        dir.path(),
+        &acct.env(REGION),
+        true,
+        &["scan", "--aws", "--format", "json"],
+    );
+    assert_eq!(scan.code, 1, "the scan still reports it");
+    let run = fix_in(dir.path(), &acct, &[], &["--apply"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("0 task definitions fixed"),
+        "{}",
+        run.stdout
+    );
+    rt().block_on(async { assert_eq!(revisions(&acct).await.len(), 1) });
+}
