@@ -395,6 +395,24 @@ impl Cfn<'_> {
 }
 
 impl Resolve for Cfn<'_> {
+    fn entries<'n>(&self, node: &'n Node) -> Vec<&'n Node> {
+        match intrinsic(node) {
+            // `!If [cond, entry, entry-or-!Ref AWS::NoValue]`: both branches are possible.
+            Some(("If", arg)) => arg
+                .as_seq()
+                .map(|items| {
+                    items
+                        .iter()
+                        .skip(1)
+                        .flat_map(|b| self.entries(b))
+                        .filter(|b| b.is_map() && intrinsic(b).is_none())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => vec![node],
+        }
+    }
+
     fn value(&self, node: &Node) -> Option<EnvValue> {
         if let Some((name, arg)) = intrinsic(node) {
             return self.call(name, arg);
@@ -431,6 +449,10 @@ fn dynamic_reference(s: &str) -> EnvValue {
 struct SubStrings<'a>(&'a Cfn<'a>);
 
 impl Resolve for SubStrings<'_> {
+    fn entries<'n>(&self, node: &'n Node) -> Vec<&'n Node> {
+        self.0.entries(node)
+    }
+
     fn value(&self, node: &Node) -> Option<EnvValue> {
         match &node.kind {
             Kind::Str(s, _) if s.contains("${") => Some(self.0.sub(s, None)),

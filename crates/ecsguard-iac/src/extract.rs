@@ -16,6 +16,12 @@ pub trait Resolve {
     fn name(&self, node: &Node) -> Option<String> {
         node.scalar_text()
     }
+
+    /// The list entries a node stands for: itself, or for a conditional
+    /// (CloudFormation `Fn::If`) each branch, so that no branch goes unread.
+    fn entries<'n>(&self, node: &'n Node) -> Vec<&'n Node> {
+        vec![node]
+    }
 }
 
 /// The plain reading, for JSON and evaluated HCL.
@@ -79,6 +85,7 @@ pub fn environment(env: &Node, files: &[String], resolve: &dyn Resolve) -> Vec<E
     };
     entries
         .iter()
+        .flat_map(|entry| resolve.entries(entry))
         .filter_map(|entry| {
             let name_node = entry.get("name")?;
             let name = resolve.name(name_node)?;

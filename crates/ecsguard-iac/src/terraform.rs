@@ -656,6 +656,15 @@ impl<'a> Module<'a> {
                             inner.insert(f.intro.value_var.as_str().to_owned(), v);
                         }
                     }
+                    // An `if` that is known to be false drops the item; one that is unknown keeps it.
+                    if let Some(cond) = &f.cond {
+                        if matches!(
+                            self.eval(&cond.expr, loc, &inner, depth).kind,
+                            Kind::Bool(false)
+                        ) {
+                            continue;
+                        }
+                    }
                     let value = self.eval(&f.value_expr, loc, &inner, depth);
                     match &f.key_expr {
                         Some(key_expr) => {

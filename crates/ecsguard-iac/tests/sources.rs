@@ -91,6 +91,8 @@ resource "aws_ecs_task_definition" "t" {
     name = local.name
     environment = concat(
       [for k, v in local.env : { name = k, value = v }],
+      [for k, v in local.env : { name = "DROPPED_${k}", value = v } if false],
+      [for k, v in local.env : { name = "KEPT_${k}", value = v } if k == "API_TOKEN"],
       [
         { name = "PW", value = var.pw },
         { name = "REGION", value = var.region },
@@ -117,6 +119,8 @@ resource "aws_ecs_task_definition" "t" {
         vec![
             row("web", "LOG_LEVEL", "lit:info"),
             row("web", "API_TOKEN", "lit:abc123abc123"),
+            row("web", "KEPT_LOG_LEVEL", "lit:info"),
+            row("web", "KEPT_API_TOKEN", "lit:abc123abc123"),
             row("web", "PW", "secret:var.pw"),
             row("web", "REGION", "ref:var.region"),
             row("web", "URL", "secret:\"…${var.pw}…\""),
@@ -212,6 +216,8 @@ Resources:
             - {Name: K, Value: "{{resolve:ssm-secure:/db/pw:1}}"}
             - {Name: L, Value: {"Fn::Join": ["-", ["a", {"Ref": "AWS::Region"}]]}}
             - {Name: M, Value: 42}
+            - !If [IsProd, {Name: N, Value: only-in-prod-value}, !Ref "AWS::NoValue"]
+            - Fn::If: [IsProd, {Name: O, Value: a}, {Name: P, Value: b}]
 "#);
     assert_eq!(tds.len(), 1);
     assert_eq!(
@@ -235,6 +241,9 @@ Resources:
             row("c", "K", "secret:{{resolve:ssm-secure:/db/pw:1}}"),
             row("c", "L", "tpl:a-${!Ref AWS::Region}"),
             row("c", "M", "lit:42"),
+            row("c", "N", "lit:only-in-prod-value"),
+            row("c", "O", "lit:a"),
+            row("c", "P", "lit:b"),
         ]
     );
 }
