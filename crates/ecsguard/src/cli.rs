@@ -28,6 +28,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct FixArgs {
+    /// Files and folders to fix (file fixes are not available yet: use --aws)
+    #[arg(conflicts_with = "aws")]
+    pub paths: Vec<PathBuf>,
+
     /// Fix live task definitions through the AWS API (required: file fixes are not available yet)
     #[arg(long)]
     pub aws: bool,

@@ -57,6 +57,10 @@ fn fix(args: &FixArgs) -> ExitCode {
         );
         return ExitCode::from(exit::INPUT_ERROR);
     }
+    if args.common.format == Format::Sarif {
+        eprintln!("error: a fix plan is printed as text or json, not sarif");
+        return ExitCode::from(exit::INPUT_ERROR);
+    }
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,

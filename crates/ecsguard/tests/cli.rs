@@ -114,6 +114,25 @@ fn usage_errors_exit_two() {
     assert_eq!(ecsguard(&["scan", "--format", "yaml"]).code, 2);
     assert_eq!(ecsguard(&["scan", "--fail-on", "urgent"]).code, 2);
     assert_eq!(ecsguard(&["frobnicate"]).code, 2);
+    assert_eq!(
+        ecsguard(&["scan", "--all-regions"]).code,
+        2,
+        "live options need --aws"
+    );
+    assert_eq!(
+        ecsguard(&["scan", "--aws", "some/path"]).code,
+        2,
+        "--aws takes no paths"
+    );
+    assert_eq!(
+        ecsguard(&["scan", "--aws", "--org"]).code,
+        2,
+        "--org needs --role-name"
+    );
+    let fix_files = ecsguard(&["fix", "examples"]);
+    assert_eq!(fix_files.code, 2);
+    assert!(fix_files.stderr.contains("--aws"), "{}", fix_files.stderr);
+    assert_eq!(ecsguard(&["fix", "--aws", "--format", "sarif"]).code, 2);
 }
 
 #[test]
