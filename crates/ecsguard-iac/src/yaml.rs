@@ -176,15 +176,13 @@ impl Builder {
                 ..
             }) => match pending_key.take() {
                 None => {
-                    let text = match &node.kind {
-                        Kind::Str(s, _) => s.clone(),
+                    let pos = node.pos;
+                    let text = match node.kind {
+                        Kind::Str(s, _) => s,
                         Kind::Tagged(_, inner) => inner.as_str().unwrap_or_default().to_owned(),
                         _ => String::new(),
                     };
-                    *pending_key = Some(Key {
-                        text,
-                        pos: node.pos,
-                    });
+                    *pending_key = Some(Key { text, pos });
                 }
                 Some(key) => entries.push((key, node)),
             },
