@@ -232,29 +232,26 @@ pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
         all_revisions: options.all_revisions,
     };
 
-    let jobs: Vec<(&Target, &String)> = targets
-        .iter()
+    let jobs: Vec<(usize, &String)> = (0..targets.len())
         .flat_map(|t| regions.iter().map(move |r| (t, r)))
         .collect();
     let results =
-        futures::future::join_all(jobs.iter().map(|(t, r)| scan_region(&ctx, t, r))).await;
+        futures::future::join_all(jobs.iter().map(|(t, r)| scan_region(&ctx, &targets[*t], r)))
+            .await;
     ctx.progress.finish_and_clear();
 
-    let mut latest_with_findings: Vec<(&Target, &String, String, u32)> = Vec::new();
-    for ((target, region), (tds, errors)) in jobs.iter().zip(results) {
+    // Families whose latest revision has findings, by (target, region): family -> revision.
+    let mut by_place: BTreeMap<(usize, &String), BTreeMap<String, u32>> = BTreeMap::new();
+    for (&(t, region), scanned) in jobs.iter().zip(results) {
+        let target = &targets[t];
+        let RegionScan {
+            tds,
+            mut errors,
+            account,
+        } = scanned;
         report.summary.task_definitions += tds.len();
         report.summary.containers += tds.iter().map(|t| t.containers.len()).sum::<usize>();
-        let mut errors = errors;
         if !errors.is_empty() && target.account.is_none() {
-            let account = tds.iter().find_map(|t| {
-                t.containers
-                    .iter()
-                    .flat_map(|c| &c.environment)
-                    .find_map(|v| match &v.location {
-                        ecsguard_core::Location::Live { account, .. } => Some(account.clone()),
-                        _ => None,
-                    })
-            });
             let account = match account {
                 Some(a) => Some(a),
                 None => caller_account(&target.config, region, &counter).await,
@@ -274,7 +271,10 @@ pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
             let found: Vec<Finding> = ecsguard_core::check(td, rules);
             if !found.is_empty() && !options.all_revisions {
                 if let (Some(family), Some(revision)) = (&td.family, td.revision) {
-                    latest_with_findings.push((target, region, family.clone(), revision));
+                    by_place
+                        .entry((t, region))
+                        .or_default()
+                        .insert(family.clone(), revision);
                 }
             }
             report.findings.extend(found);
@@ -283,17 +283,6 @@ pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
 
     // Older revisions of affected families are still readable: count them,
     // per family where few are affected, from one region-wide listing otherwise.
-    let mut by_place: BTreeMap<(usize, &String), BTreeMap<String, u32>> = BTreeMap::new();
-    for (target, region, family, revision) in &latest_with_findings {
-        let t = targets
-            .iter()
-            .position(|x| std::ptr::eq(x, *target))
-            .unwrap_or(0);
-        by_place
-            .entry((t, region))
-            .or_default()
-            .insert(family.clone(), *revision);
-    }
     let older = futures::future::join_all(
         by_place
             .iter()
@@ -423,12 +412,16 @@ fn ecs_client(ctx: &Ctx, target: &Target, region: &str) -> aws_sdk_ecs::Client {
     )
 }
 
-/// Everything read in one account and region, and everything that could not be.
-async fn scan_region(
-    ctx: &Ctx,
-    target: &Target,
-    region: &str,
-) -> (Vec<TaskDefinition>, Vec<InputError>) {
+/// Everything read in one account and region, everything that could not be,
+/// and the account id, when a described ARN told it.
+struct RegionScan {
+    tds: Vec<TaskDefinition>,
+    errors: Vec<InputError>,
+    account: Option<String>,
+}
+
+/// Reads one account and region.
+async fn scan_region(ctx: &Ctx, target: &Target, region: &str) -> RegionScan {
     let client = ecs_client(ctx, target, region);
     let account = target.account.clone().unwrap_or_default();
     let error = |arn: Option<String>, msg: String| {
@@ -456,7 +449,11 @@ async fn scan_region(
                                 &e,
                             ),
                         ));
-                        return (Vec::new(), errors);
+                        return RegionScan {
+                            tds: Vec::new(),
+                            errors,
+                            account: None,
+                        };
                     }
                 }
             }
@@ -475,7 +472,11 @@ async fn scan_region(
                         None,
                         message("cannot list task definition families", &e),
                     ));
-                    return (Vec::new(), errors);
+                    return RegionScan {
+                        tds: Vec::new(),
+                        errors,
+                        account: None,
+                    };
                 }
             }
         }
@@ -499,15 +500,28 @@ async fn scan_region(
         .await;
 
     let mut tds = Vec::new();
+    let mut learned = None;
     for d in described {
         match d {
-            Ok(Some(td)) => tds.push(convert::task_definition(&td, &account, region)),
+            Ok(Some(td)) => {
+                if learned.is_none() {
+                    learned = td
+                        .task_definition_arn()
+                        .and_then(convert::account_of)
+                        .map(str::to_owned);
+                }
+                tds.push(convert::task_definition(&td, &account, region));
+            }
             Ok(None) => {}
             Err(e) => errors.push(e),
         }
     }
     tds.sort_by(|a, b| (&a.family, a.revision).cmp(&(&b.family, b.revision)));
-    (tds, errors)
+    RegionScan {
+        tds,
+        errors,
+        account: learned,
+    }
 }
 
 /// Runs one API call under the concurrency limit.

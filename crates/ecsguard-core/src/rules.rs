@@ -5,7 +5,6 @@ use crate::detect::values;
 use crate::finding::{Finding, RuleId, Severity};
 use crate::fingerprint;
 use crate::model::{Container, EnvValue, EnvVar, ReferenceTarget, TaskDefinition};
-use crate::secret::SecretValue;
 
 /// Which rules run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -165,7 +164,7 @@ fn check_variable(
                     with_article(what)
                 )
             };
-            redacted = Some(redact_for_report(v));
+            redacted = Some(v.redacted());
             reference = None;
             hashed = v.expose().to_owned();
         }
@@ -238,10 +237,6 @@ fn check_variable(
         reference,
         fingerprint,
     })
-}
-
-fn redact_for_report(v: &SecretValue) -> String {
-    v.redacted()
 }
 
 fn describe_detector(id: &str) -> &'static str {

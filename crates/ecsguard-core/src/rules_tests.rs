@@ -1,6 +1,7 @@
 //! Rule tests, with the samples they need.
 use super::*;
 use crate::model::{Location, Reference};
+use crate::secret::SecretValue;
 
 fn td(vars: Vec<(&str, EnvValue)>) -> TaskDefinition {
     TaskDefinition {

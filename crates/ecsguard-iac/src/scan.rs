@@ -62,10 +62,6 @@ pub fn without_curdir(path: &Path) -> PathBuf {
         .collect()
 }
 
-pub fn display(path: &Path) -> String {
-    path.display().to_string()
-}
-
 /// Scans files and folders.
 pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
     let walked = walk::walk(paths);
@@ -160,7 +156,7 @@ struct UnitResult {
 /// Reads and scans one JSON or YAML file.
 pub fn scan_file(path: &Path, kind: FileKind, options: &ScanOptions) -> Outcome {
     let mut out = Outcome::default();
-    let file = display(path);
+    let file = path.display().to_string();
     let text = match input::read_text(path, options.max_file_size) {
         Ok(t) => t,
         Err(e) => {

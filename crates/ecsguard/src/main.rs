@@ -105,7 +105,7 @@ fn fix(args: &FixArgs) -> ExitCode {
         }
         _ => output::fix::text(&report, args.apply, args.update_services),
     };
-    if let Err(message) = write_out(&rendered, &args.common) {
+    if let Err(message) = write_result(&args.common, |sink| sink.write_all(rendered.as_bytes())) {
         eprintln!("error: {message}");
         return ExitCode::from(exit::INPUT_ERROR);
     }
@@ -150,20 +150,6 @@ fn rollback(args: &RollbackArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(exit::FIX_FAILED)
-    }
-}
-
-fn write_out(rendered: &str, common: &CommonArgs) -> Result<(), String> {
-    match &common.output {
-        Some(path) => std::fs::write(path, rendered)
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(rendered.as_bytes())
-                .and_then(|()| stdout.flush())
-                .map_err(|e| format!("cannot write the result: {e}"))
-        }
     }
 }
 
@@ -253,7 +239,11 @@ fn exit_status(report: &Report, fail_on: Severity) -> ExitCode {
     ExitCode::from(exit_code(report, fail_on))
 }
 
-fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
+/// Writes the result to `--output` or stdout, buffered; a closed pipe is not an error.
+fn write_result(
+    common: &CommonArgs,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), String> {
     let mut sink: Box<dyn Write> = match &common.output {
         Some(path) => Box::new(
             std::fs::File::create(path)
@@ -262,7 +252,20 @@ fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
         None => Box::new(std::io::stdout().lock()),
     };
     let mut sink = std::io::BufWriter::with_capacity(1 << 16, &mut sink);
-    let written = match common.format {
+    write(&mut sink)
+        .and_then(|()| sink.flush())
+        .or_else(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| format!("cannot write the result: {e}"))
+}
+
+fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
+    write_result(common, |mut sink| match common.format {
         Format::Text => {
             // Colour only when the result goes to a terminal (NO_COLOR and CLICOLOR_FORCE are honoured).
             let color = common.output.is_none()
@@ -276,15 +279,5 @@ fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
             &mut sink,
         )
         .map_err(std::io::Error::from),
-    };
-    written
-        .and_then(|()| sink.flush())
-        .or_else(|e| {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
-        .map_err(|e| format!("cannot write the result: {e}"))
+    })
 }

@@ -153,40 +153,26 @@ static CONN_STRING_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
         .expect("connection string pattern")
 });
 
-/// The description of a detector id, for messages.
-pub fn describe(id: &str) -> Option<&'static str> {
-    TOKEN_PATTERNS
-        .iter()
-        .find(|(i, _, _)| *i == id)
-        .map(|(_, d, _)| *d)
-        .or_else(|| {
-            [
-                AWS_SECRET_ACCESS_KEY,
-                CREDENTIALS_IN_URL,
-                CONNECTION_STRING_PASSWORD,
-                DATADOG_KEY,
-                HIGH_ENTROPY,
-            ]
-            .iter()
-            .find(|d| d.id == id)
-            .map(|d| d.description)
-        })
-}
+/// The detectors that are functions, in report order.
+const FUNCTION_DETECTORS: [ValueDetector; 5] = [
+    AWS_SECRET_ACCESS_KEY,
+    CREDENTIALS_IN_URL,
+    CONNECTION_STRING_PASSWORD,
+    DATADOG_KEY,
+    HIGH_ENTROPY,
+];
 
 /// Every detector this module has, in report order.
-pub fn all() -> Vec<ValueDetector> {
-    let mut out: Vec<ValueDetector> = TOKEN_PATTERNS
+pub fn all() -> impl Iterator<Item = ValueDetector> {
+    TOKEN_PATTERNS
         .iter()
         .map(|(id, description, _)| ValueDetector { id, description })
-        .collect();
-    out.extend([
-        AWS_SECRET_ACCESS_KEY,
-        CREDENTIALS_IN_URL,
-        CONNECTION_STRING_PASSWORD,
-        DATADOG_KEY,
-        HIGH_ENTROPY,
-    ]);
-    out
+        .chain(FUNCTION_DETECTORS)
+}
+
+/// The description of a detector id, for messages.
+pub fn describe(id: &str) -> Option<&'static str> {
+    all().find(|d| d.id == id).map(|d| d.description)
 }
 
 /// Runs every value detector; returns the ids of those that matched.

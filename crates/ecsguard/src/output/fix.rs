@@ -168,21 +168,7 @@ pub fn json(report: &FixReport) -> serde_json::Value {
             })
         })
         .collect();
-    let errors: Vec<serde_json::Value> = report
-        .errors
-        .iter()
-        .map(|e| match &e.source {
-            ecsguard_core::ErrorSource::Live {
-                account,
-                region,
-                arn,
-            } => {
-                json!({"account": account, "region": region, "arn": arn, "message": e.message})
-            }
-            ecsguard_core::ErrorSource::File { file, line, .. } => {
-                json!({"file": file, "line": line, "message": e.message})
-            }
-        })
-        .collect();
+    let errors: Vec<super::json::JsonError<'_>> =
+        report.errors.iter().map(super::json::error).collect();
     json!({"version": 1, "plans": plans, "errors": errors})
 }

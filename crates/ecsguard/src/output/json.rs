@@ -1,7 +1,7 @@
 //! JSON output, version 1 (DESIGN §4). These structs are the public contract:
 //! add fields, never rename.
 
-use ecsguard_core::{ErrorSource, Finding, Location, Report};
+use ecsguard_core::{ErrorSource, Finding, InputError, Location, Report};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -139,6 +139,28 @@ fn finding(f: &Finding) -> JsonFinding<'_> {
     }
 }
 
+/// An input error as JSON v1 shows it (also used by the fix plan's JSON).
+pub fn error(e: &InputError) -> JsonError<'_> {
+    match &e.source {
+        ErrorSource::File { file, line, column } => JsonError::File {
+            file,
+            line: *line,
+            column: *column,
+            message: &e.message,
+        },
+        ErrorSource::Live {
+            account,
+            region,
+            arn,
+        } => JsonError::Live {
+            account: account.as_deref(),
+            region: region.as_deref(),
+            arn: arn.as_deref(),
+            message: &e.message,
+        },
+    }
+}
+
 /// Writes the report as pretty-printed JSON v1, streaming.
 pub fn write(report: &Report, out: &mut impl std::io::Write) -> serde_json::Result<()> {
     let doc = JsonV1 {
@@ -148,28 +170,7 @@ pub fn write(report: &Report, out: &mut impl std::io::Write) -> serde_json::Resu
             version: env!("CARGO_PKG_VERSION"),
         },
         findings: report.findings.iter().map(finding).collect(),
-        errors: report
-            .errors
-            .iter()
-            .map(|e| match &e.source {
-                ErrorSource::File { file, line, column } => JsonError::File {
-                    file,
-                    line: *line,
-                    column: *column,
-                    message: &e.message,
-                },
-                ErrorSource::Live {
-                    account,
-                    region,
-                    arn,
-                } => JsonError::Live {
-                    account: account.as_deref(),
-                    region: region.as_deref(),
-                    arn: arn.as_deref(),
-                    message: &e.message,
-                },
-            })
-            .collect(),
+        errors: report.errors.iter().map(error).collect(),
         summary: JsonSummary {
             files: report.summary.files,
             task_definitions: report.summary.task_definitions,
