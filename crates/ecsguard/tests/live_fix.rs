@@ -863,3 +863,49 @@ fn empty_values_have_nothing_to_move() {
     );
     rt().block_on(async { assert_eq!(revisions(&acct).await.len(), 1) });
 }
+
+#[test]
+fn cluster_filter_limits_which_services_move() {
+    let w = rt().block_on(async {
+        let w = world("200000000013", true).await;
+        let ecs = w.acct.ecs(REGION).await;
+        ecs.create_cluster()
+            .cluster_name("side")
+            .send()
+            .await
+            .expect("cluster");
+        ecs.create_service()
+            .cluster("side")
+            .service_name("batch")
+            .task_definition(&w.old_arn)
+            .desired_count(1)
+            .send()
+            .await
+            .expect("service");
+        w
+    });
+    let dir = common::tempdir();
+    let run = fix_in(
+        dir.path(),
+        &w.acct,
+        &[],
+        &["--apply", "--update-services", "--cluster", "main"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    rt().block_on(async {
+        assert_fixed(&w).await;
+        let ecs = w.acct.ecs(REGION).await;
+        let side = ecs
+            .describe_services()
+            .cluster("side")
+            .services("batch")
+            .send()
+            .await
+            .expect("describe");
+        assert_eq!(
+            side.services()[0].task_definition(),
+            Some(w.old_arn.as_str()),
+            "outside --cluster: untouched"
+        );
+    });
+}
