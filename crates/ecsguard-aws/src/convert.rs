@@ -20,6 +20,7 @@ pub fn task_definition(td: &ApiTaskDefinition, account: &str, region: &str) -> T
         region: region.to_owned(),
     };
     TaskDefinition {
+        file: None,
         family: td.family().map(str::to_owned),
         revision: u32::try_from(td.revision()).ok(),
         containers: td

@@ -216,6 +216,13 @@ pub struct LiveSummary {
 pub struct Report {
     pub findings: Vec<Finding>,
     pub errors: Vec<InputError>,
+    /// Things that were read only in part, or left out on purpose (a
+    /// `container_definitions` that cannot be resolved, a symlink out of the
+    /// tree): said, so that nothing is skipped silently, but not errors.
+    pub notes: Vec<InputError>,
+    /// Each file in which task definitions were recognised, with how many:
+    /// what `-v` lists.
+    pub recognised: Vec<(String, usize)>,
     pub summary: Summary,
 }
 
@@ -224,6 +231,10 @@ impl Report {
         self.findings
             .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.errors.sort();
+        self.errors.dedup();
+        self.notes.sort();
+        self.notes.dedup();
+        self.recognised.sort();
     }
 
     /// The highest severity found, if any.

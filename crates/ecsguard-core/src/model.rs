@@ -28,6 +28,8 @@ pub struct TaskDefinition {
     pub family: Option<String>,
     pub revision: Option<u32>,
     pub containers: Vec<Container>,
+    /// The file the task definition was recognised in (IaC sources only).
+    pub file: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

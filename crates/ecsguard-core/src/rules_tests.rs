@@ -5,6 +5,7 @@ use crate::secret::SecretValue;
 
 fn td(vars: Vec<(&str, EnvValue)>) -> TaskDefinition {
     TaskDefinition {
+        file: None,
         family: Some("app".into()),
         revision: None,
         containers: vec![Container {

@@ -54,6 +54,7 @@ pub fn scan(root: &Node, file: &str, out: &mut Outcome) {
             None => Vec::new(),
         };
         out.task_definitions.push(TaskDefinition {
+            file: None,
             family: Some(family),
             revision: None,
             containers,
@@ -67,44 +68,80 @@ fn container_definitions(
     file: &str,
     out: &mut Outcome,
 ) -> Option<Vec<ecsguard_core::Container>> {
-    match &defs.kind {
-        Kind::Seq(_) => Some(extract::containers(defs, &[file.to_owned()], cfn)),
-        // A JSON string, possibly inside `!Sub` / `Fn::Sub`.
-        Kind::Str(..) | Kind::Tagged(..) | Kind::Map(_) => {
-            let (text_node, in_sub) = match &defs.kind {
-                Kind::Str(..) => (defs, false),
-                Kind::Tagged(tag, inner) if tag == "!Sub" => (inner.as_ref(), true),
-                Kind::Map(_) => (defs.get_exact("Fn::Sub")?, true),
-                _ => return None,
-            };
-            let text = text_node.as_str()?;
-            let mut node = match json::parse(text) {
-                Ok(Some(node)) => node,
-                Ok(None) => return None,
-                Err(e) => {
-                    let at = embedded_pos(text_node, e.pos);
-                    out.errors.push(InputError::file(
-                        file,
-                        at.line,
-                        Some(at.column),
-                        format!("ContainerDefinitions string: {}", e.message),
-                    ));
-                    return None;
-                }
-            };
-            node.relocate(&|p| embedded_pos(text_node, p));
-            if in_sub {
-                Some(extract::containers(
-                    &node,
-                    &[file.to_owned()],
-                    &SubStrings(cfn),
-                ))
-            } else {
-                Some(extract::containers(&node, &[file.to_owned()], cfn))
-            }
-        }
-        _ => None,
+    let files = [file.to_owned()];
+    if let Kind::Seq(_) = &defs.kind {
+        return Some(extract::containers(defs, &files, cfn));
     }
+    if let Kind::Str(..) = &defs.kind {
+        let node = embedded_json(defs, file, out)?;
+        return Some(extract::containers(&node, &files, cfn));
+    }
+    match intrinsic(defs) {
+        // A JSON string inside `!Sub`, in its string or its list form.
+        Some(("Sub", arg)) => {
+            let (text_node, vars) = match &arg.kind {
+                Kind::Seq(items) => (items.first()?, items.get(1)),
+                _ => (arg, None),
+            };
+            let node = embedded_json(text_node, file, out)?;
+            Some(extract::containers(&node, &files, &SubStrings(cfn, vars)))
+        }
+        // `!If [cond, defs, defs]`: either may be deployed, so both are read.
+        Some(("If", arg)) => {
+            let branches = arg.as_seq().unwrap_or_default();
+            let mut all = Vec::new();
+            for branch in branches.iter().skip(1) {
+                if matches!(intrinsic(branch), Some(("Ref", r)) if r.as_str() == Some("AWS::NoValue"))
+                {
+                    continue;
+                }
+                all.extend(container_definitions(cfn, branch, file, out).unwrap_or_default());
+            }
+            Some(all)
+        }
+        _ => {
+            let what = intrinsic(defs).map_or_else(
+                || "a value that is not a list".to_owned(),
+                |(name, _)| format!("`{name}`"),
+            );
+            out.errors.push(InputError::file(
+                file,
+                defs.pos.line,
+                Some(defs.pos.column),
+                format!("ContainerDefinitions is given as {what}, which ecsguard cannot read; its containers were not scanned"),
+            ));
+            None
+        }
+    }
+}
+
+/// Parses a JSON string holding container definitions, with positions moved into the file.
+fn embedded_json(text_node: &Node, file: &str, out: &mut Outcome) -> Option<Node> {
+    let Some(text) = text_node.as_str() else {
+        out.errors.push(InputError::file(
+            file,
+            text_node.pos.line,
+            Some(text_node.pos.column),
+            "ContainerDefinitions template is not a string; its containers were not scanned",
+        ));
+        return None;
+    };
+    let mut node = match json::parse(text) {
+        Ok(Some(node)) => node,
+        Ok(None) => return None,
+        Err(e) => {
+            let at = embedded_pos(text_node, e.pos);
+            out.errors.push(InputError::file(
+                file,
+                at.line,
+                Some(at.column),
+                format!("ContainerDefinitions string: {}", e.message),
+            ));
+            return None;
+        }
+    };
+    node.relocate(&|p| embedded_pos(text_node, p));
+    Some(node)
 }
 
 /// Where a position inside an embedded JSON string lies in the file: exact for
@@ -200,6 +237,26 @@ impl Cfn<'_> {
             );
         }
         let last = attribute.rsplit('.').next().unwrap_or(attribute);
+        // Generated secrets: custom resources that return a random string or
+        // password, and secret-valued attributes of any resource.
+        let generated = [
+            "RandomString",
+            "Password",
+            "SecretString",
+            "SecretAccessKey",
+            "SecretKey",
+            "PrivateKey",
+            "Token",
+        ]
+        .iter()
+        .any(|s| last.ends_with(s))
+            && !last.ends_with("Arn");
+        if generated {
+            return reference(
+                expression,
+                ReferenceTarget::Secret(format!("generated secret ({last})")),
+            );
+        }
         let identifier = [
             "Arn",
             "Name",
@@ -295,6 +352,9 @@ impl Cfn<'_> {
             );
             return reference(expression, secret.target.clone());
         }
+        if text.contains("{{resolve:") {
+            return dynamic_reference(&text);
+        }
         if parts.iter().all(|p| matches!(p, EnvValue::Literal(_))) {
             EnvValue::Literal(SecretValue::new(text))
         } else {
@@ -334,7 +394,7 @@ impl Cfn<'_> {
             })
             .collect();
         let text = text.join(&sep);
-        if text.starts_with("{{resolve:") {
+        if text.contains("{{resolve:") {
             return Some(dynamic_reference(&text));
         }
         let text = SecretValue::new(text);
@@ -345,24 +405,35 @@ impl Cfn<'_> {
         })
     }
 
+    /// `Fn::FindInMap` over literal `Mappings`. A key that is only known at
+    /// deploy time (`!Ref Stage`) may pick any entry: a secret one wins, then
+    /// the first literal, since every value there is committed to the template.
     fn find_in_map(&self, arg: &Node) -> Option<EnvValue> {
-        let keys: Vec<String> = arg
-            .as_seq()?
-            .iter()
-            .map(Node::as_str)
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        let [map, top, second] = keys.as_slice() else {
+        let keys = arg.as_seq()?;
+        let [map, top, second] = keys else {
             return None;
         };
-        let node = self
-            .mappings?
-            .get_exact(map)?
-            .get_exact(top)?
-            .get_exact(second)?;
-        self.value(node)
+        let pick = |node: &'_ Node, key: &Node| -> Vec<Node> {
+            match key.as_str() {
+                Some(k) => node.get_exact(k).cloned().into_iter().collect(),
+                None => node.entries().iter().map(|(_, v)| v.clone()).collect(),
+            }
+        };
+        let maps = pick(self.mappings?, map);
+        let tops: Vec<Node> = maps.iter().flat_map(|m| pick(m, top)).collect();
+        let candidates: Vec<EnvValue> = tops
+            .iter()
+            .flat_map(|t| pick(t, second))
+            .filter_map(|n| self.value(&n))
+            .collect();
+        if let Some(secret) = candidates.iter().find(|v| is_secret(v)) {
+            return Some(secret.clone());
+        }
+        candidates
+            .iter()
+            .find(|v| matches!(v, EnvValue::Literal(l) if !l.is_empty()))
+            .or(candidates.first())
+            .cloned()
     }
 
     fn call(&self, name: &str, arg: &Node) -> Option<EnvValue> {
@@ -418,35 +489,74 @@ impl Resolve for Cfn<'_> {
             return self.call(name, arg);
         }
         match &node.kind {
-            Kind::Str(s, _) if s.starts_with("{{resolve:") => Some(dynamic_reference(s)),
+            Kind::Str(s, _) if s.contains("{{resolve:") => Some(dynamic_reference(s)),
             _ => extract::plain_value(node),
         }
     }
 }
 
+/// A string that holds `{{resolve:…}}` dynamic references.
+///
 /// `{{resolve:secretsmanager:…}}` and `{{resolve:ssm-secure:…}}` put the
-/// secret's plaintext into the task definition; `{{resolve:ssm:…}}` a plain parameter.
+/// secret's plaintext into the task definition; `{{resolve:ssm:…}}` a plain
+/// parameter. A reference's expression is built from names only: the service
+/// and the parameter or secret it names, with any text around it shown as `…`
+/// (that text is a literal, and may be a secret itself).
 fn dynamic_reference(s: &str) -> EnvValue {
-    let service = s
-        .trim_start_matches("{{resolve:")
-        .split(':')
-        .next()
-        .unwrap_or_default();
-    let target = match service {
-        "secretsmanager" => ReferenceTarget::Secret(
-            "Secrets Manager dynamic reference, resolved into plaintext".into(),
-        ),
-        "ssm-secure" => ReferenceTarget::Secret(
-            "SecureString dynamic reference, resolved into plaintext".into(),
-        ),
-        _ => ReferenceTarget::Unknown,
-    };
-    // The reference names a secret; it never holds one.
-    reference(s.to_owned(), target)
+    let mut secret: Option<(String, &'static str)> = None;
+    let mut names = Vec::new();
+    let mut template = String::new();
+    let mut rest = s;
+    let mut surrounded = false;
+    while let Some(start) = rest.find("{{resolve:") {
+        surrounded |= start > 0;
+        template.push_str(&rest[..start]);
+        let inner = &rest[start + "{{resolve:".len()..];
+        let Some(end) = inner.find("}}") else {
+            template.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let body = &inner[..end];
+        rest = &inner[end + 2..];
+        let service = body.split(':').next().unwrap_or_default();
+        let name = body.get(service.len() + 1..).unwrap_or_default();
+        // Only the part that names the parameter or secret; never a JSON key's
+        // stage or version id, which say nothing more.
+        let shown = format!("{{{{resolve:{service}:{name}}}}}");
+        let why = match service {
+            "secretsmanager" => Some("Secrets Manager dynamic reference, resolved into plaintext"),
+            "ssm-secure" => Some("SecureString dynamic reference, resolved into plaintext"),
+            _ => None,
+        };
+        if let (Some(why), None) = (why, &secret) {
+            secret = Some((shown.clone(), why));
+        }
+        template.push_str("${");
+        template.push_str(&shown);
+        template.push('}');
+        names.push(shown);
+    }
+    surrounded |= !rest.is_empty();
+    template.push_str(rest);
+    if let Some((shown, why)) = secret {
+        let expression = if surrounded || names.len() > 1 {
+            format!("…{shown}…")
+        } else {
+            shown
+        };
+        return reference(expression, ReferenceTarget::Secret(why.into()));
+    }
+    if !surrounded && names.len() == 1 {
+        return reference(names.remove(0), ReferenceTarget::Unknown);
+    }
+    // A plain parameter with literal text around it: the text is judged as a template.
+    EnvValue::Template(SecretValue::new(template))
 }
 
-/// Values of a JSON string given to `Fn::Sub`: each string is itself a `Sub` template.
-struct SubStrings<'a>(&'a Cfn<'a>);
+/// Values of a JSON string given to `Fn::Sub`: each string is itself a `Sub`
+/// template, with the variable map of the list form when there is one.
+struct SubStrings<'a>(&'a Cfn<'a>, Option<&'a Node>);
 
 impl Resolve for SubStrings<'_> {
     fn entries<'n>(&self, node: &'n Node) -> Vec<&'n Node> {
@@ -455,7 +565,7 @@ impl Resolve for SubStrings<'_> {
 
     fn value(&self, node: &Node) -> Option<EnvValue> {
         match &node.kind {
-            Kind::Str(s, _) if s.contains("${") => Some(self.0.sub(s, None)),
+            Kind::Str(s, _) if s.contains("${") => Some(self.0.sub(s, self.1)),
             _ => self.0.value(node),
         }
     }

@@ -123,6 +123,7 @@ pub fn task_definition(
 ) -> Option<TaskDefinition> {
     let defs = obj.get("containerDefinitions")?;
     Some(TaskDefinition {
+        file: None,
         family: obj.get("family").and_then(|f| resolve.name(f)),
         revision: obj
             .get("revision")

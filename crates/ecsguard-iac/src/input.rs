@@ -25,9 +25,60 @@ fn line_of(bytes: &[u8], offset: usize) -> u32 {
 
 /// Reads a file as UTF-8 text. A UTF-8 byte-order mark is dropped; UTF-16 with
 /// a byte-order mark is decoded; anything else that is not UTF-8 is an error.
+///
+/// Only regular files are read: the type is checked before the file is
+/// opened, since opening a FIFO blocks and a device may never end.
 pub fn read_text(path: &Path, max_size: u64) -> Result<String, ReadError> {
+    let meta = std::fs::metadata(path).map_err(|e| whole_file(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(whole_file(format!(
+            "not a regular file ({}); not read",
+            describe_type(&meta)
+        )));
+    }
     let file = File::open(path).map_err(|e| whole_file(format!("cannot read: {e}")))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    read_open(file, max_size)
+}
+
+/// Reads a path the user named that is not a regular file (a pipe from
+/// `<(…)`, `/dev/stdin`), up to the size limit.
+pub fn read_stream(path: &Path, max_size: u64) -> Result<String, ReadError> {
+    let file = File::open(path).map_err(|e| whole_file(format!("cannot read: {e}")))?;
+    read_open(file, max_size)
+}
+
+#[cfg(not(unix))]
+fn describe_type(meta: &std::fs::Metadata) -> &'static str {
+    if meta.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
+}
+
+#[cfg(unix)]
+fn describe_type(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+fn read_open(file: File, max_size: u64) -> Result<String, ReadError> {
+    let size = file
+        .metadata()
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map_or(0, |m| m.len());
     if size > max_size {
         return Err(whole_file(format!(
             "file is too large to scan ({:.1} MiB; the limit is {:.1} MiB, set with --max-file-size)",
@@ -37,7 +88,7 @@ pub fn read_text(path: &Path, max_size: u64) -> Result<String, ReadError> {
     }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     // Read one byte past the limit, in case the file grew since `metadata`.
-    file.take(max_size + 1)
+    file.take(max_size.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| whole_file(format!("cannot read: {e}")))?;
     if bytes.len() as u64 > max_size {

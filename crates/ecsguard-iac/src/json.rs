@@ -1,6 +1,8 @@
 //! JSON to [`Node`], with positions.
 
 use jsonc_parser::ast::{ObjectPropName, Value};
+use jsonc_parser::errors::ParseErrorKind;
+use jsonc_parser::ParseStringErrorKind;
 use jsonc_parser::{CollectOptions, ParseOptions};
 
 use crate::tree::{Key, Kind, LineIndex, Node, Pos, StrStyle};
@@ -25,19 +27,60 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
         allow_unary_plus_numbers: false,
         ..ParseOptions::default()
     };
+    let index = LineIndex::new(text);
     let parsed =
         jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &options).map_err(|e| {
             SyntaxError {
-                pos: Pos {
-                    line: u32::try_from(e.line_display()).unwrap_or(u32::MAX),
-                    column: u32::try_from(e.column_display()).unwrap_or(u32::MAX),
-                    file: 0,
-                },
-                message: format!("invalid JSON: {}", e.kind()),
+                // Our own line index, so that lone-CR line endings count as it does elsewhere.
+                pos: index.pos(text, e.range().start),
+                message: format!("invalid JSON: {}", describe(e.kind())),
             }
         })?;
-    let index = LineIndex::new(text);
     Ok(parsed.value.map(|v| convert(v, text, &index)))
+}
+
+/// The parser's error, in words of our own: some of its messages quote the
+/// input (an invalid `\u` escape is shown with its hex digits), and no input
+/// text may reach an error message.
+fn describe(kind: &ParseErrorKind) -> &'static str {
+    use ParseErrorKind as K;
+    use ParseStringErrorKind as S;
+    match kind {
+        K::String(S::ExpectedFourHexDigits | S::ExpectedTwoHexDigits) => {
+            "an escape sequence is missing its hex digits"
+        }
+        K::String(S::InvalidUnicodeEscapeSequence(_)) => {
+            "a \\u escape does not encode a valid character"
+        }
+        K::String(S::UnterminatedStringLiteral) => "a string is not terminated",
+        K::String(_) => "a string holds an invalid escape sequence",
+        K::BareDecimalPointNumbersNotAllowed
+        | K::ExpectedDigit
+        | K::ExpectedDigitFollowingNegativeSign
+        | K::ExpectedPlusMinusOrDigitInNumberLiteral
+        | K::HexadecimalNumbersNotAllowed
+        | K::NonFiniteNumbersNotAllowed
+        | K::UnaryPlusNumbersNotAllowed => "a number is malformed",
+        K::CommentsNotAllowed => "comments are not allowed here",
+        K::ExpectedColonAfterObjectKey => "expected `:` after an object key",
+        K::ExpectedObjectValue => "expected a value after `:`",
+        K::ExpectedStringObjectProperty => "expected a string as the object key",
+        K::ExpectedComma => "expected `,`",
+        K::MultipleRootJsonValues => "more than one value at the top level",
+        K::SingleQuotedStringsNotAllowed => "single-quoted strings are not JSON",
+        K::TrailingCommasNotAllowed => "trailing commas are not allowed",
+        K::UnexpectedCloseBrace => "unexpected `}`",
+        K::UnexpectedCloseBracket => "unexpected `]`",
+        K::UnexpectedColon => "unexpected `:`",
+        K::UnexpectedComma => "unexpected `,`",
+        K::UnexpectedToken | K::UnexpectedTokenInObject | K::UnexpectedWord => "unexpected token",
+        K::UnterminatedArray => "an array is not closed",
+        K::UnterminatedCommentBlock => "a comment is not closed",
+        K::UnterminatedObject => "an object is not closed",
+        K::NestingDepthExceeded => "nested too deeply (more than 512 levels)",
+        #[allow(unreachable_patterns)]
+        _ => "malformed JSON",
+    }
 }
 
 fn convert(value: Value<'_>, text: &str, index: &LineIndex) -> Node {
@@ -100,6 +143,22 @@ mod tests {
         assert_eq!((key.pos.line, key.pos.column), (2, 3));
         let items = value.as_seq().unwrap_or_default();
         assert_eq!(items[1].pos.line, 3);
+    }
+
+    #[test]
+    fn escape_errors_never_quote_the_escape() {
+        for text in [
+            "{\"k\": \"\\uD83D\\u00e9abcd\"}",
+            "{\"k\": \"\\uZZ9Q\"}",
+            "{\"k\": \"\\xq\"}",
+        ] {
+            let err = parse(text)
+                .err()
+                .unwrap_or_else(|| panic!("no error for {text}"));
+            for quoted in ["D83D", "00e9", "ZZ9Q", "xq"] {
+                assert!(!err.message.contains(quoted), "{}", err.message);
+            }
+        }
     }
 
     #[test]

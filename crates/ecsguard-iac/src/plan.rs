@@ -101,6 +101,7 @@ fn resource(values: &Node, address: &str, file: &str, out: &mut Outcome) {
         .and_then(Node::as_str)
         .map_or_else(|| address.to_owned(), str::to_owned);
     out.task_definitions.push(TaskDefinition {
+        file: None,
         family: Some(family),
         revision: values
             .get_exact("revision")

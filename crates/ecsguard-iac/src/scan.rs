@@ -32,6 +32,8 @@ impl Default for ScanOptions {
 enum Unit {
     File(PathBuf, FileKind),
     Module(PathBuf, Vec<PathBuf>),
+    /// A pipe or device named by the user, already read.
+    Stream(PathBuf, Result<String, input::ReadError>),
 }
 
 /// Lexically normalises a path (`a/./b/../c` → `a/c`) so that the same file
@@ -64,7 +66,7 @@ pub fn without_curdir(path: &Path) -> PathBuf {
 
 /// Scans files and folders.
 pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
-    let walked = walk::walk(paths);
+    let walked = walk::walk(paths, options.max_file_size);
     let mut modules: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     let mut units = Vec::new();
     for (path, kind) in walked.files {
@@ -80,22 +82,39 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
             .into_iter()
             .map(|(dir, files)| Unit::Module(dir, files)),
     );
+    units.extend(
+        walked
+            .streams
+            .into_iter()
+            .map(|(path, text)| Unit::Stream(path, text)),
+    );
+    let allowed = &walked.allowed_roots;
 
     // Rules run inside each unit so task definitions (and the values they
     // hold) are dropped as soon as the unit is done.
     let results: Vec<UnitResult> = units
-        .par_iter()
+        .into_par_iter()
         .map(|unit| {
             let (file, outcome) = match unit {
                 Unit::File(path, kind) => (
-                    Some(normalize(path).display().to_string()),
-                    scan_file(path, *kind, options),
+                    Some(normalize(&path).display().to_string()),
+                    scan_file(&path, kind, options),
                 ),
                 Unit::Module(dir, files) => (
                     None,
-                    terraform::scan_module(dir, files, options.max_file_size),
+                    terraform::scan_module(&dir, &files, options.max_file_size, allowed),
+                ),
+                Unit::Stream(path, text) => (
+                    Some(normalize(&path).display().to_string()),
+                    scan_text(&path, text, options),
                 ),
             };
+            let mut recognised: BTreeMap<String, usize> = BTreeMap::new();
+            for td in &outcome.task_definitions {
+                if let Some(f) = &td.file {
+                    *recognised.entry(f.clone()).or_default() += 1;
+                }
+            }
             UnitResult {
                 file,
                 files: outcome.files,
@@ -111,7 +130,9 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
                     .flat_map(|td| ecsguard_core::check(td, &options.rules))
                     .collect(),
                 errors: outcome.errors,
+                notes: outcome.notes,
                 consumed: outcome.consumed,
+                recognised: recognised.into_iter().collect(),
             }
         })
         .collect();
@@ -127,6 +148,7 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
 
     let mut report = Report {
         errors: walked.errors,
+        notes: walked.notes,
         ..Report::default()
     };
     for (result, dropped) in results.into_iter().zip(dropped) {
@@ -135,6 +157,8 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
         if dropped {
             continue;
         }
+        report.notes.extend(result.notes);
+        report.recognised.extend(result.recognised);
         report.summary.task_definitions += result.task_definitions;
         report.summary.containers += result.containers;
         report.findings.extend(result.findings);
@@ -150,14 +174,33 @@ struct UnitResult {
     containers: usize,
     findings: Vec<Finding>,
     errors: Vec<InputError>,
+    notes: Vec<InputError>,
     consumed: Vec<String>,
+    recognised: Vec<(String, usize)>,
 }
 
 /// Reads and scans one JSON or YAML file.
 pub fn scan_file(path: &Path, kind: FileKind, options: &ScanOptions) -> Outcome {
+    let text = input::read_text(path, options.max_file_size);
+    scan_read(path, kind, text)
+}
+
+/// Scans a stream named by the user, already read; its kind comes from its
+/// name, or from its content.
+fn scan_text(path: &Path, text: Result<String, input::ReadError>, _: &ScanOptions) -> Outcome {
+    let kind = FileKind::of(path)
+        .filter(|k| *k != FileKind::Terraform)
+        .unwrap_or_else(|| match &text {
+            Ok(t) => walk::sniff_text(t.as_bytes()),
+            Err(_) => FileKind::Json,
+        });
+    scan_read(path, kind, text)
+}
+
+fn scan_read(path: &Path, kind: FileKind, text: Result<String, input::ReadError>) -> Outcome {
     let mut out = Outcome::default();
     let file = path.display().to_string();
-    let text = match input::read_text(path, options.max_file_size) {
+    let text = match text {
         Ok(t) => t,
         Err(e) => {
             out.errors
@@ -173,6 +216,9 @@ pub fn scan_file(path: &Path, kind: FileKind, options: &ScanOptions) -> Outcome 
         FileKind::Json => source::scan_json(&file, &text, &mut out),
         FileKind::Yaml => source::scan_yaml(&file, &text, &mut out),
         FileKind::Terraform => {}
+    }
+    for td in &mut out.task_definitions {
+        td.file.get_or_insert_with(|| file.clone());
     }
     out
 }

@@ -12,6 +12,8 @@ use crate::{cfn, json, plan, yaml};
 pub struct Outcome {
     pub task_definitions: Vec<TaskDefinition>,
     pub errors: Vec<InputError>,
+    /// What was read only in part, or left out on purpose (see `Report::notes`).
+    pub notes: Vec<InputError>,
     /// Files read on behalf of another (Terraform `file()` targets): their
     /// own stand-alone results are dropped so nothing is reported twice.
     pub consumed: Vec<String>,
@@ -103,6 +105,7 @@ pub fn scan_json_root(root: &Node, file: &str, out: &mut Outcome) {
     } else if extract::looks_like_container_list(root) {
         // A bare array of container definitions, as given to Terraform's `file()`.
         out.task_definitions.push(TaskDefinition {
+            file: None,
             family: None,
             revision: None,
             containers: extract::containers(root, &files, &Plain),

@@ -29,6 +29,28 @@ use crate::tree::{Key, Kind, LineIndex, Node, Pos, StrStyle};
 /// Deepest evaluation allowed (locals referring to locals …).
 const MAX_DEPTH: u32 = 32;
 
+/// Work allowed for evaluating one module: one unit per expression
+/// evaluated, plus the size of every value copied out of a local. Real
+/// modules use a few thousand; locals that double at every step reach it
+/// quickly and end with an error instead of exhausting memory.
+const EVAL_BUDGET: usize = 2_000_000;
+
+/// A local's evaluation: in progress (a reference back to it is a cycle), or
+/// done, with its value and that value's size in nodes.
+enum LocalState {
+    InProgress,
+    Done(Node, usize),
+}
+
+fn node_size(node: &Node) -> usize {
+    1 + match &node.kind {
+        Kind::Seq(items) => items.iter().map(node_size).sum(),
+        Kind::Map(entries) => entries.iter().map(|(_, v)| node_size(v)).sum(),
+        Kind::Tagged(_, inner) => node_size(inner),
+        _ => 0,
+    }
+}
+
 const MODULE_MARKERS: &[&[u8]] = &[
     b"aws_ecs_task_definition",
     b"ecs-container-definition",
@@ -64,6 +86,9 @@ struct Module<'a> {
     consumed: RefCell<Vec<String>>,
     errors: RefCell<Vec<InputError>>,
     max_file_size: u64,
+    allowed: &'a [PathBuf],
+    local_values: RefCell<HashMap<String, LocalState>>,
+    budget: std::cell::Cell<usize>,
 }
 
 fn unknown(expression: impl Into<String>, pos: Pos) -> Node {
@@ -82,7 +107,15 @@ fn is_secret_ref(node: &Node) -> bool {
 }
 
 /// Reads one folder's `.tf` files.
-pub fn scan_module(dir: &Path, paths: &[PathBuf], max_file_size: u64) -> Outcome {
+///
+/// `allowed` lists the folders `file()` and `templatefile()` may read from
+/// (the scanned trees); a path outside them is refused.
+pub fn scan_module(
+    dir: &Path,
+    paths: &[PathBuf],
+    max_file_size: u64,
+    allowed: &[PathBuf],
+) -> Outcome {
     let mut out = Outcome::default();
     let mut texts = Vec::new();
     for path in paths {
@@ -124,20 +157,21 @@ pub fn scan_module(dir: &Path, paths: &[PathBuf], max_file_size: u64) -> Outcome
             )),
         }
     }
-    let module = Module::new(dir, &sources, max_file_size);
+    let module = Module::new(dir, &sources, max_file_size, allowed);
     for (fi, source) in sources.iter().enumerate() {
         let fi = u32::try_from(fi).unwrap_or(u32::MAX);
         for block in source.body.blocks() {
-            match block.ident.as_str() {
+            let found: Vec<TaskDefinition> = match block.ident.as_str() {
                 "resource" if label(block, 0) == Some("aws_ecs_task_definition") => {
-                    out.task_definitions
-                        .extend(module.task_definition(block, fi));
+                    module.task_definition(block, fi).into_iter().collect()
                 }
-                "module" => out
-                    .task_definitions
-                    .extend(module.container_module(block, fi)),
-                _ => {}
-            }
+                "module" => module.container_module(block, fi),
+                _ => continue,
+            };
+            out.task_definitions.extend(found.into_iter().map(|mut td| {
+                td.file = Some(source.display.clone());
+                td
+            }));
         }
     }
     out.errors.extend(module.errors.into_inner());
@@ -150,7 +184,12 @@ fn label(block: &Block, i: usize) -> Option<&str> {
 }
 
 impl<'a> Module<'a> {
-    fn new(dir: &'a Path, sources: &'a [SourceFile], max_file_size: u64) -> Self {
+    fn new(
+        dir: &'a Path,
+        sources: &'a [SourceFile],
+        max_file_size: u64,
+        allowed: &'a [PathBuf],
+    ) -> Self {
         let mut variables = HashMap::new();
         let mut locals = HashMap::new();
         for (fi, source) in sources.iter().enumerate() {
@@ -183,6 +222,9 @@ impl<'a> Module<'a> {
             consumed: RefCell::new(Vec::new()),
             errors: RefCell::new(Vec::new()),
             max_file_size,
+            allowed,
+            local_values: RefCell::new(HashMap::new()),
+            budget: std::cell::Cell::new(EVAL_BUDGET),
         }
     }
 
@@ -198,6 +240,68 @@ impl<'a> Module<'a> {
                 p
             }
         }
+    }
+
+    /// Whether `file()` may read `path`: it must lie inside a scanned tree,
+    /// so a hostile module cannot pull `/etc/…` or `~/.aws/credentials` into
+    /// a scan.
+    fn may_read(&self, path: &Path) -> Result<(), String> {
+        if self.allowed.is_empty() {
+            return Ok(());
+        }
+        let Ok(real) = std::fs::canonicalize(path) else {
+            // Missing files are reported by the read itself.
+            return Ok(());
+        };
+        if self.allowed.iter().any(|root| real.starts_with(root)) {
+            Ok(())
+        } else {
+            Err("the path leads outside the scanned folder".into())
+        }
+    }
+
+    /// Spends `units` of the evaluation budget; false once it is spent (the
+    /// first time, with an error naming where).
+    fn spend(&self, units: usize, pos: Pos) -> bool {
+        let left = self.budget.get();
+        if left == 0 {
+            return false;
+        }
+        if units > left {
+            self.budget.set(0);
+            self.error(
+                pos,
+                format!("evaluation stopped: this module's expressions expand beyond {EVAL_BUDGET} values (locals that multiply?); the rest of the module was not evaluated"),
+            );
+            return false;
+        }
+        self.budget.set(left - units);
+        true
+    }
+
+    /// A local's value, evaluated once (Terraform locals take no outside scope).
+    fn local(&self, name: &str, depth: u32, pos: Pos) -> Option<Node> {
+        if let Some(state) = self.local_values.borrow().get(name) {
+            return match state {
+                LocalState::InProgress => Some(unknown(format!("local.{name}"), pos)),
+                LocalState::Done(node, size) => {
+                    if !self.spend(*size, pos) {
+                        return Some(unknown(format!("local.{name}"), pos));
+                    }
+                    Some(node.clone())
+                }
+            };
+        }
+        let (fi, expr) = self.locals.get(name)?;
+        self.local_values
+            .borrow_mut()
+            .insert(name.to_owned(), LocalState::InProgress);
+        let node = self.eval(expr, Loc::File(*fi), &Scope::new(), depth);
+        let size = node_size(&node);
+        self.local_values
+            .borrow_mut()
+            .insert(name.to_owned(), LocalState::Done(node.clone(), size));
+        Some(node)
     }
 
     fn error(&self, pos: Pos, message: String) {
@@ -230,6 +334,7 @@ impl<'a> Module<'a> {
         let defs = block.body.get_attribute("container_definitions")?;
         let node = self.container_definitions(&defs.value, Loc::File(fi), &Scope::new(), 0)?;
         Some(TaskDefinition {
+            file: None,
             family: Some(family),
             revision: None,
             containers: extract::containers(&node, &self.file_names(), &Plain),
@@ -263,6 +368,7 @@ impl<'a> Module<'a> {
             .and_then(|n| n.as_str().map(str::to_owned))
             .unwrap_or_else(|| format!("module.{name}"));
         let td = |containers: Vec<Container>, family: String| TaskDefinition {
+            file: None,
             family: Some(family),
             revision: None,
             containers,
@@ -445,6 +551,10 @@ impl<'a> Module<'a> {
     /// Reads a JSON file (or JSON template) named by `file()` / `templatefile()`.
     fn json_file(&self, path: &Path, call_pos: Pos, scope: &Scope, template: bool) -> Option<Node> {
         let display = without_curdir(path).display().to_string();
+        if let Err(why) = self.may_read(path) {
+            self.error(call_pos, format!("{display}: {why}; not read"));
+            return None;
+        }
         let text = match input::read_text(path, self.max_file_size) {
             Ok(t) => t,
             Err(e) => {
@@ -569,7 +679,7 @@ impl<'a> Module<'a> {
 
     fn eval(&self, expr: &Expression, loc: Loc, scope: &Scope, depth: u32) -> Node {
         let pos = self.pos(expr.span(), loc);
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || !self.spend(1, pos) {
             return unknown("(too deep)", pos);
         }
         let depth = depth + 1;
@@ -761,11 +871,8 @@ impl<'a> Module<'a> {
                 };
                 reference(format!("var.{name}"), target, pos)
             }
-            ("local", Some(name)) => match self.locals.get(name) {
-                Some((fi, expr)) => {
-                    let base = self.eval(expr, Loc::File(*fi), scope, depth);
-                    self.apply(base, &t.operators[1..], loc, scope, depth, &path, pos)
-                }
+            ("local", Some(name)) => match self.local(name, depth, pos) {
+                Some(base) => self.apply(base, &t.operators[1..], loc, scope, depth, &path, pos),
                 None => unknown(path, pos),
             },
             // Paths are joined to the module folder when files are read.
@@ -882,6 +989,10 @@ impl<'a> Module<'a> {
                 // A file's content used as a value (a key file, say): read it.
                 Some(rel) => {
                     let path = without_curdir(&self.dir.join(rel));
+                    if let Err(why) = self.may_read(&path) {
+                        self.error(pos, format!("{}: {why}; not read", path.display()));
+                        return unknown("file(…)", pos);
+                    }
                     match input::read_text(&path, self.max_file_size) {
                         Ok(text) => Node::new(Kind::Str(text, StrStyle::Inline), pos),
                         Err(_) => unknown(format!("file(\"{rel}\")"), pos),
@@ -1084,9 +1195,14 @@ fn mask_interpolations(text: &str) -> (String, HashMap<(u32, u32), String>) {
     let mut line = 1u32;
     let mut column = 1u32;
     let mut rest = text;
+    // Once one `${` is never closed, no later one is searched for: each
+    // search runs to the end of the text, which would make this quadratic.
+    let mut unclosed = false;
     while let Some(c) = rest.chars().next() {
-        if !in_string && (rest.starts_with("${") || rest.starts_with("%{")) {
-            if let Some(end) = closing_brace(&rest[2..]) {
+        if !in_string && !unclosed && (rest.starts_with("${") || rest.starts_with("%{")) {
+            let end = closing_brace(&rest[2..]);
+            unclosed = end.is_none();
+            if let Some(end) = end {
                 let whole = &rest[..end + 3];
                 if rest.starts_with("${") {
                     holes.insert((line, column), rest[2..end + 2].to_owned());

@@ -137,50 +137,108 @@ impl Node {
     }
 }
 
-/// Maps byte offsets to 1-based lines and columns. Lookups in document order
-/// (the common case) are answered from the last line found.
+/// Maps byte offsets to 1-based lines and columns. A line ends at `\n`,
+/// `\r\n` or a lone `\r`. Columns count characters; lookups cost time in
+/// proportion to the distance from the previous lookup, so a document read
+/// in order (the common case) costs linear time even when it is one long line
+/// (`terraform show -json` writes one).
 pub struct LineIndex {
     starts: Vec<usize>,
-    last: std::cell::Cell<usize>,
+    /// Whether each line is pure ASCII (its columns are byte offsets).
+    ascii: Vec<bool>,
+    /// The last lookup: line, byte offset and its column.
+    last: std::cell::Cell<(usize, usize, usize)>,
 }
 
 impl LineIndex {
     pub fn new(text: &str) -> Self {
+        let bytes = text.as_bytes();
         let mut starts = vec![0];
-        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                continue;
+            }
+            starts.push(i + 1);
+        }
+        let ascii = starts
+            .iter()
+            .enumerate()
+            .map(|(l, &s)| {
+                let e = starts.get(l + 1).copied().unwrap_or(bytes.len());
+                bytes.get(s..e).is_some_and(<[u8]>::is_ascii)
+            })
+            .collect();
         Self {
             starts,
-            last: std::cell::Cell::new(0),
+            ascii,
+            last: std::cell::Cell::new((0, 0, 0)),
         }
     }
 
     pub fn pos(&self, text: &str, offset: usize) -> Pos {
-        let mut line = self.last.get();
+        let offset = offset.min(text.len());
+        let (last_line, last_offset, last_column) = self.last.get();
         let in_line = |l: usize| {
             self.starts[l] <= offset && self.starts.get(l + 1).is_none_or(|&next| offset < next)
         };
-        if !in_line(line) {
-            line = if line + 1 < self.starts.len() && in_line(line + 1) {
-                line + 1
-            } else {
-                self.starts
-                    .partition_point(|&s| s <= offset)
-                    .saturating_sub(1)
-            };
-            self.last.set(line);
-        }
+        let line = if in_line(last_line) {
+            last_line
+        } else if last_line + 1 < self.starts.len() && in_line(last_line + 1) {
+            last_line + 1
+        } else {
+            self.starts
+                .partition_point(|&s| s <= offset)
+                .saturating_sub(1)
+        };
         let start = self.starts[line];
-        let end = offset.min(text.len());
-        let column = match text.as_bytes().get(start..end) {
-            Some(prefix) if prefix.is_ascii() => prefix.len(),
-            _ => text
-                .get(start..end)
-                .map_or(end.saturating_sub(start), |s| s.chars().count()),
-        } + 1;
+        let column = if self.ascii[line] {
+            offset - start
+        } else {
+            // Count characters from the previous lookup when it is earlier on this line.
+            let (from, base) = if line == last_line && last_offset >= start && last_offset <= offset
+            {
+                (last_offset, last_column)
+            } else {
+                (start, 0)
+            };
+            base + text
+                .get(from..offset)
+                .map_or(offset - from, |s| s.chars().count())
+        };
+        self.last.set((line, offset, column));
         Pos {
             line: u32::try_from(line + 1).unwrap_or(u32::MAX),
-            column: u32::try_from(column).unwrap_or(u32::MAX),
+            column: u32::try_from(column + 1).unwrap_or(u32::MAX),
             file: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_end_at_lf_crlf_and_lone_cr() {
+        let text = "a\rb\r\nc\nd";
+        let index = LineIndex::new(text);
+        let at = |o: usize| {
+            let p = index.pos(text, o);
+            (p.line, p.column)
+        };
+        assert_eq!(at(2), (2, 1));
+        assert_eq!(at(5), (3, 1));
+        assert_eq!(at(7), (4, 1));
+    }
+
+    #[test]
+    fn columns_count_characters_in_any_order() {
+        let text = "é\"x\": \"é\", \"y\": 1";
+        let index = LineIndex::new(text);
+        let y = text.find("\"y").unwrap_or_default();
+        let x = text.find("\"x").unwrap_or_default();
+        assert_eq!(index.pos(text, y).column, 12);
+        assert_eq!(index.pos(text, x).column, 2);
+        assert_eq!(index.pos(text, y).column, 12);
     }
 }

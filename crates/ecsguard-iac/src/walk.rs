@@ -1,13 +1,24 @@
 //! Finding input files: gitignore-aware, skipping `.git`, `.terraform` and
 //! `node_modules`, but always entering `cdk.out`, which CDK projects ignore
 //! yet which holds the synthesized templates.
+//!
+//! The walk is built so that a pull request cannot hide a task definition
+//! from it, nor make it hang or read outside the tree:
+//! - a file git tracks is scanned even when `.gitignore` matches it, and
+//!   `.ignore` files (which git does not know) are not honoured;
+//! - only regular files are opened: a FIFO or a symlink to `/dev/stdin` met
+//!   during the walk is skipped, never read;
+//! - symlinks that lead out of the scanned folder are not followed;
+//! - a file reached through two overlapping roots is read once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use ecsguard_core::InputError;
 use ignore::WalkBuilder;
 
+use crate::input::{self, ReadError};
 use crate::source::FileKind;
 
 const SKIPPED_DIRS: &[&str] = &[".git", ".terraform", "node_modules", ".terragrunt-cache"];
@@ -17,7 +28,16 @@ const CDK_OUT: &str = "cdk.out";
 pub struct Walked {
     /// Files to read, sorted, each with its kind.
     pub files: Vec<(PathBuf, FileKind)>,
+    /// Paths named on the command line that are not regular files (a pipe
+    /// such as `<(terraform show -json plan)`, `/dev/stdin`): read here, once,
+    /// since they cannot be read twice.
+    pub streams: Vec<(PathBuf, Result<String, ReadError>)>,
     pub errors: Vec<InputError>,
+    /// Things left out on purpose, said so that nothing is skipped silently.
+    pub notes: Vec<InputError>,
+    /// The folders the scan may read from: each root, widened to the git
+    /// work tree that holds it (Terraform's `file("../shared/x.json")`).
+    pub allowed_roots: Vec<PathBuf>,
 }
 
 fn error(path: &Path, message: String) -> InputError {
@@ -26,71 +46,138 @@ fn error(path: &Path, message: String) -> InputError {
 
 /// Lists the files under `paths`. A file named explicitly is read whatever its
 /// extension (its content decides its kind).
-pub fn walk(paths: &[PathBuf]) -> Walked {
-    let mut files: BTreeSet<(PathBuf, FileKind)> = BTreeSet::new();
-    let mut errors = Vec::new();
+pub fn walk(paths: &[PathBuf], max_file_size: u64) -> Walked {
+    let mut files: BTreeMap<PathBuf, FileKind> = BTreeMap::new();
+    let mut walked = Walked::default();
+    // Canonical paths already listed, so overlapping roots list a file once.
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let add = |path: PathBuf,
+               kind: FileKind,
+               files: &mut BTreeMap<PathBuf, FileKind>,
+               seen: &mut HashSet<PathBuf>| {
+        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if seen.insert(key) {
+            files.insert(path, kind);
+        }
+    };
     for root in paths {
         let meta = match std::fs::metadata(root) {
             Ok(m) => m,
             Err(e) => {
-                errors.push(error(root, format!("cannot read: {e}")));
+                walked.errors.push(error(root, format!("cannot read: {e}")));
                 continue;
             }
         };
+        let canonical_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
         if meta.is_file() {
             let kind = FileKind::of(root).unwrap_or_else(|| sniff(root));
-            files.insert((root.clone(), kind));
+            add(root.clone(), kind, &mut files, &mut seen);
+            if let Some(parent) = canonical_root.parent() {
+                walked.allowed_roots.push(widen_to_work_tree(parent));
+            }
             continue;
         }
+        if !meta.is_dir() {
+            // Named by the user: read it, whatever it is, exactly once.
+            if seen.insert(canonical_root) {
+                walked
+                    .streams
+                    .push((root.clone(), input::read_stream(root, max_file_size)));
+            }
+            continue;
+        }
+        walked
+            .allowed_roots
+            .push(widen_to_work_tree(&canonical_root));
+        let mut found = Vec::new();
         let mut cdk_dirs = Vec::new();
-        walk_dir(root, true, &mut files, &mut errors, &mut cdk_dirs);
+        walk_dir(
+            root,
+            &canonical_root,
+            true,
+            &mut found,
+            &mut walked,
+            &mut cdk_dirs,
+        );
         // `cdk.out` folders the gitignore-aware walk skipped.
-        let mut seen = BTreeSet::new();
+        let mut cdk_seen = HashSet::new();
         while let Some(dir) = cdk_dirs.pop() {
-            if seen.insert(dir.clone()) {
-                walk_dir(&dir, false, &mut files, &mut errors, &mut Vec::new());
+            if cdk_seen.insert(dir.clone()) {
+                walk_dir(
+                    &dir,
+                    &canonical_root,
+                    false,
+                    &mut found,
+                    &mut walked,
+                    &mut Vec::new(),
+                );
+            }
+        }
+        found.extend(tracked_but_ignored(root));
+        for path in found {
+            if let Some(kind) = FileKind::of(&path) {
+                add(path, kind, &mut files, &mut seen);
             }
         }
     }
-    Walked {
-        files: files.into_iter().collect(),
-        errors,
-    }
+    walked.files = files.into_iter().collect();
+    walked
 }
 
 fn walk_dir(
     root: &Path,
+    canonical_root: &Path,
     honour_gitignore: bool,
-    files: &mut BTreeSet<(PathBuf, FileKind)>,
-    errors: &mut Vec<InputError>,
+    found: &mut Vec<PathBuf>,
+    walked: &mut Walked,
     cdk_dirs: &mut Vec<PathBuf>,
 ) {
+    let escaped: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
+    let escaped_in_filter = Arc::clone(&escaped);
+    let inside = canonical_root.to_path_buf();
     let walker = WalkBuilder::new(root)
         .hidden(false)
         .follow_links(true)
         .git_ignore(honour_gitignore)
         .git_global(false)
         .git_exclude(honour_gitignore)
-        .ignore(honour_gitignore)
+        // `.ignore` files are not git's: a pull request could add one to hide a file.
+        .ignore(false)
         .parents(honour_gitignore)
         .require_git(false)
-        .filter_entry(|e| {
-            !(e.file_type().is_some_and(|t| t.is_dir())
+        .filter_entry(move |e| {
+            if e.file_type().is_some_and(|t| t.is_dir())
                 && e.file_name()
                     .to_str()
-                    .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
+                    .is_some_and(|n| SKIPPED_DIRS.contains(&n))
+            {
+                return false;
+            }
+            if e.path_is_symlink() {
+                let stays = std::fs::canonicalize(e.path()).is_ok_and(|t| t.starts_with(&inside));
+                if !stays {
+                    if let Ok(mut list) = escaped_in_filter.lock() {
+                        list.push(e.path().to_path_buf());
+                    }
+                    return false;
+                }
+            }
+            true
         })
         .build();
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                errors.push(walk_error(&e, root));
+                walked.errors.push(walk_error(&e, root));
                 continue;
             }
         };
         let path = entry.path();
-        if entry.file_type().is_some_and(|t| t.is_dir()) {
+        let Some(file_type) = entry.file_type() else {
+            continue;
+        };
+        if file_type.is_dir() {
             if honour_gitignore {
                 let cdk = path.join(CDK_OUT);
                 if cdk.is_dir() {
@@ -99,10 +186,65 @@ fn walk_dir(
             }
             continue;
         }
-        if let Some(kind) = FileKind::of(path) {
-            files.insert((path.to_path_buf(), kind));
+        // Only regular files: opening a FIFO or a device would block or never end.
+        if file_type.is_file() {
+            found.push(path.to_path_buf());
         }
     }
+    let escaped = escaped.lock().map(|l| l.clone()).unwrap_or_default();
+    for path in escaped {
+        walked.notes.push(error(
+            &path,
+            "symbolic link leads out of the scanned folder; not followed (name its target to scan it)".into(),
+        ));
+    }
+}
+
+/// Files git tracks that `.gitignore` matches (added with `git add -f`):
+/// they are in the repository, so they are scanned. Empty when `root` is not
+/// in a git work tree or git is not installed.
+fn tracked_but_ignored(root: &Path) -> Vec<PathBuf> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--ignored",
+            "--exclude-standard",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    let Ok(output) = output else {
+        return Vec::new();
+    };
+    if !output.status.success() {
+        return Vec::new();
+    }
+    output
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| std::str::from_utf8(p).ok())
+        .map(|p| root.join(p))
+        .filter(|p| {
+            !p.components().any(|c| {
+                c.as_os_str()
+                    .to_str()
+                    .is_some_and(|n| SKIPPED_DIRS.contains(&n))
+            }) && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+        })
+        .collect()
+}
+
+/// The git work tree holding `dir`, or `dir` itself outside one.
+fn widen_to_work_tree(dir: &Path) -> PathBuf {
+    dir.ancestors()
+        .find(|a| a.join(".git").exists())
+        .unwrap_or(dir)
+        .to_path_buf()
 }
 
 fn walk_error(e: &ignore::Error, root: &Path) -> InputError {
@@ -145,7 +287,12 @@ fn sniff(path: &Path) -> FileKind {
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .unwrap_or(0);
-    let first = head[..n].iter().find(|b| !b.is_ascii_whitespace()).copied();
+    sniff_text(&head[..n])
+}
+
+/// The kind of a text by its first character: JSON or (otherwise) YAML.
+pub fn sniff_text(head: &[u8]) -> FileKind {
+    let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match first {
         Some(b'{') | Some(b'[') => FileKind::Json,
         _ => FileKind::Yaml,

@@ -11,12 +11,18 @@ use crate::tree::{Key, Kind, Node, Pos, StrStyle};
 /// Deepest nesting accepted, so hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 256;
 
+/// Most nodes a document may expand to once aliases are copied in. Far above
+/// any real template; a "billion laughs" document reaches it after a few
+/// levels and is refused instead of filling memory.
+const MAX_NODES: usize = 1_000_000;
+
 /// Parses every document in the stream.
 pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let mut builder = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
         docs: Vec::new(),
+        nodes: 0,
     };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| SyntaxError {
@@ -46,6 +52,7 @@ enum Frame {
         tag: Option<String>,
         pos: Pos,
         items: Vec<Node>,
+        size: usize,
     },
     Map {
         anchor: usize,
@@ -53,13 +60,17 @@ enum Frame {
         pos: Pos,
         entries: Vec<(Key, Node)>,
         pending_key: Option<Key>,
+        size: usize,
     },
 }
 
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes, with the number of nodes each holds.
+    anchors: HashMap<usize, (Node, usize)>,
     docs: Vec<Node>,
+    /// Nodes built so far, aliases counted at their full size.
+    nodes: usize,
 }
 
 /// Local tags (`!Ref`) are kept; core-schema tags (`!!str`) say nothing we need.
@@ -90,15 +101,17 @@ impl Builder {
                     Node::new(Kind::Str(value.into_owned(), style), pos(&span)),
                     local_tag(tag),
                 );
-                self.value(node, anchor);
+                self.nodes += 1;
+                self.value(node, anchor, 1, &span)?;
             }
             Event::Alias(id) => {
-                let node = self
+                let (node, size) = self
                     .anchors
                     .get(&id)
                     .cloned()
-                    .unwrap_or_else(|| Node::new(Kind::Null, pos(&span)));
-                self.value(node, 0);
+                    .unwrap_or_else(|| (Node::new(Kind::Null, pos(&span)), 1));
+                self.nodes = self.nodes.saturating_add(size);
+                self.value(node, 0, size, &span)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 self.push(Frame::Seq {
@@ -106,6 +119,7 @@ impl Builder {
                     tag: local_tag(tag),
                     pos: pos(&span),
                     items: Vec::new(),
+                    size: 1,
                 })?;
             }
             Event::MappingStart(anchor, tag) => {
@@ -115,29 +129,33 @@ impl Builder {
                     pos: pos(&span),
                     entries: Vec::new(),
                     pending_key: None,
+                    size: 1,
                 })?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some(frame) = self.stack.pop() {
-                    let (node, anchor) = match frame {
+                    let (node, anchor, size) = match frame {
                         Frame::Seq {
                             anchor,
                             tag,
                             pos,
                             items,
-                        } => (wrap(Node::new(Kind::Seq(items), pos), tag), anchor),
+                            size,
+                        } => (wrap(Node::new(Kind::Seq(items), pos), tag), anchor, size),
                         Frame::Map {
                             anchor,
                             tag,
                             pos,
                             entries,
+                            size,
                             ..
                         } => (
                             wrap(Node::new(Kind::Map(merge_keys(entries)), pos), tag),
                             anchor,
+                            size,
                         ),
                     };
-                    self.value(node, anchor);
+                    self.value(node, anchor, size, &span)?;
                 }
             }
             Event::StreamStart
@@ -150,6 +168,7 @@ impl Builder {
     }
 
     fn push(&mut self, frame: Frame) -> Result<(), SyntaxError> {
+        self.nodes += 1;
         if self.stack.len() >= MAX_DEPTH {
             let pos = match &frame {
                 Frame::Seq { pos, .. } | Frame::Map { pos, .. } => *pos,
@@ -163,30 +182,53 @@ impl Builder {
         Ok(())
     }
 
-    fn value(&mut self, node: Node, anchor: usize) {
+    /// Adds a finished node of `size` nodes (already counted in `nodes`) to its parent.
+    fn value(
+        &mut self,
+        node: Node,
+        anchor: usize,
+        size: usize,
+        span: &Span,
+    ) -> Result<(), SyntaxError> {
+        if self.nodes > MAX_NODES {
+            return Err(SyntaxError {
+                pos: pos(span),
+                message: format!(
+                    "YAML aliases expand to more than {MAX_NODES} nodes; not scanned (a \"billion laughs\" document?)"
+                ),
+            });
+        }
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Seq { items, size: s, .. }) => {
+                *s += size;
+                items.push(node);
+            }
             Some(Frame::Map {
                 entries,
                 pending_key,
+                size: s,
                 ..
-            }) => match pending_key.take() {
-                None => {
-                    let pos = node.pos;
-                    let text = match node.kind {
-                        Kind::Str(s, _) => s,
-                        Kind::Tagged(_, inner) => inner.as_str().unwrap_or_default().to_owned(),
-                        _ => String::new(),
-                    };
-                    *pending_key = Some(Key { text, pos });
+            }) => {
+                *s += size;
+                match pending_key.take() {
+                    None => {
+                        let pos = node.pos;
+                        let text = match node.kind {
+                            Kind::Str(s, _) => s,
+                            Kind::Tagged(_, inner) => inner.as_str().unwrap_or_default().to_owned(),
+                            _ => String::new(),
+                        };
+                        *pending_key = Some(Key { text, pos });
+                    }
+                    Some(key) => entries.push((key, node)),
                 }
-                Some(key) => entries.push((key, node)),
-            },
+            }
         }
+        Ok(())
     }
 }
 
@@ -243,6 +285,24 @@ mod tests {
         let y = docs[0].get("y").unwrap_or_else(|| panic!("y"));
         assert_eq!(y.get("A").and_then(Node::as_str), Some("1"));
         assert_eq!(y.get("B").and_then(Node::as_str), Some("2"));
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            doc.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = parse(&doc).err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.message.contains("aliases expand")),
+            "{:?}",
+            err.map(|e| e.message)
+        );
     }
 
     #[test]

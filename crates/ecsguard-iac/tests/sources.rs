@@ -40,7 +40,7 @@ fn tf(files: &[(&str, &str)]) -> Vec<TaskDefinition> {
             paths.push(p);
         }
     }
-    let out = terraform::scan_module(dir.path(), &paths, 1 << 20);
+    let out = terraform::scan_module(dir.path(), &paths, 1 << 20, &[]);
     assert!(
         out.errors.is_empty(),
         "{:?}",

@@ -217,6 +217,16 @@ fn finish(report: &Report, common: &CommonArgs, started: Instant) -> ExitCode {
             report.findings.len(),
             report.errors.len()
         );
+        for (file, count) in &report.recognised {
+            eprintln!(
+                "ecsguard: {}: {count} task definition{}",
+                output::text::clean(file),
+                if *count == 1 { "" } else { "s" }
+            );
+        }
+        if s.live.is_none() && s.task_definitions == 0 {
+            eprintln!("ecsguard: no task definition was recognised in any file read");
+        }
     }
     if let Err(message) = emit(report, common) {
         eprintln!("error: {message}");

@@ -21,12 +21,23 @@ const CANARIES: &[&str] = &[
     "Yy3Uu4Ii5Oo6Pp7L",
     "Gg8Ff9Dd0Ss1Aa2Z",
     "Cc4Xx5Zz6Ll7Kk8J",
+    "Bq7Wn2Rx5Tz8Yk3M",
+    "Fv6Hs1Jd9Ka4Lg2P",
+    "Ex3Nb8Mc5Vz1Qa7W",
+    "D83Dab12ef34cd56",
 ];
 
 fn plant(dir: &std::path::Path) {
-    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11] = CANARIES else {
-        panic!("twelve canaries")
+    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15] = CANARIES else {
+        panic!("sixteen canaries")
     };
+    // Dynamic references with literal text around them: the reference is
+    // shown by its names only, never with the text.
+    write(dir, "cfn-resolve.yaml", format!(
+        "Resources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions:\n        - Name: c\n          Environment:\n            - Name: DB_PASSWORD\n              Value: '{{{{resolve:secretsmanager:db}}}}:{c12}'\n            - Name: API_TOKEN\n              Value: !Join ['', ['{{{{resolve:ssm-secure:/t}}}}', '{c13}']]\n            - Name: SESSION_KEY\n              Value: '{{{{resolve:ssm:/u}}}}:{c14}'\n"
+    ));
+    // A broken `\\u` escape whose hex digits are planted.
+    write(dir, "broken-escape.json", format!("{{\"containerDefinitions\": [{{\"name\": \"c\", \"environment\": [{{\"name\": \"K\", \"value\": \"\\u{}\\u{}\"}}]}}]}}\n", &c15[..4], &c15[4..]));
     write(
         dir,
         "describe.json",
@@ -124,6 +135,6 @@ fn no_planted_value_reaches_any_output() {
     let report = run.json();
     let findings = report["findings"].as_array().expect("findings").len();
     let errors = report["errors"].as_array().expect("errors").len();
-    assert_eq!(findings, 9, "{}", run.stdout);
-    assert_eq!(errors, 4, "{}", run.stdout);
+    assert_eq!(findings, 11, "{}", run.stdout);
+    assert_eq!(errors, 5, "{}", run.stdout);
 }

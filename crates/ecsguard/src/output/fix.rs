@@ -131,7 +131,13 @@ pub fn text(report: &FixReport, apply: bool, update_services: bool) -> String {
             " (dry run: pass --apply to carry the plan out)"
         }
     );
-    out
+    // Names come from the account; none may act on the reader's terminal.
+    out.lines()
+        .fold(String::with_capacity(out.len()), |mut acc, line| {
+            acc.push_str(&super::text::clean(line));
+            acc.push('\n');
+            acc
+        })
 }
 
 pub fn json(report: &FixReport) -> serde_json::Value {

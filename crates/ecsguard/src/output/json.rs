@@ -10,6 +10,8 @@ pub struct JsonV1<'a> {
     pub tool: Tool,
     pub findings: Vec<JsonFinding<'a>>,
     pub errors: Vec<JsonError<'a>>,
+    /// What was read only in part, or left out on purpose; not errors.
+    pub notes: Vec<JsonError<'a>>,
     pub summary: JsonSummary,
 }
 
@@ -171,6 +173,7 @@ pub fn write(report: &Report, out: &mut impl std::io::Write) -> serde_json::Resu
         },
         findings: report.findings.iter().map(finding).collect(),
         errors: report.errors.iter().map(error).collect(),
+        notes: report.notes.iter().map(error).collect(),
         summary: JsonSummary {
             files: report.summary.files,
             task_definitions: report.summary.task_definitions,

@@ -136,10 +136,13 @@ pub fn write(
     exit_code: i32,
     out: &mut impl std::io::Write,
 ) -> serde_json::Result<()> {
-    let notifications: Vec<Notification> = report
+    let levels = report
         .errors
         .iter()
-        .map(|e| {
+        .map(|e| ("error", e))
+        .chain(report.notes.iter().map(|n| ("note", n)));
+    let notifications: Vec<Notification> = levels
+        .map(|(level, e)| {
             let place = match &e.source {
                 ErrorSource::File { file, line, column } => FindingLocation::File {
                     file: file.clone(),
@@ -157,7 +160,7 @@ pub fn write(
                 },
             };
             Notification::builder()
-                .level(serde_json::json!("error"))
+                .level(serde_json::json!(level))
                 .message(Message::builder().text(e.message.as_str()).build())
                 .locations(vec![location(&place)])
                 .build()

@@ -43,9 +43,35 @@ fn severity_style(s: Severity) -> Style {
 
 fn location(l: &Location) -> String {
     match l {
-        Location::File { file, line, column } => format!("{file}:{line}:{column}"),
-        Location::Live { arn, region, .. } => format!("{arn} ({region})"),
+        Location::File { file, line, column } => format!("{}:{line}:{column}", clean(file)),
+        Location::Live { arn, region, .. } => format!("{} ({})", clean(arn), clean(region)),
     }
+}
+
+/// Whether a character could move the cursor, recolour or reorder what a
+/// terminal shows: C0/C1 controls (ESC, CR, BS …) and the Unicode bidi and
+/// zero-width format characters (U+202E and friends).
+fn is_unsafe_for_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
+}
+
+/// Text from the input (names, paths, messages that quote them) with every
+/// character a terminal would act on written as a visible `\u{…}` escape, so
+/// a committed file cannot rewrite the reviewer's screen.
+pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(is_unsafe_for_terminal) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe_for_terminal(c) {
+            let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn finding(out: &mut String, f: &Finding, styles: Styles) {
@@ -54,7 +80,9 @@ fn finding(out: &mut String, f: &Finding, styles: Styles) {
     let _ = writeln!(
         out,
         "{sev}{}{sev:#}{bold}[{}]: {}{bold:#}",
-        f.severity, f.rule, f.message
+        f.severity,
+        f.rule,
+        clean(&f.message)
     );
     let _ = writeln!(out, "  {dim}-->{dim:#} {}", location(&f.location));
     let family = f.family.as_deref().unwrap_or("(unnamed)");
@@ -62,14 +90,21 @@ fn finding(out: &mut String, f: &Finding, styles: Styles) {
     let container = f.container.as_deref().unwrap_or("(unnamed)");
     let _ = writeln!(
         out,
-        "   {dim}={dim:#} task definition {family}{revision}, container {container}"
+        "   {dim}={dim:#} task definition {}{revision}, container {}",
+        clean(family),
+        clean(container)
     );
     let shown = match (&f.reference, &f.redacted) {
         (Some(r), _) => r.clone(),
         (None, Some(r)) => format!("\"{r}\""),
         (None, None) => String::new(),
     };
-    let _ = writeln!(out, "   {dim}={dim:#} {} = {shown}", f.variable);
+    let _ = writeln!(
+        out,
+        "   {dim}={dim:#} {} = {}",
+        clean(&f.variable),
+        clean(&shown)
+    );
     let _ = writeln!(
         out,
         "   {dim}={dim:#} detectors: {}",
@@ -77,6 +112,32 @@ fn finding(out: &mut String, f: &Finding, styles: Styles) {
     );
     let _ = writeln!(out, "   {dim}={dim:#} fingerprint: {}", f.fingerprint);
     out.push('\n');
+}
+
+/// Where an error or note was met, as `file:line:column` or the live resource.
+fn place(source: &ErrorSource) -> String {
+    match source {
+        ErrorSource::File { file, line, column } => match (line, column) {
+            (line, Some(c)) => format!("{}:{line}:{c}", clean(file)),
+            (1, None) => clean(file).into_owned(),
+            (line, None) => format!("{}:{line}", clean(file)),
+        },
+        ErrorSource::Live {
+            account,
+            region,
+            arn,
+        } => {
+            let parts: Vec<String> = [
+                account.as_ref().map(|a| format!("account {a}")),
+                region.as_ref().map(|r| format!("region {r}")),
+                arn.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            clean(&parts.join(", ")).into_owned()
+        }
+    }
 }
 
 /// Renders the report; `color` adds ANSI styles.
@@ -89,31 +150,23 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     let err = styles.error();
     for e in &report.errors {
-        let at = match &e.source {
-            ErrorSource::File { file, line, column } => match (line, column) {
-                (line, Some(c)) => format!("{file}:{line}:{c}"),
-                (1, None) => file.clone(),
-                (line, None) => format!("{file}:{line}"),
-            },
-            ErrorSource::Live {
-                account,
-                region,
-                arn,
-            } => {
-                let parts: Vec<String> = [
-                    account.as_ref().map(|a| format!("account {a}")),
-                    region.as_ref().map(|r| format!("region {r}")),
-                    arn.clone(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                parts.join(", ")
-            }
-        };
-        let _ = writeln!(out, "{err}error{err:#}{bold}: {at}: {}{bold:#}", e.message);
+        let at = place(&e.source);
+        let _ = writeln!(
+            out,
+            "{err}error{err:#}{bold}: {at}: {}{bold:#}",
+            clean(&e.message)
+        );
     }
-    if !report.errors.is_empty() {
+    let note = styles.pick(AnsiColor::Cyan.on_default().bold());
+    for n in &report.notes {
+        let _ = writeln!(
+            out,
+            "{note}note{note:#}: {}: {}",
+            place(&n.source),
+            clean(&n.message)
+        );
+    }
+    if !report.errors.is_empty() || !report.notes.is_empty() {
         out.push('\n');
     }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
@@ -162,4 +215,17 @@ pub fn render(report: &Report, color: bool) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_control_and_bidi_characters_are_escaped() {
+        assert_eq!(clean("DB_PASSWORD"), "DB_PASSWORD");
+        let shown = clean("A\u{1b}[2J\rB\u{202e}C\u{2066}");
+        assert_eq!(shown, "A\\u{001b}[2J\\u{000d}B\\u{202e}C\\u{2066}");
+        assert!(!shown.chars().any(is_unsafe_for_terminal));
+    }
 }
