@@ -38,6 +38,7 @@ pub fn task_definition(td: &ApiTaskDefinition, account: &str, region: &str) -> T
                                 kv.value().unwrap_or_default(),
                             )),
                             location: location.clone(),
+                            value_location: None,
                         })
                     })
                     .collect(),

@@ -116,6 +116,8 @@ pub struct Finding {
     pub container: Option<String>,
     pub variable: String,
     pub location: Location,
+    /// Where the value is written, when that is not where the name is.
+    pub value_location: Option<Location>,
     /// Every detector that matched, name detectors first.
     pub detectors: Vec<&'static str>,
     /// At most the first four characters of a literal value.

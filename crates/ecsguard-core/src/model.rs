@@ -42,7 +42,11 @@ pub struct Container {
 pub struct EnvVar {
     pub name: String,
     pub value: EnvValue,
+    /// Where the variable's name is written.
     pub location: Location,
+    /// Where its value is written, when that is elsewhere: a `.tfvars` file,
+    /// a variable's default, a local, a template's variable map.
+    pub value_location: Option<Location>,
 }
 
 /// What an environment variable is set to.
@@ -67,9 +71,16 @@ pub struct Reference {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReferenceTarget {
-    /// Refers to something known to be secret; the string says why
-    /// (for example "NoEcho parameter").
+    /// Refers to a whole secret (a Secrets Manager secret string, a generated
+    /// password, an IAM access key's secret): a secret whatever the variable
+    /// is called. The string says why.
     Secret(String),
+    /// Refers to an input only *marked* secret (a `sensitive` variable, a
+    /// `NoEcho` parameter, an SSM parameter value, a non-secret key of a
+    /// secret's JSON): teams mark connection settings so just to hide them
+    /// from plan output, so this raises confidence in a secret-looking name
+    /// but is no finding by itself. The string says why.
+    Sensitive(String),
     /// Refers to an identifier of something else (an ARN, a name, an id): not a secret itself.
     Identifier,
     /// Anything else: an input whose sensitivity is unknown, a resource attribute, a function.

@@ -270,6 +270,7 @@ mod tests {
             revision: Some(3),
             container: Some(container.into()),
             variable: variable.into(),
+            value_location: None,
             location: Location::Live {
                 arn: String::new(),
                 account: String::new(),

@@ -132,6 +132,11 @@ fn check_variable(
             let literal = matches!(var.value, EnvValue::Literal(_));
             let name_hit = match class {
                 NameClass::Secret(kind) if literal && literal_is_secret(v.expose()) => Some(kind),
+                // A name about a secret (`PASSWORD_MIN_LENGTH`) excuses a
+                // setting, never a password-like literal.
+                NameClass::AboutSecret if literal && looks_like_password(v.expose()) => {
+                    Some("password")
+                }
                 _ => None,
             };
             let value_hits = values::detect(name, v.expose());
@@ -173,6 +178,11 @@ fn check_variable(
                 ReferenceTarget::Secret(why) => Some(why.as_str()),
                 _ => None,
             };
+            // A source only marked secret says why, but decides nothing alone.
+            let marked = match &r.target {
+                ReferenceTarget::Sensitive(why) => Some(why.as_str()),
+                _ => None,
+            };
             let name_kind = match class {
                 NameClass::Secret(kind) if r.target != ReferenceTarget::Identifier => Some(kind),
                 _ => None,
@@ -183,19 +193,27 @@ fn check_variable(
             if name_kind.is_some() {
                 detectors.push(SECRET_NAME_DETECTOR);
             }
-            if secret_source.is_some() {
+            if secret_source.is_some() || (marked.is_some() && name_kind.is_some()) {
                 detectors.push(SECRET_REFERENCE_DETECTOR);
             }
+            // A secret source raises the confidence in a secret name.
+            let confirmed = secret_source.is_some() || marked.is_some();
             (rule, severity) = if known {
                 (RuleId::KnownCredentialVariable, Severity::High)
             } else if name_kind.is_some() {
-                (RuleId::SecretNamedVariable, Severity::Medium)
+                let severity = if confirmed {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                };
+                (RuleId::SecretNamedVariable, severity)
             } else if secret_source.is_some() {
-                (RuleId::SecretValuedVariable, Severity::Medium)
+                (RuleId::SecretValuedVariable, Severity::High)
             } else {
                 return None;
             };
             let source = secret_source
+                .or(marked)
                 .map(|why| format!(" ({why})"))
                 .unwrap_or_default();
             message = if known {
@@ -232,11 +250,40 @@ fn check_variable(
         container: container.name.clone(),
         variable: var.name.clone(),
         location: var.location.clone(),
+        value_location: var.value_location.clone(),
         detectors,
         redacted,
         reference,
         fingerprint,
     })
+}
+
+/// Whether a literal under a name *about* a secret looks like a password
+/// rather than a setting: long enough, no spaces, and mixing lower-case
+/// letters with digits, capitals or symbols (`S3cr3t-Pa55`), unlike
+/// `3600`, `true`, `strict`, `HS256` or `AES-256-GCM`.
+fn looks_like_password(value: &str) -> bool {
+    let v = value.trim();
+    if v.chars().count() < 8 || v.contains(char::is_whitespace) || !literal_is_secret(v) {
+        return false;
+    }
+    let lower = v.bytes().any(|b| b.is_ascii_lowercase());
+    let upper = v.bytes().any(|b| b.is_ascii_uppercase());
+    let digit = v.bytes().any(|b| b.is_ascii_digit());
+    // `-`, `.`, `_` and `/` join words in names, hosts and regions (`eu-west-1`).
+    let symbol = v
+        .bytes()
+        .any(|b| b.is_ascii_punctuation() && !matches!(b, b'-' | b'.' | b'_' | b'/'));
+    let classes = [lower, upper || symbol, digit]
+        .iter()
+        .filter(|c| **c)
+        .count();
+    // A duration or size (`30d`, `10m`, `512mb`) is a setting.
+    let setting = v
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.');
+    lower && classes >= 3 && !setting
 }
 
 fn describe_detector(id: &str) -> &'static str {

@@ -21,6 +21,7 @@ fn td(vars: Vec<(&str, EnvValue)>) -> TaskDefinition {
                         line: i as u32 + 1,
                         column: 1,
                     },
+                    value_location: None,
                 })
                 .collect(),
         }],
@@ -109,11 +110,17 @@ fn value_rule_fires_whatever_the_name() {
 }
 
 #[test]
-fn references_to_secret_inputs_are_medium() {
-    let noecho = EnvValue::Reference(Reference::new(
-        "!Ref DbPassword",
-        ReferenceTarget::Secret("NoEcho parameter".into()),
+fn references_are_judged_by_source_and_name() {
+    let whole = EnvValue::Reference(Reference::new(
+        "data.aws_secretsmanager_secret_version.db.secret_string",
+        ReferenceTarget::Secret("Secrets Manager secret value".into()),
     ));
+    let marked = |e: &str| {
+        EnvValue::Reference(Reference::new(
+            e,
+            ReferenceTarget::Sensitive("sensitive variable".into()),
+        ))
+    };
     let unknown = EnvValue::Reference(Reference::new("var.db_password", ReferenceTarget::Unknown));
     let arn = EnvValue::Reference(Reference::new(
         "aws_secretsmanager_secret.db.arn",
@@ -121,8 +128,16 @@ fn references_to_secret_inputs_are_medium() {
     ));
     let got = rules_for(
         vec![
-            ("DB_PASSWORD", noecho.clone()),
-            ("CONN", noecho),
+            // A whole secret is a secret whatever the name.
+            ("CONN", whole.clone()),
+            ("DB_PASSWORD", whole),
+            // Marked sensitive: confirms a secret name, decides nothing alone.
+            ("DB_PASSWORD", marked("var.db_password")),
+            ("DB_HOST", marked("var.db_host")),
+            ("DB_PORT", marked("var.db_port")),
+            ("DB_USER", marked("var.db_user")),
+            ("DB_NAME", marked("var.db_name")),
+            // Unknown inputs: the name alone, with less confidence.
             ("DB_PASSWORD", unknown),
             ("DB_PASSWORD", arn),
             (
@@ -135,15 +150,16 @@ fn references_to_secret_inputs_are_medium() {
     assert_eq!(
         got,
         vec![
+            ("CONN".into(), RuleId::SecretValuedVariable, Severity::High),
             (
                 "DB_PASSWORD".into(),
                 RuleId::SecretNamedVariable,
-                Severity::Medium
+                Severity::High
             ),
             (
-                "CONN".into(),
-                RuleId::SecretValuedVariable,
-                Severity::Medium
+                "DB_PASSWORD".into(),
+                RuleId::SecretNamedVariable,
+                Severity::High
             ),
             (
                 "DB_PASSWORD".into(),
@@ -151,6 +167,33 @@ fn references_to_secret_inputs_are_medium() {
                 Severity::Medium
             ),
         ]
+    );
+}
+
+#[test]
+fn a_name_about_a_secret_excuses_settings_not_passwords() {
+    let got = rules_for(
+        vec![
+            ("PASSWORD_MIN_LENGTH", lit("12")),
+            ("MYSQL_ALLOW_EMPTY_PASSWORD", lit("yes")),
+            ("TOKEN_TTL", lit("30d")),
+            ("JWT_SECRET_ALGORITHM", lit("HS256")),
+            ("SECRET_REGION", lit("eu-west-1")),
+            ("PASSWORD_FILE", lit("/run/secrets/db")),
+            ("POSTGRES_NO_PASSWORD", lit("")),
+            (
+                "PASSWORD_MIN_LENGTH",
+                EnvValue::Reference(Reference::new("var.min", ReferenceTarget::Unknown)),
+            ),
+            // A password under a name about one is still a password.
+            ("REDIS_NO_PASSWORD", lit("S3cr3t-Passw0rd")),
+            ("PASSWORD_FILE", lit("hunter2!hunter2")),
+        ],
+        Ruleset::Default,
+    );
+    assert_eq!(
+        got.iter().map(|(n, ..)| n.as_str()).collect::<Vec<_>>(),
+        ["REDIS_NO_PASSWORD", "PASSWORD_FILE"]
     );
 }
 

@@ -9,6 +9,8 @@ use ecsguard_core::{
     EnvValue, InputError, Reference, ReferenceTarget, SecretValue, TaskDefinition,
 };
 
+use ecsguard_core::detect::names::{classify, NameClass};
+
 use crate::extract::{self, Resolve};
 use crate::json;
 use crate::source::Outcome;
@@ -168,6 +170,33 @@ fn reference(expression: String, target: ReferenceTarget) -> EnvValue {
     EnvValue::Reference(Reference::new(expression, target))
 }
 
+/// A string built around an input marked secret (a `NoEcho` parameter) that
+/// sits where a URL or DSN keeps its password: the whole string carries it.
+fn password_from_input<'p>(
+    text: &str,
+    parts: impl Iterator<Item = (&'p EnvValue, &'p String)>,
+    function: &str,
+) -> Option<EnvValue> {
+    for (part, placeholder) in parts {
+        if let EnvValue::Reference(Reference {
+            expression,
+            target: ReferenceTarget::Sensitive(why),
+        }) = part
+        {
+            if extract::in_password_position(text, placeholder) {
+                let name = expression
+                    .trim_start_matches("!Ref ")
+                    .trim_start_matches("!GetAtt ");
+                return Some(reference(
+                    format!("{function} …${{{name}}}…"),
+                    ReferenceTarget::Secret(format!("password in a URL or DSN, from a {why}")),
+                ));
+            }
+        }
+    }
+    None
+}
+
 fn is_secret(v: &EnvValue) -> bool {
     matches!(
         v,
@@ -215,7 +244,7 @@ impl Cfn<'_> {
             if no_echo {
                 return reference(
                     expression,
-                    ReferenceTarget::Secret("NoEcho parameter".into()),
+                    ReferenceTarget::Sensitive("NoEcho parameter".into()),
                 );
             }
             return reference(expression, ReferenceTarget::Unknown);
@@ -301,6 +330,7 @@ impl Cfn<'_> {
         let mut text = String::new();
         let mut rest = template;
         let mut parts: Vec<EnvValue> = Vec::new();
+        let mut placeholders: Vec<String> = Vec::new();
         let mut only_one_var = false;
         while let Some(start) = rest.find("${") {
             text.push_str(&rest[..start]);
@@ -336,6 +366,7 @@ impl Cfn<'_> {
                     text.push('}');
                 }
             }
+            placeholders.push(format!("${{{var}}}"));
             parts.push(value);
         }
         text.push_str(rest);
@@ -351,6 +382,9 @@ impl Cfn<'_> {
                     .trim_start_matches("!GetAtt ")
             );
             return reference(expression, secret.target.clone());
+        }
+        if let Some(v) = password_from_input(&text, parts.iter().zip(&placeholders), "!Sub") {
+            return v;
         }
         if text.contains("{{resolve:") {
             return dynamic_reference(&text);
@@ -394,6 +428,16 @@ impl Cfn<'_> {
             })
             .collect();
         let text = text.join(&sep);
+        let placeholders: Vec<String> = parts
+            .iter()
+            .map(|p| match p {
+                EnvValue::Reference(r) => format!("${{{}}}", r.expression),
+                _ => String::new(),
+            })
+            .collect();
+        if let Some(v) = password_from_input(&text, parts.iter().zip(&placeholders), "!Join") {
+            return Some(v);
+        }
         if text.contains("{{resolve:") {
             return Some(dynamic_reference(&text));
         }
@@ -495,6 +539,14 @@ impl Resolve for Cfn<'_> {
     }
 }
 
+/// The JSON key a Secrets Manager dynamic reference takes, if any:
+/// `NAME-or-ARN:SecretString:KEY[:stage:version]`.
+fn secretsmanager_key(reference: &str) -> Option<&str> {
+    let at = reference.find(":SecretString:")?;
+    let key = reference[at + ":SecretString:".len()..].split(':').next()?;
+    (!key.is_empty()).then_some(key)
+}
+
 /// A string that holds `{{resolve:…}}` dynamic references.
 ///
 /// `{{resolve:secretsmanager:…}}` and `{{resolve:ssm-secure:…}}` put the
@@ -503,7 +555,7 @@ impl Resolve for Cfn<'_> {
 /// and the parameter or secret it names, with any text around it shown as `…`
 /// (that text is a literal, and may be a secret itself).
 fn dynamic_reference(s: &str) -> EnvValue {
-    let mut secret: Option<(String, &'static str)> = None;
+    let mut secret: Option<(String, &'static str, bool)> = None;
     let mut names = Vec::new();
     let mut template = String::new();
     let mut rest = s;
@@ -529,8 +581,14 @@ fn dynamic_reference(s: &str) -> EnvValue {
             "ssm-secure" => Some("SecureString dynamic reference, resolved into plaintext"),
             _ => None,
         };
+        // `secretsmanager:NAME:SecretString:KEY:…` takes one key of the
+        // secret: it is judged by that key (and the variable's name).
+        let key = (service == "secretsmanager")
+            .then(|| secretsmanager_key(name))
+            .flatten();
+        let whole = key.is_none_or(|k| matches!(classify(k), NameClass::Secret(_)));
         if let (Some(why), None) = (why, &secret) {
-            secret = Some((shown.clone(), why));
+            secret = Some((shown.clone(), why, whole));
         }
         template.push_str("${");
         template.push_str(&shown);
@@ -539,13 +597,18 @@ fn dynamic_reference(s: &str) -> EnvValue {
     }
     surrounded |= !rest.is_empty();
     template.push_str(rest);
-    if let Some((shown, why)) = secret {
+    if let Some((shown, why, whole)) = secret {
         let expression = if surrounded || names.len() > 1 {
             format!("…{shown}…")
         } else {
             shown
         };
-        return reference(expression, ReferenceTarget::Secret(why.into()));
+        let target = if whole {
+            ReferenceTarget::Secret(why.into())
+        } else {
+            ReferenceTarget::Sensitive(why.into())
+        };
+        return reference(expression, target);
     }
     if !surrounded && names.len() == 1 {
         return reference(names.remove(0), ReferenceTarget::Unknown);

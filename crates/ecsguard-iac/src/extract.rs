@@ -89,7 +89,8 @@ pub fn environment(env: &Node, files: &[String], resolve: &dyn Resolve) -> Vec<E
         .filter_map(|entry| {
             let name_node = entry.get("name")?;
             let name = resolve.name(name_node)?;
-            let value = match entry.get("value") {
+            let value_node = entry.get("value");
+            let value = match value_node {
                 Some(v) => resolve.value(v)?,
                 None => EnvValue::Literal(SecretValue::new("")),
             };
@@ -97,9 +98,17 @@ pub fn environment(env: &Node, files: &[String], resolve: &dyn Resolve) -> Vec<E
                 name,
                 value,
                 location: location(files, name_node),
+                value_location: value_node.and_then(|v| value_location(files, name_node, v)),
             })
         })
         .collect()
+}
+
+/// Where a value is written, when that is not the line of its name (a
+/// `.tfvars` file, a variable's default, a template's variable map).
+pub fn value_location(files: &[String], name: &Node, value: &Node) -> Option<Location> {
+    let elsewhere = value.pos.file != name.pos.file || value.pos.line != name.pos.line;
+    (elsewhere && value.pos.line > 0).then(|| location(files, value))
 }
 
 pub fn location(files: &[String], node: &Node) -> Location {
@@ -131,4 +140,41 @@ pub fn task_definition(
             .and_then(|r| r.parse().ok()),
         containers: containers(defs, files, resolve),
     })
+}
+
+/// Whether `placeholder` occurs in `text` where a URL or DSN keeps its
+/// password: `scheme://user:HERE@host`, or `password=HERE` / `pwd=HERE`.
+pub fn in_password_position(text: &str, placeholder: &str) -> bool {
+    if placeholder.is_empty() {
+        return false;
+    }
+    text.match_indices(placeholder).any(|(i, _)| {
+        let before = &text[..i];
+        let after = &text[i + placeholder.len()..];
+        let lower = before.to_ascii_lowercase();
+        if lower.ends_with("password=") || lower.ends_with("pwd=") || lower.ends_with("pass=") {
+            return true;
+        }
+        let Some(user_start) = before.rfind("://").map(|s| s + 3) else {
+            return false;
+        };
+        let user = &before[user_start..];
+        user.ends_with(':')
+            && !user[..user.len() - 1].contains(['/', '@', ':'])
+            && after.starts_with('@')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_password_position;
+
+    #[test]
+    fn finds_the_password_slot_of_urls_and_dsns() {
+        assert!(in_password_position("postgres://app:${P}@db/x", "${P}"));
+        assert!(in_password_position("Server=db;Password=${P};", "${P}"));
+        assert!(!in_password_position("postgres://${P}:5432/x", "${P}"));
+        assert!(!in_password_position("https://h/${P}@x", "${P}"));
+        assert!(!in_password_position("postgres://${U}:${P}@db", "${U}"));
+    }
 }

@@ -153,10 +153,11 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
     };
     for (result, dropped) in results.into_iter().zip(dropped) {
         report.summary.files += result.files;
-        report.errors.extend(result.errors);
+        // A file read through a `.tf` is reported there, errors included.
         if dropped {
             continue;
         }
+        report.errors.extend(result.errors);
         report.notes.extend(result.notes);
         report.recognised.extend(result.recognised);
         report.summary.task_definitions += result.task_definitions;
@@ -215,6 +216,7 @@ fn scan_read(path: &Path, kind: FileKind, text: Result<String, input::ReadError>
     match kind {
         FileKind::Json => source::scan_json(&file, &text, &mut out),
         FileKind::Yaml => source::scan_yaml(&file, &text, &mut out),
+        FileKind::Template => source::scan_template(&file, &text, &mut out),
         FileKind::Terraform => {}
     }
     for td in &mut out.task_definitions {

@@ -38,6 +38,8 @@ pub enum FileKind {
     Json,
     Yaml,
     Terraform,
+    /// A template a `.tf` may render: `.tpl`, `.tftpl`, `.tmpl`, `.j2`.
+    Template,
 }
 
 impl FileKind {
@@ -49,6 +51,11 @@ impl FileKind {
             Some(FileKind::Json)
         } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".template") {
             Some(FileKind::Yaml)
+        } else if [".tpl", ".tftpl", ".tmpl", ".j2"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        {
+            Some(FileKind::Template)
         } else {
             None
         }
@@ -68,7 +75,7 @@ const YAML_MARKERS: &[&[u8]] = &[b"AWS::ECS::TaskDefinition"];
 
 pub fn might_hold_task_definitions(kind: FileKind, text: &str) -> bool {
     let markers = match kind {
-        FileKind::Json => JSON_MARKERS,
+        FileKind::Json | FileKind::Template => JSON_MARKERS,
         FileKind::Yaml => YAML_MARKERS,
         FileKind::Terraform => return true,
     };
@@ -110,6 +117,47 @@ pub fn scan_json_root(root: &Node, file: &str, out: &mut Outcome) {
             revision: None,
             containers: extract::containers(root, &files, &Plain),
         });
+    } else if let Some(items) = root.as_seq().filter(|items| {
+        !items.is_empty()
+            && items.iter().all(|t| {
+                t.get_exact("containerDefinitions").is_some()
+                    || t.get_exact("taskDefinition").is_some()
+            })
+    }) {
+        // An array of task definitions (a dump of several, or a deploy tool's list).
+        for item in items {
+            let td = item.get_exact("taskDefinition").unwrap_or(item);
+            out.task_definitions
+                .extend(extract::task_definition(td, &files, &Plain));
+        }
+    } else if root.get_exact("name").is_some()
+        && (root.get_exact("image").is_some() || root.get_exact("environment").is_some())
+    {
+        // A lone container definition.
+        out.task_definitions.push(TaskDefinition {
+            file: None,
+            family: None,
+            revision: None,
+            containers: vec![extract::container(root, &files, &Plain)],
+        });
+    }
+}
+
+/// Reads a template file (`.tpl`, `.tftpl`, `.tmpl`, `.j2`) that holds
+/// container definitions with `${…}` and `%{…}` holes. When a `.tf` renders
+/// it, it is read there with its variables and this reading is dropped; on
+/// its own, each hole is an unknown value.
+pub fn scan_template(file: &str, text: &str, out: &mut Outcome) {
+    let (masked, _) = crate::terraform::mask_interpolations(text);
+    match json::parse(&masked) {
+        Ok(Some(root)) => scan_json_root(&root, file, out),
+        Ok(None) => {}
+        Err(e) => out.notes.push(InputError::file(
+            file.to_owned(),
+            e.pos.line,
+            Some(e.pos.column),
+            format!("looks like a container-definition template, but is not JSON once its holes are masked ({}); not scanned", e.message),
+        )),
     }
 }
 

@@ -75,10 +75,28 @@ enum Loc {
 
 type Scope = HashMap<String, Node>;
 
+/// A `variable` block: whether it is `sensitive`, and its default.
+struct Variable<'a> {
+    sensitive: bool,
+    default: Option<(u32, &'a Expression)>,
+}
+
+/// A variable's value from a `.tfvars` file: HCL to evaluate, or JSON read.
+enum VarValue<'a> {
+    Expr(u32, &'a Expression),
+    Node(Node),
+}
+
 struct Module<'a> {
     dir: &'a Path,
     sources: &'a [SourceFile],
-    variables: HashMap<String, bool>,
+    variables: HashMap<String, Variable<'a>>,
+    /// Values from `.tfvars` files, the highest precedence last written.
+    var_values: RefCell<HashMap<String, VarValue<'a>>>,
+    /// `data "template_file"` blocks by name.
+    template_files: HashMap<String, (u32, &'a Block)>,
+    /// Things read only in part (see `Report::notes`).
+    notes: RefCell<Vec<InputError>>,
     locals: HashMap<String, (u32, &'a Expression)>,
     /// Display names of every file positions may point into: the `.tf` files,
     /// then files read through `file()` and `templatefile()`.
@@ -139,9 +157,26 @@ pub fn scan_module(
         return out;
     }
     let mut sources = Vec::new();
+    let tfvars = tfvars_files(dir, allowed);
+    let mut json_tfvars = Vec::new();
+    let mut texts: Vec<(PathBuf, String)> =
+        texts.into_iter().map(|(p, t)| (p.clone(), t)).collect();
+    for path in tfvars {
+        match input::read_text(&path, max_file_size) {
+            Ok(text) if is_json_tfvars(&path) => json_tfvars.push((path, text)),
+            Ok(text) => texts.push((path, text)),
+            Err(e) => out.errors.push(InputError::file(
+                path.display().to_string(),
+                e.line,
+                None,
+                e.message,
+            )),
+        }
+    }
     for (path, text) in texts {
         let display = path.display().to_string();
-        match hcl_edit::parser::parse_body(&text) {
+        let (parsed, text) = parse_tolerant(text);
+        match parsed {
             Ok(body) => sources.push(SourceFile {
                 index: LineIndex::new(&text),
                 display,
@@ -158,14 +193,29 @@ pub fn scan_module(
         }
     }
     let module = Module::new(dir, &sources, max_file_size, allowed);
-    for (fi, source) in sources.iter().enumerate() {
+    module.load_json_tfvars(json_tfvars);
+    let modules = module.container_modules();
+    // Resources first, so that they claim the container modules they use;
+    // the modules no resource here uses then stand for themselves.
+    let blocks = sources.iter().enumerate().flat_map(|(fi, source)| {
         let fi = u32::try_from(fi).unwrap_or(u32::MAX);
-        for block in source.body.blocks() {
+        source.body.blocks().map(move |b| (fi, source, b))
+    });
+    let (resources, others): (Vec<_>, Vec<_>) =
+        blocks.partition(|(_, _, b)| b.ident.as_str() == "resource");
+    for (fi, source, block) in resources.into_iter().chain(others) {
+        {
             let found: Vec<TaskDefinition> = match block.ident.as_str() {
-                "resource" if label(block, 0) == Some("aws_ecs_task_definition") => {
-                    module.task_definition(block, fi).into_iter().collect()
-                }
-                "module" => module.container_module(block, fi),
+                "resource" if label(block, 0) == Some("aws_ecs_task_definition") => module
+                    .task_definition(block, fi, &modules)
+                    .into_iter()
+                    .collect(),
+                "module" => match label(block, 0) {
+                    Some(name) if !modules.used.borrow().contains(name) => {
+                        modules.built.get(name).cloned().unwrap_or_default()
+                    }
+                    _ => continue,
+                },
                 _ => continue,
             };
             out.task_definitions.extend(found.into_iter().map(|mut td| {
@@ -175,8 +225,124 @@ pub fn scan_module(
         }
     }
     out.errors.extend(module.errors.into_inner());
+    out.notes.extend(module.notes.into_inner());
     out.consumed.extend(module.consumed.into_inner());
     out
+}
+
+/// The variable files Terraform would load for this folder, in increasing
+/// precedence: any other `*.tfvars` (given with `-var-file`), then
+/// `terraform.tfvars(.json)`, then `*.auto.tfvars(.json)`.
+fn tfvars_files(dir: &Path, allowed: &[PathBuf]) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(u8, String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_owned();
+            let rank = if name.ends_with(".auto.tfvars") || name.ends_with(".auto.tfvars.json") {
+                2
+            } else if name == "terraform.tfvars" || name == "terraform.tfvars.json" {
+                1
+            } else if name.ends_with(".tfvars") || name.ends_with(".tfvars.json") {
+                0
+            } else {
+                return None;
+            };
+            Some((rank, name.clone(), dir.join(name)))
+        })
+        .filter(|(_, _, p)| {
+            allowed.is_empty()
+                || std::fs::canonicalize(p).is_ok_and(|r| allowed.iter().any(|a| r.starts_with(a)))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, _, p)| p).collect()
+}
+
+fn is_json_tfvars(path: &Path) -> bool {
+    path.to_str().is_some_and(|p| p.ends_with(".json"))
+}
+
+/// Most redefined object keys one file may hold before it is given up on.
+const MAX_REDEFINED_KEYS: usize = 64;
+/// Appended to an object key defined earlier in the same object, so the
+/// parser (which refuses redefinitions) accepts what Terraform accepts; the
+/// evaluator strips it and keeps the last definition, as Terraform does.
+const REDEFINED_MARK: &str = "__ecsguard_redefined_";
+
+/// Parses HCL, accepting what Terraform accepts and hcl-edit does not:
+/// duplicate keys in an object constructor, where the last one wins.
+fn parse_tolerant(mut text: String) -> (Result<Body, hcl_edit::parser::Error>, String) {
+    for attempt in 0..MAX_REDEFINED_KEYS {
+        let err = match hcl_edit::parser::parse_body(&text) {
+            Ok(body) => return (Ok(body), text),
+            Err(e) => e,
+        };
+        if !err.message().contains("redefined object key") {
+            return (Err(err), text);
+        }
+        let Some(at) = offset_of(&text, err.location().line(), err.location().column()) else {
+            return (Err(err), text);
+        };
+        let rest = &text[at..];
+        let end = if let Some(quoted) = rest.strip_prefix('"') {
+            let mut escaped = false;
+            quoted
+                .char_indices()
+                .find(|(_, c)| {
+                    let close = *c == '"' && !escaped;
+                    escaped = *c == '\\' && !escaped;
+                    close
+                })
+                .map(|(i, _)| at + 1 + i)
+        } else {
+            Some(
+                at + rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                    .unwrap_or(rest.len()),
+            )
+        };
+        let Some(end) = end.filter(|e| *e > at) else {
+            return (Err(err), text);
+        };
+        text.insert_str(end, &format!("{REDEFINED_MARK}{attempt}"));
+    }
+    let parsed = hcl_edit::parser::parse_body(&text);
+    (parsed, text)
+}
+
+/// The byte offset of a 1-based line and column (in characters).
+fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    let mut start = 0;
+    for _ in 1..line {
+        start += text[start..].find('\n')? + 1;
+    }
+    let line_text = &text[start..];
+    let within = line_text
+        .char_indices()
+        .nth(column.checked_sub(1)?)
+        .map_or(line_text.len(), |(i, _)| i);
+    Some(start + within)
+}
+
+/// An object key without the mark [`parse_tolerant`] may have added.
+fn unmarked(key: &str) -> &str {
+    key.find(REDEFINED_MARK).map_or(key, |i| &key[..i])
+}
+
+/// Container modules of this folder, built once, and which of them a
+/// resource's `container_definitions` uses (those are reported under the
+/// resource's family, once, and not again on their own).
+struct ContainerModules {
+    built: HashMap<String, Vec<TaskDefinition>>,
+    used: RefCell<std::collections::HashSet<String>>,
 }
 
 fn label(block: &Block, i: usize) -> Option<&str> {
@@ -191,9 +357,20 @@ impl<'a> Module<'a> {
         allowed: &'a [PathBuf],
     ) -> Self {
         let mut variables = HashMap::new();
+        let mut var_values = HashMap::new();
+        let mut template_files = HashMap::new();
         let mut locals = HashMap::new();
         for (fi, source) in sources.iter().enumerate() {
             let fi = u32::try_from(fi).unwrap_or(u32::MAX);
+            if source.display.ends_with(".tfvars") {
+                for attr in source.body.attributes() {
+                    var_values.insert(
+                        attr.key.as_str().to_owned(),
+                        VarValue::Expr(fi, &attr.value),
+                    );
+                }
+                continue;
+            }
             for block in source.body.blocks() {
                 match block.ident.as_str() {
                     "variable" => {
@@ -201,7 +378,14 @@ impl<'a> Module<'a> {
                             let sensitive = block.body.get_attribute("sensitive").is_some_and(
                                 |a| matches!(&a.value, Expression::Bool(b) if *b.value()),
                             );
-                            variables.insert(name.to_owned(), sensitive);
+                            let default =
+                                block.body.get_attribute("default").map(|a| (fi, &a.value));
+                            variables.insert(name.to_owned(), Variable { sensitive, default });
+                        }
+                    }
+                    "data" if label(block, 0) == Some("template_file") => {
+                        if let Some(name) = label(block, 1) {
+                            template_files.insert(name.to_owned(), (fi, block));
                         }
                     }
                     "locals" => {
@@ -217,6 +401,9 @@ impl<'a> Module<'a> {
             dir,
             sources,
             variables,
+            var_values: RefCell::new(var_values),
+            template_files,
+            notes: RefCell::new(Vec::new()),
             locals,
             files: RefCell::new(sources.iter().map(|s| s.display.clone()).collect()),
             consumed: RefCell::new(Vec::new()),
@@ -322,7 +509,12 @@ impl<'a> Module<'a> {
 
     // ---- resources and modules -------------------------------------------------
 
-    fn task_definition(&self, block: &Block, fi: u32) -> Option<TaskDefinition> {
+    fn task_definition(
+        &self,
+        block: &Block,
+        fi: u32,
+        modules: &ContainerModules,
+    ) -> Option<TaskDefinition> {
         let name = label(block, 1).unwrap_or("this");
         let address = format!("aws_ecs_task_definition.{name}");
         let family = block
@@ -330,15 +522,219 @@ impl<'a> Module<'a> {
             .get_attribute("family")
             .map(|a| self.eval(&a.value, Loc::File(fi), &Scope::new(), 0))
             .and_then(|n| n.as_str().map(str::to_owned))
-            .unwrap_or(address);
+            .unwrap_or(address.clone());
         let defs = block.body.get_attribute("container_definitions")?;
-        let node = self.container_definitions(&defs.value, Loc::File(fi), &Scope::new(), 0)?;
-        Some(TaskDefinition {
+        let td = |containers| TaskDefinition {
             file: None,
-            family: Some(family),
+            family: Some(family.clone()),
             revision: None,
-            containers: extract::containers(&node, &self.file_names(), &Plain),
-        })
+            containers,
+        };
+        // Built by container modules of this folder: their containers, once,
+        // under this resource's family.
+        let used: Vec<&String> = self
+            .source_text(&defs.value, fi)
+            .map(|code| {
+                modules
+                    .built
+                    .keys()
+                    .filter(|m| mentions_module(code, m))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !used.is_empty() {
+            let mut containers = Vec::new();
+            for m in used {
+                modules.used.borrow_mut().insert(m.clone());
+                containers.extend(
+                    modules.built[m]
+                        .iter()
+                        .flat_map(|t| t.containers.iter().cloned()),
+                );
+            }
+            return Some(td(containers));
+        }
+        let errors_before = self.errors.borrow().len();
+        let at = self.pos(defs.value.span(), Loc::File(fi));
+        let Some(node) = self.container_definitions(&defs.value, Loc::File(fi), &Scope::new(), 0)
+        else {
+            if self.errors.borrow().len() == errors_before {
+                self.note(
+                    at,
+                    format!("{address}: container_definitions could not be resolved from this folder (it depends on a value given elsewhere, such as a variable without a default); its containers were not scanned"),
+                );
+            }
+            return None;
+        };
+        let node = self.container_list(node, &address)?;
+        Some(td(extract::containers(&node, &self.file_names(), &Plain)))
+    }
+
+    /// The container list a `container_definitions` value stands for. The
+    /// provider wants an array; a whole task definition or a lone container
+    /// is read all the same, with a note saying what the provider will do.
+    fn container_list(&self, node: Node, address: &str) -> Option<Node> {
+        match &node.kind {
+            Kind::Seq(_) => Some(node),
+            Kind::Map(_) => {
+                if let Some(defs) = node
+                    .get("containerDefinitions")
+                    .filter(|d| d.as_seq().is_some())
+                {
+                    self.note(
+                        node.pos,
+                        format!("{address}: container_definitions holds a whole task definition, but the provider expects an array of container definitions; its containers were read"),
+                    );
+                    return Some(defs.clone());
+                }
+                if node.get_exact("name").is_some() {
+                    self.note(
+                        node.pos,
+                        format!("{address}: container_definitions holds a single container, but the provider expects an array; it was read as one"),
+                    );
+                    let pos = node.pos;
+                    return Some(Node::new(Kind::Seq(vec![node]), pos));
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn note(&self, pos: Pos, message: String) {
+        let file = self
+            .files
+            .borrow()
+            .get(pos.file as usize)
+            .cloned()
+            .unwrap_or_default();
+        self.notes
+            .borrow_mut()
+            .push(InputError::file(file, pos.line, Some(pos.column), message));
+    }
+
+    /// The source text of an expression in module file `fi`.
+    fn source_text(&self, expr: &Expression, fi: u32) -> Option<&'a str> {
+        let source = self.sources.get(fi as usize)?;
+        source.text.get(expr.span()?)
+    }
+
+    /// Every container module of the folder, read once.
+    fn container_modules(&self) -> ContainerModules {
+        let mut built = HashMap::new();
+        for (fi, source) in self.sources.iter().enumerate() {
+            let fi = u32::try_from(fi).unwrap_or(u32::MAX);
+            for block in source.body.blocks() {
+                if block.ident.as_str() != "module" {
+                    continue;
+                }
+                let Some(name) = label(block, 0) else {
+                    continue;
+                };
+                let tds = self.container_module(block, fi);
+                if !tds.is_empty() {
+                    built.insert(name.to_owned(), tds);
+                }
+            }
+        }
+        ContainerModules {
+            built,
+            used: RefCell::default(),
+        }
+    }
+
+    /// Values from `*.tfvars.json` files (HCL ones are read with the sources).
+    fn load_json_tfvars(&self, files: Vec<(PathBuf, String)>) {
+        for (path, text) in files {
+            let display = path.display().to_string();
+            let fi = {
+                let mut names = self.files.borrow_mut();
+                names.push(display.clone());
+                u32::try_from(names.len() - 1).unwrap_or(u32::MAX)
+            };
+            match json::parse(&text) {
+                Ok(Some(mut root)) => {
+                    root.relocate(&|p| Pos { file: fi, ..p });
+                    if let Kind::Map(entries) = root.kind {
+                        let mut values = self.var_values.borrow_mut();
+                        for (k, v) in entries {
+                            values.insert(k.text, VarValue::Node(v));
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => self.error(Pos { file: fi, ..e.pos }, e.message),
+            }
+        }
+    }
+
+    /// A variable's value written in this folder: from a `.tfvars` file, or
+    /// its default. `None` when it has none (or an empty one): it is given
+    /// from outside, and stays a reference.
+    fn var_value(&self, name: &str, depth: u32, pos: Pos) -> Option<Node> {
+        let key = format!("var.{name}");
+        if let Some(state) = self.local_values.borrow().get(&key) {
+            return match state {
+                LocalState::InProgress => None,
+                LocalState::Done(node, size) => {
+                    (self.spend(*size, pos) && usable(node)).then(|| node.clone())
+                }
+            };
+        }
+        self.local_values
+            .borrow_mut()
+            .insert(key.clone(), LocalState::InProgress);
+        let from_tfvars = match self.var_values.borrow().get(name) {
+            Some(VarValue::Expr(fi, expr)) => {
+                Some(self.eval(expr, Loc::File(*fi), &Scope::new(), depth))
+            }
+            Some(VarValue::Node(node)) => Some(node.clone()),
+            None => None,
+        };
+        let node = from_tfvars.filter(usable).or_else(|| {
+            let (fi, expr) = self.variables.get(name)?.default?;
+            Some(self.eval(expr, Loc::File(fi), &Scope::new(), depth))
+        });
+        let node = node.unwrap_or_else(|| Node::new(Kind::Null, pos));
+        let size = node_size(&node);
+        self.local_values
+            .borrow_mut()
+            .insert(key, LocalState::Done(node.clone(), size));
+        usable(&node).then_some(node)
+    }
+
+    /// `data.template_file.NAME.rendered` as container definitions: the
+    /// template (a `file()` or an inline string) with its `vars`.
+    fn render_template_file(&self, name: &str, depth: u32) -> Option<Node> {
+        let (fi, block) = self.template_files.get(name)?;
+        let loc = Loc::File(*fi);
+        let mut scope = Scope::new();
+        // `vars = { … }`, or the 0.11 block form `vars { … }`.
+        if let Some(vars) = block.body.get_attribute("vars") {
+            let node = self.eval(&vars.value, loc, &Scope::new(), depth + 1);
+            for (k, v) in node.entries() {
+                scope.insert(unmarked(&k.text).to_owned(), v.clone());
+            }
+        }
+        for vars in block.body.get_blocks("vars") {
+            for attr in vars.body.attributes() {
+                let v = self.eval(&attr.value, loc, &Scope::new(), depth + 1);
+                scope.insert(attr.key.as_str().to_owned(), v);
+            }
+        }
+        let template = &block.body.get_attribute("template")?.value;
+        let template = single_interpolation(template).unwrap_or(template);
+        let pos = self.pos(template.span(), loc);
+        if let Expression::FuncCall(call) = template {
+            if call.name.name.as_str() == "file" {
+                let path = self.path_arg(call, loc, &Scope::new(), depth)?;
+                return self.json_file(&path, pos, &scope);
+            }
+        }
+        let text = self.eval(template, loc, &Scope::new(), depth + 1);
+        let at = text.pos;
+        let text = text.as_str()?.to_owned();
+        self.embedded_json(&text, &|_| at, &scope)
     }
 
     /// terraform-aws-modules/ecs (root, `service` and `container-definition`
@@ -437,6 +833,14 @@ impl<'a> Module<'a> {
             return None;
         }
         let pos = self.pos(expr.span(), loc);
+        if let Some(inner) = single_interpolation(expr) {
+            return self.container_definitions(inner, loc, scope, depth + 1);
+        }
+        if let Expression::Traversal(t) = expr {
+            if let Some(name) = template_file_name(t) {
+                return self.render_template_file(name, depth + 1);
+            }
+        }
         match expr {
             Expression::Parenthesis(p) => {
                 self.container_definitions(p.inner(), loc, scope, depth + 1)
@@ -449,7 +853,7 @@ impl<'a> Module<'a> {
                     .map(|a| self.eval(a, loc, scope, depth + 1)),
                 "file" => {
                     let path = self.path_arg(call, loc, scope, depth)?;
-                    self.json_file(&path, pos, &Scope::new(), false)
+                    self.json_file(&path, pos, &Scope::new())
                 }
                 "templatefile" => {
                     let path = self.path_arg(call, loc, scope, depth)?;
@@ -466,7 +870,7 @@ impl<'a> Module<'a> {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    self.json_file(&path, pos, &scope, true)
+                    self.json_file(&path, pos, &scope)
                 }
                 _ => self.json_value(self.eval(expr, loc, scope, depth + 1), scope),
             },
@@ -540,16 +944,44 @@ impl<'a> Module<'a> {
             );
             return None;
         };
-        let rel = Path::new(rel);
-        Some(if rel.is_absolute() {
-            rel.to_path_buf()
+        Some(self.resolve_path(Path::new(rel)))
+    }
+
+    /// Where Terraform would find a relative path. `path.module` is this
+    /// folder; `path.root`, `path.cwd` and bare relative paths are the folder
+    /// Terraform runs in, which for a root module is this one and for a
+    /// child module is one of its parents: the nearest that has the file.
+    fn resolve_path(&self, rel: &Path) -> PathBuf {
+        if rel.is_absolute() {
+            return rel.to_path_buf();
+        }
+        let here = self.dir.join(rel);
+        if here.exists() {
+            return here;
+        }
+        let canonical = std::fs::canonicalize(if self.dir.as_os_str().is_empty() {
+            Path::new(".")
         } else {
-            self.dir.join(rel)
-        })
+            self.dir
+        });
+        let Ok(canonical) = canonical else {
+            return here;
+        };
+        let mut up = self.dir.to_path_buf();
+        for ancestor in canonical.ancestors().skip(1) {
+            if !self.allowed.iter().any(|a| ancestor.starts_with(a)) {
+                break;
+            }
+            up.push("..");
+            if ancestor.join(rel).exists() {
+                return without_curdir(&normalize(&up.join(rel)));
+            }
+        }
+        here
     }
 
     /// Reads a JSON file (or JSON template) named by `file()` / `templatefile()`.
-    fn json_file(&self, path: &Path, call_pos: Pos, scope: &Scope, template: bool) -> Option<Node> {
+    fn json_file(&self, path: &Path, call_pos: Pos, scope: &Scope) -> Option<Node> {
         let display = without_curdir(path).display().to_string();
         if let Err(why) = self.may_read(path) {
             self.error(call_pos, format!("{display}: {why}; not read"));
@@ -567,11 +999,10 @@ impl<'a> Module<'a> {
             files.push(display.clone());
             u32::try_from(files.len() - 1).unwrap_or(u32::MAX)
         };
-        if !template {
-            self.consumed
-                .borrow_mut()
-                .push(normalize(path).display().to_string());
-        }
+        // Read here, with its variables: its own reading is dropped.
+        self.consumed
+            .borrow_mut()
+            .push(normalize(path).display().to_string());
         self.embedded_json(&text, &|p| Pos { file: fi, ..p }, scope)
     }
 
@@ -693,25 +1124,25 @@ impl<'a> Module<'a> {
                 pos,
             ),
             Expression::Object(o) => {
-                let entries = o
-                    .iter()
-                    .map(|(k, v)| {
-                        let key = match k {
-                            ObjectKey::Ident(id) => Key {
-                                text: id.as_str().to_owned(),
-                                pos: self.pos(id.span(), loc),
-                            },
-                            ObjectKey::Expression(e) => {
-                                let n = self.eval(e, loc, scope, depth);
-                                Key {
-                                    text: n.scalar_text().unwrap_or_default(),
-                                    pos: n.pos,
-                                }
+                let mut entries: Vec<(Key, Node)> = Vec::new();
+                for (k, v) in o.iter() {
+                    let key = match k {
+                        ObjectKey::Ident(id) => Key {
+                            text: unmarked(id.as_str()).to_owned(),
+                            pos: self.pos(id.span(), loc),
+                        },
+                        ObjectKey::Expression(e) => {
+                            let n = self.eval(e, loc, scope, depth);
+                            Key {
+                                text: unmarked(&n.scalar_text().unwrap_or_default()).to_owned(),
+                                pos: n.pos,
                             }
-                        };
-                        (key, self.eval(v.expr(), loc, scope, depth))
-                    })
-                    .collect();
+                        }
+                    };
+                    // Terraform keeps the last of duplicate keys.
+                    entries.retain(|(o, _)| o.text != key.text);
+                    entries.push((key, self.eval(v.expr(), loc, scope, depth)));
+                }
                 Node::new(Kind::Map(entries), pos)
             }
             Expression::StringTemplate(t) => self.template(t.iter(), loc, scope, depth, pos),
@@ -864,12 +1295,17 @@ impl<'a> Module<'a> {
         let first = attrs.first().copied().flatten();
         match (root, first) {
             ("var", Some(name)) => {
-                let target = if self.variables.get(name).copied().unwrap_or(false) {
-                    ReferenceTarget::Secret("sensitive variable".into())
+                // A value written in this folder (`.tfvars`, default) is a literal in the repository.
+                if let Some(value) = self.var_value(name, depth, pos) {
+                    return self.apply(value, &t.operators[1..], loc, scope, depth, &path, pos);
+                }
+                let target = if self.variables.get(name).is_some_and(|v| v.sensitive) {
+                    ReferenceTarget::Sensitive("sensitive variable".into())
                 } else {
                     ReferenceTarget::Unknown
                 };
-                reference(format!("var.{name}"), target, pos)
+                let node = reference(format!("var.{name}"), target, pos);
+                self.apply(node, &t.operators[1..], loc, scope, depth, &path, pos)
             }
             ("local", Some(name)) => match self.local(name, depth, pos) {
                 Some(base) => self.apply(base, &t.operators[1..], loc, scope, depth, &path, pos),
@@ -926,14 +1362,37 @@ impl<'a> Module<'a> {
             match next {
                 Some(n) => node = n,
                 None => {
-                    if is_secret_ref(&node) {
-                        return node;
+                    if let Kind::Ref(r) = &node.kind {
+                        if let Some(key) = self.literal_key(op, loc, scope, depth) {
+                            node = Node::new(Kind::Ref(key_of(r, &key)), pos);
+                            continue;
+                        }
+                        if matches!(r.target, ReferenceTarget::Secret(_)) {
+                            return node;
+                        }
                     }
                     return unknown(path, pos);
                 }
             }
         }
         node
+    }
+
+    /// The key an attribute access or a literal index names, if any.
+    fn literal_key(
+        &self,
+        op: &hcl_edit::Decorated<TraversalOperator>,
+        loc: Loc,
+        scope: &Scope,
+        depth: u32,
+    ) -> Option<String> {
+        match op.value() {
+            TraversalOperator::GetAttr(id) => Some(id.as_str().to_owned()),
+            TraversalOperator::Index(e) => {
+                self.eval(e, loc, scope, depth).as_str().map(str::to_owned)
+            }
+            _ => None,
+        }
     }
 
     fn call(&self, call: &FuncCall, loc: Loc, scope: &Scope, depth: u32, pos: Pos) -> Node {
@@ -944,12 +1403,22 @@ impl<'a> Module<'a> {
             .map(|a| self.eval(a, loc, scope, depth))
             .collect();
         match name {
-            "jsonencode" | "tolist" | "toset" | "tomap" | "sensitive" | "nonsensitive" | "try"
-            | "tostring" => args
+            "jsonencode" | "tolist" | "toset" | "tomap" | "sensitive" | "nonsensitive"
+            | "tostring" | "tonumber" | "tobool" => args
                 .into_iter()
                 .next()
                 .unwrap_or_else(|| unknown(format!("{name}()"), pos)),
-            "merge" if args.iter().all(Node::is_map) => {
+            // The first argument that evaluates; ours are never errors, so the
+            // first one known here.
+            "try" | "can" => {
+                let known = args.iter().position(|a| !is_unknown_ref(a)).unwrap_or(0);
+                args.into_iter()
+                    .nth(known)
+                    .unwrap_or_else(|| unknown(format!("{name}()"), pos))
+            }
+            // Maps known here are merged even when others are not: their
+            // entries reach the container whatever the unknown ones add.
+            "merge" if args.iter().any(Node::is_map) => {
                 let mut entries: Vec<(Key, Node)> = Vec::new();
                 for a in args {
                     if let Kind::Map(e) = a.kind {
@@ -961,13 +1430,83 @@ impl<'a> Module<'a> {
                 }
                 Node::new(Kind::Map(entries), pos)
             }
-            "concat" if args.iter().all(|a| a.as_seq().is_some()) => {
+            "concat" if args.iter().any(|a| a.as_seq().is_some()) => {
                 let items = args.into_iter().flat_map(|a| match a.kind {
                     Kind::Seq(items) => items,
                     _ => Vec::new(),
                 });
                 Node::new(Kind::Seq(items.collect()), pos)
             }
+            "format" => match args.split_first() {
+                Some((f, rest)) if f.as_str().is_some() => {
+                    format_parts(f.as_str().unwrap_or_default(), rest, pos)
+                }
+                _ => unknown("format(…)", pos),
+            },
+            "join" => match (args.first().and_then(Node::as_str), args.get(1)) {
+                (Some(sep), Some(list)) if list.as_seq().is_some() => {
+                    let mut parts = Vec::new();
+                    for (i, item) in list.as_seq().unwrap_or_default().iter().enumerate() {
+                        if i > 0 {
+                            parts.push(Part::Lit(sep.to_owned()));
+                        }
+                        parts.push(Part::Expr(item.clone(), "…".into()));
+                    }
+                    combine(parts, pos)
+                }
+                _ => unknown("join(…)", pos),
+            },
+            "jsondecode" => match args.into_iter().next() {
+                Some(n) if n.as_str().is_some() => {
+                    let at = n.pos;
+                    match json::parse(n.as_str().unwrap_or_default()) {
+                        Ok(Some(mut node)) => {
+                            node.relocate(&|_| at);
+                            node
+                        }
+                        _ => unknown("jsondecode(…)", pos),
+                    }
+                }
+                // Decoding a secret gives the secret's fields; its keys are judged when taken.
+                Some(Node {
+                    kind: Kind::Ref(r), ..
+                }) if !matches!(
+                    r.target,
+                    ReferenceTarget::Unknown | ReferenceTarget::Identifier
+                ) =>
+                {
+                    reference(format!("jsondecode({})", r.expression), r.target, pos)
+                }
+                _ => unknown("jsondecode(…)", pos),
+            },
+            "element" => match (args.first().and_then(Node::as_seq), args.get(1)) {
+                (Some(items), Some(i)) => i
+                    .scalar_text()
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .and_then(|i| items.get(i % items.len().max(1)).cloned())
+                    .unwrap_or_else(|| unknown("element(…)", pos)),
+                _ => unknown("element(…)", pos),
+            },
+            "lower" | "upper" | "trimspace" | "chomp" => match args.first() {
+                Some(Node {
+                    kind: Kind::Str(text, style),
+                    pos: at,
+                }) => {
+                    let text = match name {
+                        "lower" => text.to_lowercase(),
+                        "upper" => text.to_uppercase(),
+                        "trimspace" => text.trim().to_owned(),
+                        _ => text.trim_end_matches(['\r', '\n']).to_owned(),
+                    };
+                    Node::new(Kind::Str(text, *style), *at)
+                }
+                Some(
+                    n @ Node {
+                        kind: Kind::Ref(_), ..
+                    },
+                ) => n.clone(),
+                _ => unknown(format!("{name}(…)"), pos),
+            },
             "flatten" => match args.into_iter().next() {
                 Some(n) if n.as_seq().is_some() => Node::new(Kind::Seq(flatten(n)), pos),
                 _ => unknown("flatten(…)", pos),
@@ -988,7 +1527,7 @@ impl<'a> Module<'a> {
             "file" => match args.first().and_then(Node::as_str) {
                 // A file's content used as a value (a key file, say): read it.
                 Some(rel) => {
-                    let path = without_curdir(&self.dir.join(rel));
+                    let path = without_curdir(&self.resolve_path(Path::new(rel)));
                     if let Err(why) = self.may_read(&path) {
                         self.error(pos, format!("{}: {why}; not read", path.display()));
                         return unknown("file(…)", pos);
@@ -1007,6 +1546,113 @@ impl<'a> Module<'a> {
                 unknown(format!("{name}(…)"), pos)
             }
         }
+    }
+}
+
+/// `NAME` of `data.template_file.NAME.rendered` (also `[0]` or `.*` forms).
+fn template_file_name(t: &Traversal) -> Option<&str> {
+    let Expression::Variable(root) = &t.expr else {
+        return None;
+    };
+    if root.as_str() != "data" {
+        return None;
+    }
+    let names: Vec<&str> = t
+        .operators
+        .iter()
+        .filter_map(|o| match o.value() {
+            TraversalOperator::GetAttr(id) => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    match names.as_slice() {
+        ["template_file", name, "rendered"] => Some(name),
+        _ => None,
+    }
+}
+
+fn is_unknown_ref(node: &Node) -> bool {
+    matches!(&node.kind, Kind::Ref(r) if r.target == ReferenceTarget::Unknown)
+}
+
+/// A key taken out of a referenced value (`jsondecode(secret)["host"]`): a
+/// secret's key is still a secret when the key says so; otherwise it is
+/// judged by the variable's name, as a value only marked secret.
+fn key_of(r: &Reference, key: &str) -> Reference {
+    use ecsguard_core::detect::names::{classify, NameClass};
+    let expression = format!("{}[\"{key}\"]", r.expression);
+    let secret_key = matches!(classify(key), NameClass::Secret(_));
+    let target = match &r.target {
+        ReferenceTarget::Secret(why) if secret_key => {
+            ReferenceTarget::Secret(format!("key `{key}` of a {why}"))
+        }
+        ReferenceTarget::Secret(why) | ReferenceTarget::Sensitive(why) => {
+            ReferenceTarget::Sensitive(format!("key `{key}` of a {why}"))
+        }
+        ReferenceTarget::Identifier => ReferenceTarget::Identifier,
+        ReferenceTarget::Unknown => ReferenceTarget::Unknown,
+    };
+    Reference::new(expression, target)
+}
+
+/// `format("%s://%s:%s@%s", …)`: verbs take the arguments in turn.
+fn format_parts(spec: &str, args: &[Node], pos: Pos) -> Node {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut next = args.iter();
+    let mut chars = spec.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            lit.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => lit.push('%'),
+            Some(_) => {
+                // Flags and widths (`%05d`) end at the verb letter.
+                while chars.peek().is_some_and(|c| !c.is_ascii_alphabetic()) {
+                    chars.next();
+                }
+                if !lit.is_empty() {
+                    parts.push(Part::Lit(std::mem::take(&mut lit)));
+                }
+                let arg = next.next().cloned().unwrap_or_else(|| unknown("…", pos));
+                parts.push(Part::Expr(arg, "…".into()));
+            }
+            None => lit.push('%'),
+        }
+    }
+    if !lit.is_empty() {
+        parts.push(Part::Lit(lit));
+    }
+    combine(parts, pos)
+}
+
+/// Whether a variable's value says anything: not null, not empty.
+fn usable(node: &Node) -> bool {
+    !matches!(&node.kind, Kind::Null) && node.as_str() != Some("")
+}
+
+/// Whether code refers to `module.NAME.` (or `module.NAME[…]`).
+fn mentions_module(code: &str, name: &str) -> bool {
+    let needle = format!("module.{name}");
+    code.match_indices(&needle).any(|(i, _)| {
+        let after = code[i + needle.len()..].chars().next();
+        let before = code[..i].chars().next_back();
+        !matches!(after, Some(c) if c.is_alphanumeric() || c == '_' || c == '-')
+            && !matches!(before, Some(c) if c.is_alphanumeric() || c == '_' || c == '.')
+    })
+}
+
+/// `"${expr}"`, the 0.11 way of writing an expression: the expression.
+fn single_interpolation(expr: &Expression) -> Option<&Expression> {
+    let Expression::StringTemplate(t) = expr else {
+        return None;
+    };
+    let mut elements = t.iter();
+    match (elements.next(), elements.next()) {
+        (Some(Element::Interpolation(i)), None) => Some(&i.expr),
+        _ => None,
     }
 }
 
@@ -1037,10 +1683,12 @@ fn map_environment(map: &Node, files: &[String]) -> Vec<ecsguard_core::EnvVar> {
     map.entries()
         .iter()
         .filter_map(|(key, value)| {
+            let name = Node::new(Kind::Null, key.pos);
             Some(ecsguard_core::EnvVar {
                 name: key.text.clone(),
                 value: extract::plain_value(value)?,
-                location: extract::location(files, &Node::new(Kind::Null, key.pos)),
+                location: extract::location(files, &name),
+                value_location: extract::value_location(files, &name, value),
             })
         })
         .collect()
@@ -1080,9 +1728,11 @@ fn resource_target(ty: &str, attr: &str) -> ReferenceTarget {
         ("aws_secretsmanager_secret_version", "secret_string" | "secret_binary") => {
             Some("Secrets Manager secret value")
         }
-        ("aws_ssm_parameter", "value" | "insecure_value") => Some("SSM parameter value"),
         _ => None,
     };
+    if ty == "aws_ssm_parameter" && matches!(attr, "value" | "insecure_value") {
+        return ReferenceTarget::Sensitive("SSM parameter value".into());
+    }
     match secret {
         Some(why) => ReferenceTarget::Secret(why.into()),
         None if IDENTIFIER_ATTRIBUTES.contains(&attr) => ReferenceTarget::Identifier,
@@ -1093,7 +1743,7 @@ fn resource_target(ty: &str, attr: &str) -> ReferenceTarget {
 fn data_target(ty: &str, attr: &str) -> ReferenceTarget {
     match (ty, attr) {
         ("aws_ssm_parameter", "value" | "insecure_value") => {
-            ReferenceTarget::Secret("value of an aws_ssm_parameter data source".into())
+            ReferenceTarget::Sensitive("value of an aws_ssm_parameter data source".into())
         }
         ("aws_secretsmanager_secret_version", "secret_string" | "secret_binary") => {
             ReferenceTarget::Secret(
@@ -1127,6 +1777,7 @@ fn combine(mut parts: Vec<Part>, pos: Pos) -> Node {
     }
     let mut text = String::new();
     let mut literal = true;
+    let mut marked: Vec<(String, String, String)> = Vec::new();
     for part in &parts {
         match part {
             Part::Lit(s) => text.push_str(s),
@@ -1144,12 +1795,31 @@ fn combine(mut parts: Vec<Part>, pos: Pos) -> Node {
                     Some(s) if !matches!(node.kind, Kind::Null) => text.push_str(&s),
                     _ => {
                         literal = false;
-                        text.push_str("${");
-                        text.push_str(code);
-                        text.push('}');
+                        let placeholder = match &node.kind {
+                            Kind::Ref(r) => format!("${{{}}}", r.expression),
+                            _ => format!("${{{code}}}"),
+                        };
+                        if let Kind::Ref(Reference {
+                            expression,
+                            target: ReferenceTarget::Sensitive(why),
+                        }) = &node.kind
+                        {
+                            marked.push((placeholder.clone(), expression.clone(), why.clone()));
+                        }
+                        text.push_str(&placeholder);
                     }
                 }
             }
+        }
+    }
+    // An input marked secret where a URL or DSN keeps its password.
+    for (placeholder, expression, why) in marked {
+        if extract::in_password_position(&text, &placeholder) {
+            return reference(
+                format!("\"…${{{expression}}}…\""),
+                ReferenceTarget::Secret(format!("password in a URL or DSN, from a {why}")),
+                pos,
+            );
         }
     }
     if literal {
@@ -1184,7 +1854,7 @@ fn closing_brace(s: &str) -> Option<usize> {
 /// Replaces `${…}` outside JSON strings with `null` (padded so columns stay)
 /// and `%{…}` directives with spaces; returns the code of each hole by the
 /// position of its `null`.
-fn mask_interpolations(text: &str) -> (String, HashMap<(u32, u32), String>) {
+pub(crate) fn mask_interpolations(text: &str) -> (String, HashMap<(u32, u32), String>) {
     let mut holes = HashMap::new();
     if !text.contains("${") && !text.contains("%{") {
         return (text.to_owned(), holes);

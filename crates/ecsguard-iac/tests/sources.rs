@@ -20,6 +20,7 @@ fn resolved(tds: &[TaskDefinition]) -> Vec<(String, String, String)> {
                         ReferenceTarget::Secret(_) => format!("secret:{}", r.expression),
                         ReferenceTarget::Identifier => format!("id:{}", r.expression),
                         ReferenceTarget::Unknown => format!("ref:{}", r.expression),
+                        ReferenceTarget::Sensitive(_) => format!("marked:{}", r.expression),
                     },
                 };
                 out.push((c.name.clone().unwrap_or_default(), v.name.clone(), what));
@@ -121,7 +122,7 @@ resource "aws_ecs_task_definition" "t" {
             row("web", "API_TOKEN", "lit:abc123abc123"),
             row("web", "KEPT_LOG_LEVEL", "lit:info"),
             row("web", "KEPT_API_TOKEN", "lit:abc123abc123"),
-            row("web", "PW", "secret:var.pw"),
+            row("web", "PW", "marked:var.pw"),
             row("web", "REGION", "ref:var.region"),
             row("web", "URL", "secret:\"…${var.pw}…\""),
             row("web", "HOST", "tpl:db-${var.region}.internal"),
@@ -129,8 +130,8 @@ resource "aws_ecs_task_definition" "t" {
             row("web", "KEY", "secret:aws_iam_access_key.k.secret"),
             row("web", "KEY_ID", "id:aws_iam_access_key.k.id"),
             row("web", "SECRET_ARN", "id:aws_secretsmanager_secret.s.arn"),
-            row("web", "FROM_SSM", "secret:data.aws_ssm_parameter.db.value"),
-            row("web", "PICK", "secret:var.pw"),
+            row("web", "FROM_SSM", "marked:data.aws_ssm_parameter.db.value"),
+            row("web", "PICK", "lit:a"),
             row("web", "PORT", "lit:8080"),
         ]
     );
@@ -228,14 +229,14 @@ Resources:
     assert_eq!(
         resolved(&tds),
         vec![
-            row("c", "A", "secret:!Ref Pw"),
+            row("c", "A", "marked:!Ref Pw"),
             row("c", "B", "ref:!Ref Plain"),
             row("c", "C", "id:!Ref Bucket"),
             row("c", "D", "secret:!GetAtt Key.SecretAccessKey"),
             row("c", "E", "id:!GetAtt Bucket.Arn"),
             row("c", "F", "tpl:x-${Plain}-y"),
             row("c", "G", "lit:a-lit"),
-            row("c", "H", "secret:!Ref Pw"),
+            row("c", "H", "lit:plain"),
             row("c", "I", "lit:mapped-literal-value"),
             row("c", "J", "ref:!ImportValue"),
             row("c", "K", "secret:{{resolve:ssm-secure:/db/pw:1}}"),

@@ -79,11 +79,11 @@ fn fingerprints_survive_line_moves() {
 #[test]
 fn exit_status_follows_fail_on() {
     let dir = tempdir();
-    // A reference to a secret input: a medium finding only.
+    // A reference to an input of unknown sensitivity under a secret name: a medium finding only.
     write(
         dir.path(),
         "t.yaml",
-        "Parameters:\n  Pw:\n    Type: String\n    NoEcho: true\nResources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions:\n        - Name: c\n          Environment:\n            - Name: DB_PASSWORD\n              Value: !Ref Pw\n",
+        "Parameters:\n  Pw:\n    Type: String\nResources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions:\n        - Name: c\n          Environment:\n            - Name: DB_PASSWORD\n              Value: !Ref Pw\n",
     );
     assert_eq!(ecsguard_in(dir.path(), &["scan", "."]).code, 1);
     assert_eq!(

@@ -31,6 +31,10 @@ pub struct JsonFinding<'a> {
     pub container: Option<&'a str>,
     pub variable: &'a str,
     pub location: JsonLocation<'a>,
+    /// Where the value is written, when that is not the name's line: a
+    /// `.tfvars` file, a variable's default, a template's variable map.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_location: Option<JsonLocation<'a>>,
     pub evidence: Evidence<'a>,
     pub fingerprint: &'a str,
 }
@@ -104,6 +108,25 @@ pub struct JsonSummary {
     pub api_calls: Option<usize>,
 }
 
+fn json_location(l: &Location) -> JsonLocation<'_> {
+    match l {
+        Location::File { file, line, column } => JsonLocation::File {
+            file,
+            line: *line,
+            column: *column,
+        },
+        Location::Live {
+            arn,
+            account,
+            region,
+        } => JsonLocation::Live {
+            arn,
+            account,
+            region,
+        },
+    }
+}
+
 fn finding(f: &Finding) -> JsonFinding<'_> {
     JsonFinding {
         rule: f.rule.as_str(),
@@ -116,22 +139,8 @@ fn finding(f: &Finding) -> JsonFinding<'_> {
         },
         container: f.container.as_deref(),
         variable: &f.variable,
-        location: match &f.location {
-            Location::File { file, line, column } => JsonLocation::File {
-                file,
-                line: *line,
-                column: *column,
-            },
-            Location::Live {
-                arn,
-                account,
-                region,
-            } => JsonLocation::Live {
-                arn,
-                account,
-                region,
-            },
-        },
+        location: json_location(&f.location),
+        value_location: f.value_location.as_ref().map(json_location),
         evidence: Evidence {
             detectors: &f.detectors,
             redacted: f.redacted.as_deref(),

@@ -120,15 +120,27 @@ fn result(f: &Finding) -> SarifResult {
     props.insert("family".to_owned(), serde_json::json!(f.family));
     props.insert("container".to_owned(), serde_json::json!(f.container));
     props.insert("variable".to_owned(), serde_json::json!(f.variable));
-    SarifResult::builder()
+    let builder = SarifResult::builder()
         .rule_id(f.rule.as_str())
         .rule_index(i64::try_from(index).unwrap_or(0))
         .level(result_level(f.severity))
         .message(Message::builder().text(f.message.as_str()).build())
         .locations(vec![location(&f.location)])
         .partial_fingerprints(fingerprints)
-        .properties(PropertyBag::builder().additional_properties(props).build())
-        .build()
+        .properties(PropertyBag::builder().additional_properties(props).build());
+    match &f.value_location {
+        // Where the value is written (a `.tfvars` file, a default …).
+        Some(ecsguard_core::Location::File { file, line, column }) => {
+            let mut related = location(&FindingLocation::File {
+                file: file.clone(),
+                line: *line,
+                column: *column,
+            });
+            related.message = Some(Message::builder().text("the value is written here").build());
+            builder.related_locations(vec![related]).build()
+        }
+        _ => builder.build(),
+    }
 }
 
 pub fn write(
@@ -179,6 +191,8 @@ pub fn write(
         .build();
     let run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
+        // Our columns count characters (Unicode code points), not UTF-16 units.
+        .column_kind(serde_json::json!("unicodeCodePoints"))
         .results(report.findings.iter().map(result).collect::<Vec<_>>())
         .invocations(vec![invocation])
         .build();

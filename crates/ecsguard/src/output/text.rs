@@ -85,6 +85,9 @@ fn finding(out: &mut String, f: &Finding, styles: Styles) {
         clean(&f.message)
     );
     let _ = writeln!(out, "  {dim}-->{dim:#} {}", location(&f.location));
+    if let Some(v) = &f.value_location {
+        let _ = writeln!(out, "   {dim}={dim:#} value written at {}", location(v));
+    }
     let family = f.family.as_deref().unwrap_or("(unnamed)");
     let revision = f.revision.map(|r| format!(":{r}")).unwrap_or_default();
     let container = f.container.as_deref().unwrap_or("(unnamed)");
