@@ -28,8 +28,11 @@ pub fn is_template(root: &Node) -> bool {
         })
 }
 
-pub fn scan(root: &Node, file: &str, out: &mut Outcome) {
+/// `source` is the text the template was parsed from, used to place
+/// positions inside folded block scalars.
+pub fn scan(root: &Node, file: &str, source: &str, out: &mut Outcome) {
     let cfn = Cfn {
+        source,
         parameters: root.get_exact("Parameters"),
         resources: root.get_exact("Resources"),
         mappings: root.get_exact("Mappings"),
@@ -75,7 +78,7 @@ fn container_definitions(
         return Some(extract::containers(defs, &files, cfn));
     }
     if let Kind::Str(..) = &defs.kind {
-        let node = embedded_json(defs, file, out)?;
+        let node = embedded_json(defs, file, cfn.source, out)?;
         return Some(extract::containers(&node, &files, cfn));
     }
     match intrinsic(defs) {
@@ -85,7 +88,7 @@ fn container_definitions(
                 Kind::Seq(items) => (items.first()?, items.get(1)),
                 _ => (arg, None),
             };
-            let node = embedded_json(text_node, file, out)?;
+            let node = embedded_json(text_node, file, cfn.source, out)?;
             Some(extract::containers(&node, &files, &SubStrings(cfn, vars)))
         }
         // `!If [cond, defs, defs]`: either may be deployed, so both are read.
@@ -118,7 +121,7 @@ fn container_definitions(
 }
 
 /// Parses a JSON string holding container definitions, with positions moved into the file.
-fn embedded_json(text_node: &Node, file: &str, out: &mut Outcome) -> Option<Node> {
+fn embedded_json(text_node: &Node, file: &str, source: &str, out: &mut Outcome) -> Option<Node> {
     let Some(text) = text_node.as_str() else {
         out.errors.push(InputError::file(
             file,
@@ -132,7 +135,7 @@ fn embedded_json(text_node: &Node, file: &str, out: &mut Outcome) -> Option<Node
         Ok(Some(node)) => node,
         Ok(None) => return None,
         Err(e) => {
-            let at = embedded_pos(text_node, e.pos);
+            let at = embedded_pos(text_node, source, e.pos);
             out.errors.push(InputError::file(
                 file,
                 at.line,
@@ -142,25 +145,83 @@ fn embedded_json(text_node: &Node, file: &str, out: &mut Outcome) -> Option<Node
             return None;
         }
     };
-    node.relocate(&|p| embedded_pos(text_node, p));
+    node.relocate(&|p| embedded_pos(text_node, source, p));
     Some(node)
 }
 
 /// Where a position inside an embedded JSON string lies in the file: exact for
 /// a literal block, the string's own position otherwise.
-fn embedded_pos(string: &Node, inner: Pos) -> Pos {
+fn embedded_pos(string: &Node, source: &str, inner: Pos) -> Pos {
     match &string.kind {
+        Kind::Str(text, StrStyle::Folded) => {
+            folded_pos(source, string.pos, text, inner).unwrap_or(string.pos)
+        }
         // saphyr places a block scalar at its first content line.
-        Kind::Str(_, StrStyle::Block) => Pos {
-            line: string.pos.line + inner.line - 1,
-            column: inner.column,
-            file: string.pos.file,
-        },
+        Kind::Str(text, StrStyle::Block) => {
+            // Leading blank lines are in the value but before that first line.
+            let blank = text.bytes().take_while(|b| *b == b'\n').count();
+            let blank = u32::try_from(blank).unwrap_or(0);
+            Pos {
+                line: (string.pos.line + inner.line)
+                    .saturating_sub(1 + blank)
+                    .max(string.pos.line),
+                // The block's indentation is not part of the value.
+                column: inner.column + string.pos.column.saturating_sub(1),
+                file: string.pos.file,
+            }
+        }
         _ => string.pos,
     }
 }
 
+/// A position inside a folded (`>`) block scalar, in the file. Folding only
+/// changes whitespace (line breaks and indentation become spaces), so the
+/// n-th non-blank character of the value is the n-th of the block's source.
+fn folded_pos(source: &str, start: Pos, value: &str, inner: Pos) -> Option<Pos> {
+    let value_line = value.split('\n').nth(inner.line.checked_sub(1)? as usize)?;
+    let line_start = value
+        .split('\n')
+        .take(inner.line as usize - 1)
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
+    let in_line = value_line
+        .char_indices()
+        .nth(inner.column.checked_sub(1)? as usize)
+        .map_or(value_line.len(), |(i, _)| i);
+    let wanted = value[..line_start + in_line]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .count();
+    let mut line = 1u32;
+    let mut column = 1u32;
+    let mut seen = 0usize;
+    let mut started = false;
+    for c in source.chars() {
+        if !started && line == start.line && column == start.column {
+            started = true;
+        }
+        if started && !c.is_whitespace() {
+            if seen == wanted {
+                return Some(Pos {
+                    line,
+                    column,
+                    file: start.file,
+                });
+            }
+            seen += 1;
+        }
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    None
+}
+
 struct Cfn<'a> {
+    source: &'a str,
     parameters: Option<&'a Node>,
     resources: Option<&'a Node>,
     mappings: Option<&'a Node>,

@@ -108,7 +108,7 @@ pub fn scan_json_root(root: &Node, file: &str, out: &mut Outcome) {
     } else if plan::is_plan(root) {
         plan::scan(root, file, out);
     } else if cfn::is_template(root) {
-        cfn::scan(root, file, out);
+        cfn::scan(root, file, "", out);
     } else if extract::looks_like_container_list(root) {
         // A bare array of container definitions, as given to Terraform's `file()`.
         out.task_definitions.push(TaskDefinition {
@@ -169,7 +169,7 @@ pub fn scan_yaml(file: &str, text: &str, out: &mut Outcome) {
     };
     for doc in &docs {
         if cfn::is_template(doc) {
-            cfn::scan(doc, file, out);
+            cfn::scan(doc, file, text, out);
         }
     }
 }

@@ -26,8 +26,12 @@ impl std::fmt::Debug for Pos {
 pub enum StrStyle {
     /// On one line: JSON strings, plain and quoted YAML scalars.
     Inline,
-    /// A YAML block scalar (`|` or `>`), positioned at its first content line.
+    /// A YAML literal block scalar (`|`), positioned at its first content
+    /// line: its lines are the file's lines.
     Block,
+    /// A YAML folded block scalar (`>`): its lines are joined, so positions
+    /// inside it cannot be mapped back line by line.
+    Folded,
 }
 
 #[derive(Clone)]

@@ -94,7 +94,8 @@ impl Builder {
         match event {
             Event::Scalar(value, style, anchor, tag) => {
                 let style = match style {
-                    ScalarStyle::Literal | ScalarStyle::Folded => StrStyle::Block,
+                    ScalarStyle::Literal => StrStyle::Block,
+                    ScalarStyle::Folded => StrStyle::Folded,
                     _ => StrStyle::Inline,
                 };
                 let node = wrap(

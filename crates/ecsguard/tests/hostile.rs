@@ -285,3 +285,79 @@ fn terminal_control_characters_are_escaped_in_text_output() {
     }
     assert!(run.stdout.contains("\\u{001b}"), "{}", run.stdout);
 }
+
+#[test]
+fn json_in_yaml_block_scalars_gets_the_right_lines() {
+    let dir = tempdir();
+    let head = "Resources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions: ";
+    let body = "[{\"name\": \"c\",\n          \"environment\": [\n            {\"name\": \"DB_PASSWORD\", \"value\": \"pw-block-12345\"}]}]\n";
+    // `|` led by a blank line, `>` (folded: its lines are joined), and `|`.
+    write(
+        dir.path(),
+        "blank.yaml",
+        format!("{head}|\n\n        {body}"),
+    );
+    write(
+        dir.path(),
+        "folded.yaml",
+        format!("{head}>\n        {body}"),
+    );
+    write(dir.path(), "folded-flat.yaml", format!("{head}>\n        [{{\"name\": \"c\",\n        \"environment\": [\n        {{\"name\": \"DB_PASSWORD\", \"value\": \"pw-block-12345\"}}]}}]\n"));
+    write(
+        dir.path(),
+        "literal.yaml",
+        format!("{head}|\n        {body}"),
+    );
+    let run = ecsguard_in(dir.path(), &["scan", "--format", "json", "."]);
+    let mut got: Vec<(String, u64, u64)> = run.json()["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let l = &f["location"];
+            (
+                l["file"].as_str().unwrap_or_default().to_owned(),
+                l["line"].as_u64().unwrap_or(0),
+                l["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("./blank.yaml".to_owned(), 9, 22),
+            ("./folded-flat.yaml".to_owned(), 8, 18),
+            ("./folded.yaml".to_owned(), 8, 22),
+            ("./literal.yaml".to_owned(), 8, 22),
+        ]
+    );
+}
+
+#[test]
+fn unclosed_interpolations_in_templates_cost_linear_time() {
+    // 100,000 `${` that never close, in a JSON file read through
+    // templatefile(): rescanning the rest of the text for each would take
+    // minutes. Asserted by the scan finishing with its error, not by time.
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "defs.json.tpl",
+        format!(
+            "[{{\"name\": \"c\", \"environment\": [], \"x\": {}]",
+            "${ ".repeat(100_000)
+        ),
+    );
+    write(
+        dir.path(),
+        "main.tf",
+        "resource \"aws_ecs_task_definition\" \"x\" {\n  family = \"x\"\n  container_definitions = templatefile(\"defs.json.tpl\", {})\n}\n",
+    );
+    let run = ecsguard_in(dir.path(), &["scan", "--format", "json", "."]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("container definitions"),
+        "{}",
+        run.stdout
+    );
+}
