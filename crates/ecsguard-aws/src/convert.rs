@@ -39,6 +39,8 @@ pub fn task_definition(td: &ApiTaskDefinition, account: &str, region: &str) -> T
                             )),
                             location: location.clone(),
                             value_location: None,
+                            spans: None,
+                            origin: ecsguard_core::Origin::Live,
                         })
                     })
                     .collect(),

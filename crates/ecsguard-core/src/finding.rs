@@ -118,6 +118,9 @@ pub struct Finding {
     pub location: Location,
     /// Where the value is written, when that is not where the name is.
     pub value_location: Option<Location>,
+    /// Where the value comes from, and the spans a rewrite needs.
+    pub origin: crate::model::Origin,
+    pub spans: Option<crate::model::EntrySpans>,
     /// Every detector that matched, name detectors first.
     pub detectors: Vec<&'static str>,
     /// At most the first four characters of a literal value.

@@ -12,7 +12,8 @@ pub use finding::{
     ErrorSource, Finding, InputError, LiveSummary, Report, RuleId, Severity, Summary,
 };
 pub use model::{
-    Container, EnvValue, EnvVar, Location, Reference, ReferenceTarget, TaskDefinition,
+    Container, EntrySpans, EnvValue, EnvVar, Location, Origin, Reference, ReferenceTarget, Span,
+    TaskDefinition,
 };
 pub use rules::{check, RuleConfig, Ruleset};
 pub use secret::SecretValue;

@@ -47,6 +47,63 @@ pub struct EnvVar {
     /// Where its value is written, when that is elsewhere: a `.tfvars` file,
     /// a variable's default, a local, a template's variable map.
     pub value_location: Option<Location>,
+    /// Byte spans of the `environment` entry, its list and its container,
+    /// in the document `origin` names; `None` when the source has none.
+    pub spans: Option<EntrySpans>,
+    /// Where the value comes from, and so how a fix can reach it.
+    pub origin: Origin,
+}
+
+/// A byte range in a file (or, for [`Origin::Embedded`], in the decoded
+/// text of the host string). File fixes edit through these, never lines.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    pub file: String,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// The spans a rewrite of one variable needs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntrySpans {
+    /// The `{name, value}` entry.
+    pub entry: Span,
+    /// The `environment` list holding it.
+    pub list: Span,
+    /// The container definition holding the list.
+    pub container: Span,
+}
+
+/// Where a value comes from (DESIGN §6).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Origin {
+    /// Written in place, in the entry: edit the entry.
+    #[default]
+    InPlace,
+    /// Inside a JSON string (CloudFormation `ContainerDefinitions: '[…]'`,
+    /// Terraform's escaped string): the entry spans are offsets in the
+    /// string's decoded text; a fix re-encodes the host string.
+    Embedded { host: Span },
+    /// Computed (locals, `for`, `merge`, module inputs, template variables,
+    /// `.tfvars`, defaults): `literal` is where the value is written, when
+    /// it is written at all.
+    Computed { literal: Option<Span> },
+    /// Generated (plan JSON, `cdk.out`): fix the source that generates it.
+    Generated,
+    /// A registered task definition in a live account.
+    Live,
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::InPlace => "in-place",
+            Origin::Embedded { .. } => "embedded",
+            Origin::Computed { .. } => "computed",
+            Origin::Generated => "generated",
+            Origin::Live => "live",
+        }
+    }
 }
 
 /// What an environment variable is set to.

@@ -271,6 +271,8 @@ mod tests {
             container: Some(container.into()),
             variable: variable.into(),
             value_location: None,
+            origin: crate::model::Origin::Live,
+            spans: None,
             location: Location::Live {
                 arn: String::new(),
                 account: String::new(),

@@ -251,6 +251,8 @@ fn check_variable(
         variable: var.name.clone(),
         location: var.location.clone(),
         value_location: var.value_location.clone(),
+        origin: var.origin.clone(),
+        spans: var.spans.clone(),
         detectors,
         redacted,
         reference,

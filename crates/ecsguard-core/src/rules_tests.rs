@@ -1,6 +1,6 @@
 //! Rule tests, with the samples they need.
 use super::*;
-use crate::model::{Location, Reference};
+use crate::model::{Location, Origin, Reference};
 use crate::secret::SecretValue;
 
 fn td(vars: Vec<(&str, EnvValue)>) -> TaskDefinition {
@@ -22,6 +22,8 @@ fn td(vars: Vec<(&str, EnvValue)>) -> TaskDefinition {
                         column: 1,
                     },
                     value_location: None,
+                    spans: None,
+                    origin: Origin::InPlace,
                 })
                 .collect(),
         }],

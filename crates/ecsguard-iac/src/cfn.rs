@@ -58,6 +58,11 @@ pub fn scan(root: &Node, file: &str, source: &str, out: &mut Outcome) {
             },
             None => Vec::new(),
         };
+        let mut containers = containers;
+        // CDK output is generated: the fix belongs in the CDK app.
+        if file.replace('\\', "/").contains("cdk.out/") {
+            extract::set_origin(&mut containers, &ecsguard_core::Origin::Generated);
+        }
         out.task_definitions.push(TaskDefinition {
             file: None,
             family: Some(family),
@@ -79,7 +84,9 @@ fn container_definitions(
     }
     if let Kind::Str(..) = &defs.kind {
         let node = embedded_json(defs, file, cfn.source, out)?;
-        return Some(extract::containers(&node, &files, cfn));
+        let mut containers = extract::containers(&node, &files, cfn);
+        embedded_in(&mut containers, defs, file);
+        return Some(containers);
     }
     match intrinsic(defs) {
         // A JSON string inside `!Sub`, in its string or its list form.
@@ -89,7 +96,9 @@ fn container_definitions(
                 _ => (arg, None),
             };
             let node = embedded_json(text_node, file, cfn.source, out)?;
-            Some(extract::containers(&node, &files, &SubStrings(cfn, vars)))
+            let mut containers = extract::containers(&node, &files, &SubStrings(cfn, vars));
+            embedded_in(&mut containers, text_node, file);
+            Some(containers)
         }
         // `!If [cond, defs, defs]`: either may be deployed, so both are read.
         Some(("If", arg)) => {
@@ -117,6 +126,13 @@ fn container_definitions(
             ));
             None
         }
+    }
+}
+
+/// Marks values read from inside the JSON string `host` as embedded in it.
+fn embedded_in(containers: &mut [ecsguard_core::Container], host: &Node, file: &str) {
+    if let Some(host) = extract::file_span(&[file.to_owned()], host) {
+        extract::set_origin(containers, &ecsguard_core::Origin::Embedded { host });
     }
 }
 

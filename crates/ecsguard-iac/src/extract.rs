@@ -3,7 +3,9 @@
 //! JSON, `Environment` in CloudFormation), and each format supplies how a
 //! value node becomes an [`EnvValue`].
 
-use ecsguard_core::{Container, EnvValue, EnvVar, Location, SecretValue, TaskDefinition};
+use ecsguard_core::{
+    Container, EntrySpans, EnvValue, EnvVar, Location, Origin, SecretValue, Span, TaskDefinition,
+};
 
 use crate::tree::{Kind, Node};
 
@@ -73,13 +75,23 @@ pub fn container(def: &Node, files: &[String], resolve: &dyn Resolve) -> Contain
     let name = def.get("name").and_then(|n| resolve.name(n));
     let environment = def
         .get("environment")
-        .map(|env| environment(env, files, resolve))
+        .map(|env| environment_in(env, Some(def), files, resolve))
         .unwrap_or_default();
     Container { name, environment }
 }
 
 /// Reads an `environment` list of `{name, value}` entries.
 pub fn environment(env: &Node, files: &[String], resolve: &dyn Resolve) -> Vec<EnvVar> {
+    environment_in(env, None, files, resolve)
+}
+
+/// Reads an `environment` list of the container `container`, when there is one.
+pub fn environment_in(
+    env: &Node,
+    container: Option<&Node>,
+    files: &[String],
+    resolve: &dyn Resolve,
+) -> Vec<EnvVar> {
     let Some(entries) = env.as_seq() else {
         return Vec::new();
     };
@@ -99,6 +111,8 @@ pub fn environment(env: &Node, files: &[String], resolve: &dyn Resolve) -> Vec<E
                 value,
                 location: location(files, name_node),
                 value_location: value_node.and_then(|v| value_location(files, name_node, v)),
+                spans: entry_spans(files, entry, env, container.unwrap_or(env)),
+                origin: value_origin(files, entry, value_node),
             })
         })
         .collect()
@@ -109,6 +123,70 @@ pub fn environment(env: &Node, files: &[String], resolve: &dyn Resolve) -> Vec<E
 pub fn value_location(files: &[String], name: &Node, value: &Node) -> Option<Location> {
     let elsewhere = value.pos.file != name.pos.file || value.pos.line != name.pos.line;
     (elsewhere && value.pos.line > 0).then(|| location(files, value))
+}
+
+fn file_of(files: &[String], node: &Node) -> String {
+    files
+        .get(node.pos.file as usize)
+        .or(files.first())
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn span_of(files: &[String], node: &Node) -> Option<Span> {
+    (!node.span.is_empty()).then(|| Span {
+        file: file_of(files, node),
+        start: node.span.start,
+        end: node.span.end,
+    })
+}
+
+/// The spans of an entry, its list and its container, when all are known
+/// and lie in one document.
+fn entry_spans(
+    files: &[String],
+    entry: &Node,
+    list: &Node,
+    container: &Node,
+) -> Option<EntrySpans> {
+    let same = entry.pos.file == list.pos.file && list.pos.file == container.pos.file;
+    if !same || !list.span.contains(entry.span) {
+        return None;
+    }
+    Some(EntrySpans {
+        entry: span_of(files, entry)?,
+        list: span_of(files, list)?,
+        container: span_of(files, container)?,
+    })
+}
+
+/// Where a value comes from: written inside its entry, or computed
+/// elsewhere (with the span where its literal is written, if it is).
+fn value_origin(files: &[String], entry: &Node, value: Option<&Node>) -> Origin {
+    let Some(value) = value else {
+        return Origin::InPlace;
+    };
+    if value.pos.file == entry.pos.file && entry.span.contains(value.span) {
+        return Origin::InPlace;
+    }
+    Origin::Computed {
+        literal: span_of(files, value),
+    }
+}
+
+/// Marks values read from a JSON string (`host`), or from a generated file,
+/// as such; computed ones stay computed.
+pub fn set_origin(containers: &mut [Container], origin: &Origin) {
+    for var in containers.iter_mut().flat_map(|c| c.environment.iter_mut()) {
+        if matches!(origin, Origin::Generated) || var.origin == Origin::InPlace {
+            var.origin = origin.clone();
+        }
+    }
+}
+
+/// The span of a node in a file, as the core model names it.
+pub fn file_span(files: &[String], node: &Node) -> Option<Span> {
+    span_of(files, node)
 }
 
 pub fn location(files: &[String], node: &Node) -> Location {

@@ -5,7 +5,7 @@ use jsonc_parser::errors::ParseErrorKind;
 use jsonc_parser::ParseStringErrorKind;
 use jsonc_parser::{CollectOptions, ParseOptions};
 
-use crate::tree::{Key, Kind, LineIndex, Node, Pos, StrStyle};
+use crate::tree::{ByteSpan, Key, Kind, LineIndex, Node, Pos, StrStyle};
 
 /// A syntax error, without any of the input's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,17 +84,24 @@ fn describe(kind: &ParseErrorKind) -> &'static str {
 }
 
 fn convert(value: Value<'_>, text: &str, index: &LineIndex) -> Node {
+    let span = |r: jsonc_parser::common::Range| ByteSpan::new(r.start, r.end);
     match value {
         Value::StringLit(s) => Node::new(
             Kind::Str(s.value.into_owned(), StrStyle::Inline),
             index.pos(text, s.range.start),
-        ),
+        )
+        .with_span(span(s.range)),
         Value::NumberLit(n) => Node::new(
             Kind::Number(n.value.to_owned()),
             index.pos(text, n.range.start),
-        ),
-        Value::BooleanLit(b) => Node::new(Kind::Bool(b.value), index.pos(text, b.range.start)),
-        Value::NullKeyword(n) => Node::new(Kind::Null, index.pos(text, n.range.start)),
+        )
+        .with_span(span(n.range)),
+        Value::BooleanLit(b) => {
+            Node::new(Kind::Bool(b.value), index.pos(text, b.range.start)).with_span(span(b.range))
+        }
+        Value::NullKeyword(n) => {
+            Node::new(Kind::Null, index.pos(text, n.range.start)).with_span(span(n.range))
+        }
         Value::Array(a) => {
             let pos = index.pos(text, a.range.start);
             Node::new(
@@ -106,6 +113,7 @@ fn convert(value: Value<'_>, text: &str, index: &LineIndex) -> Node {
                 ),
                 pos,
             )
+            .with_span(span(a.range))
         }
         Value::Object(o) => {
             let pos = index.pos(text, o.range.start);
@@ -124,7 +132,7 @@ fn convert(value: Value<'_>, text: &str, index: &LineIndex) -> Node {
                     (key, convert(p.value, text, index))
                 })
                 .collect();
-            Node::new(Kind::Map(entries), pos)
+            Node::new(Kind::Map(entries), pos).with_span(span(o.range))
         }
     }
 }

@@ -107,6 +107,11 @@ fn resource(values: &Node, address: &str, file: &str, out: &mut Outcome) {
             .get_exact("revision")
             .and_then(Node::scalar_text)
             .and_then(|r| r.parse().ok()),
-        containers: extract::containers(&node, &[file.to_owned()], &Plain),
+        containers: {
+            // A plan is generated: the fix belongs in the `.tf` that produced it.
+            let mut containers = extract::containers(&node, &[file.to_owned()], &Plain);
+            extract::set_origin(&mut containers, &ecsguard_core::Origin::Generated);
+            containers
+        },
     });
 }

@@ -24,7 +24,7 @@ use crate::input;
 use crate::json;
 use crate::scan::{normalize, without_curdir};
 use crate::source::Outcome;
-use crate::tree::{Key, Kind, LineIndex, Node, Pos, StrStyle};
+use crate::tree::{ByteSpan, Key, Kind, LineIndex, Node, Pos, StrStyle};
 
 /// Deepest evaluation allowed (locals referring to locals …).
 const MAX_DEPTH: u32 = 32;
@@ -97,6 +97,9 @@ struct Module<'a> {
     template_files: HashMap<String, (u32, &'a Block)>,
     /// Things read only in part (see `Report::notes`).
     notes: RefCell<Vec<InputError>>,
+    /// The string the container definitions being read were parsed out of,
+    /// if they were (their values are then `Origin::Embedded` in it).
+    embedded_host: RefCell<Option<ecsguard_core::Span>>,
     locals: HashMap<String, (u32, &'a Expression)>,
     /// Display names of every file positions may point into: the `.tf` files,
     /// then files read through `file()` and `templatefile()`.
@@ -404,6 +407,7 @@ impl<'a> Module<'a> {
             var_values: RefCell::new(var_values),
             template_files,
             notes: RefCell::new(Vec::new()),
+            embedded_host: RefCell::new(None),
             locals,
             files: RefCell::new(sources.iter().map(|s| s.display.clone()).collect()),
             consumed: RefCell::new(Vec::new()),
@@ -555,6 +559,7 @@ impl<'a> Module<'a> {
             return Some(td(containers));
         }
         let errors_before = self.errors.borrow().len();
+        self.embedded_host.borrow_mut().take();
         let at = self.pos(defs.value.span(), Loc::File(fi));
         let Some(node) = self.container_definitions(&defs.value, Loc::File(fi), &Scope::new(), 0)
         else {
@@ -567,7 +572,11 @@ impl<'a> Module<'a> {
             return None;
         };
         let node = self.container_list(node, &address)?;
-        Some(td(extract::containers(&node, &self.file_names(), &Plain)))
+        let mut containers = extract::containers(&node, &self.file_names(), &Plain);
+        if let Some(host) = self.embedded_host.borrow_mut().take() {
+            extract::set_origin(&mut containers, &ecsguard_core::Origin::Embedded { host });
+        }
+        Some(td(containers))
     }
 
     /// The container list a `container_definitions` value stands for. The
@@ -598,6 +607,18 @@ impl<'a> Module<'a> {
                 None
             }
             _ => None,
+        }
+    }
+
+    /// Records that container definitions come from inside this string.
+    fn mark_embedded(&self, host: &Node) {
+        let file = self.files.borrow().get(host.pos.file as usize).cloned();
+        if let (Some(file), false) = (file, host.span.is_empty()) {
+            *self.embedded_host.borrow_mut() = Some(ecsguard_core::Span {
+                file,
+                start: host.span.start,
+                end: host.span.end,
+            });
         }
     }
 
@@ -733,8 +754,9 @@ impl<'a> Module<'a> {
         }
         let text = self.eval(template, loc, &Scope::new(), depth + 1);
         let at = text.pos;
+        self.mark_embedded(&text);
         let text = text.as_str()?.to_owned();
-        self.embedded_json(&text, &|_| at, &scope)
+        self.embedded_json(&text, &|_| at, &scope, 0)
     }
 
     /// terraform-aws-modules/ecs (root, `service` and `container-definition`
@@ -898,6 +920,7 @@ impl<'a> Module<'a> {
                         file: fi,
                     },
                     scope,
+                    u32::try_from(span.start + body_start).unwrap_or(0),
                 )
             }
             Expression::Traversal(t) => {
@@ -928,7 +951,8 @@ impl<'a> Module<'a> {
             Kind::Seq(_) => Some(node),
             Kind::Str(text, _) => {
                 let at = node.pos;
-                self.embedded_json(text, &|_| at, scope)
+                self.mark_embedded(&node);
+                self.embedded_json(text, &|_| at, scope, 0)
             }
             _ => None,
         }
@@ -1003,7 +1027,7 @@ impl<'a> Module<'a> {
         self.consumed
             .borrow_mut()
             .push(normalize(path).display().to_string());
-        self.embedded_json(&text, &|p| Pos { file: fi, ..p }, scope)
+        self.embedded_json(&text, &|p| Pos { file: fi, ..p }, scope, 0)
     }
 
     /// Parses JSON that may hold `${…}` interpolations and `%{…}` directives:
@@ -1014,10 +1038,12 @@ impl<'a> Module<'a> {
         text: &str,
         relocate: &dyn Fn(Pos) -> Pos,
         scope: &Scope,
+        shift: u32,
     ) -> Option<Node> {
         let (masked, holes) = mask_interpolations(text);
         match json::parse(&masked) {
             Ok(Some(mut node)) => {
+                node.shift_spans(shift);
                 self.fill(&mut node, &holes, relocate, scope);
                 Some(node)
             }
@@ -1108,7 +1134,19 @@ impl<'a> Module<'a> {
 
     // ---- expressions --------------------------------------------------------------
 
+    /// Evaluates an expression; a value written by the expression itself
+    /// (not taken from a local, a variable or a scope) keeps its byte span.
     fn eval(&self, expr: &Expression, loc: Loc, scope: &Scope, depth: u32) -> Node {
+        let mut node = self.eval_expr(expr, loc, scope, depth);
+        if let (Loc::File(fi), Some(span), true) = (loc, expr.span(), node.span.is_empty()) {
+            if node.pos.file == fi {
+                node.span = ByteSpan::new(span.start, span.end);
+            }
+        }
+        node
+    }
+
+    fn eval_expr(&self, expr: &Expression, loc: Loc, scope: &Scope, depth: u32) -> Node {
         let pos = self.pos(expr.span(), loc);
         if depth > MAX_DEPTH || !self.spend(1, pos) {
             return unknown("(too deep)", pos);
@@ -1491,6 +1529,7 @@ impl<'a> Module<'a> {
                 Some(Node {
                     kind: Kind::Str(text, style),
                     pos: at,
+                    ..
                 }) => {
                     let text = match name {
                         "lower" => text.to_lowercase(),
@@ -1689,6 +1728,10 @@ fn map_environment(map: &Node, files: &[String]) -> Vec<ecsguard_core::EnvVar> {
                 value: extract::plain_value(value)?,
                 location: extract::location(files, &name),
                 value_location: extract::value_location(files, &name, value),
+                spans: None,
+                origin: ecsguard_core::Origin::Computed {
+                    literal: extract::file_span(files, value),
+                },
             })
         })
         .collect()

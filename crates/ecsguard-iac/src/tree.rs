@@ -50,6 +50,32 @@ pub enum Kind {
     Template(String),
 }
 
+/// A byte range in the text a node was parsed from (the file `pos.file`
+/// names, or for JSON embedded in a string, that string's decoded text).
+/// Empty when the node was not read from text (an evaluated value).
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+pub struct ByteSpan {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl ByteSpan {
+    pub fn new(start: usize, end: usize) -> Self {
+        Self {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.end <= self.start
+    }
+
+    pub fn contains(self, other: ByteSpan) -> bool {
+        !self.is_empty() && self.start <= other.start && other.end <= self.end
+    }
+}
+
 #[derive(Clone)]
 pub struct Key {
     pub text: String,
@@ -60,11 +86,21 @@ pub struct Key {
 pub struct Node {
     pub kind: Kind,
     pub pos: Pos,
+    pub span: ByteSpan,
 }
 
 impl Node {
     pub fn new(kind: Kind, pos: Pos) -> Self {
-        Self { kind, pos }
+        Self {
+            kind,
+            pos,
+            span: ByteSpan::default(),
+        }
+    }
+
+    pub fn with_span(mut self, span: ByteSpan) -> Self {
+        self.span = span;
+        self
     }
 
     /// The value under `key`, compared case-insensitively (task-definition JSON
@@ -124,6 +160,21 @@ impl Node {
 
     pub fn is_map(&self) -> bool {
         matches!(self.kind, Kind::Map(_))
+    }
+
+    /// Moves every span `by` bytes: for JSON parsed out of a larger text
+    /// (a heredoc's body) whose offsets should be the file's.
+    pub fn shift_spans(&mut self, by: u32) {
+        if !self.span.is_empty() {
+            self.span.start = self.span.start.saturating_add(by);
+            self.span.end = self.span.end.saturating_add(by);
+        }
+        match &mut self.kind {
+            Kind::Seq(items) => items.iter_mut().for_each(|n| n.shift_spans(by)),
+            Kind::Map(entries) => entries.iter_mut().for_each(|(_, v)| v.shift_spans(by)),
+            Kind::Tagged(_, inner) => inner.shift_spans(by),
+            _ => {}
+        }
     }
 
     /// Moves every position with `f`.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
 use crate::json::SyntaxError;
-use crate::tree::{Key, Kind, Node, Pos, StrStyle};
+use crate::tree::{ByteSpan, Key, Kind, Node, Pos, StrStyle};
 
 /// Deepest nesting accepted, so hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 256;
@@ -23,6 +23,7 @@ pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
         anchors: HashMap::new(),
         docs: Vec::new(),
         nodes: 0,
+        offsets: Offsets::new(text),
     };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| SyntaxError {
@@ -38,6 +39,44 @@ pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
     Ok(builder.docs)
 }
 
+/// saphyr counts characters; spans are bytes. Lookups come in document
+/// order, so a cursor makes them linear overall.
+struct Offsets<'t> {
+    text: &'t str,
+    ascii: bool,
+    /// The last lookup: character index and its byte offset.
+    cursor: (usize, usize),
+}
+
+impl<'t> Offsets<'t> {
+    fn new(text: &'t str) -> Self {
+        Self {
+            text,
+            ascii: text.is_ascii(),
+            cursor: (0, 0),
+        }
+    }
+
+    fn byte(&mut self, char_index: usize) -> usize {
+        if self.ascii {
+            return char_index.min(self.text.len());
+        }
+        let (mut c, mut b) = self.cursor;
+        if char_index < c {
+            (c, b) = (0, 0);
+        }
+        for ch in self.text[b..].chars() {
+            if c == char_index {
+                break;
+            }
+            b += ch.len_utf8();
+            c += 1;
+        }
+        self.cursor = (c, b);
+        b
+    }
+}
+
 fn pos(span: &Span) -> Pos {
     Pos {
         line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
@@ -51,6 +90,7 @@ enum Frame {
         anchor: usize,
         tag: Option<String>,
         pos: Pos,
+        start: usize,
         items: Vec<Node>,
         size: usize,
     },
@@ -60,17 +100,19 @@ enum Frame {
         pos: Pos,
         entries: Vec<(Key, Node)>,
         pending_key: Option<Key>,
+        start: usize,
         size: usize,
     },
 }
 
-struct Builder {
+struct Builder<'t> {
     stack: Vec<Frame>,
     /// Anchored nodes, with the number of nodes each holds.
     anchors: HashMap<usize, (Node, usize)>,
     docs: Vec<Node>,
     /// Nodes built so far, aliases counted at their full size.
     nodes: usize,
+    offsets: Offsets<'t>,
 }
 
 /// Local tags (`!Ref`) are kept; core-schema tags (`!!str`) say nothing we need.
@@ -82,14 +124,14 @@ fn local_tag(tag: Option<std::borrow::Cow<'_, Tag>>) -> Option<String> {
 fn wrap(node: Node, tag: Option<String>) -> Node {
     match tag {
         Some(t) => {
-            let pos = node.pos;
-            Node::new(Kind::Tagged(t, Box::new(node)), pos)
+            let (pos, span) = (node.pos, node.span);
+            Node::new(Kind::Tagged(t, Box::new(node)), pos).with_span(span)
         }
         None => node,
     }
 }
 
-impl Builder {
+impl Builder<'_> {
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), SyntaxError> {
         match event {
             Event::Scalar(value, style, anchor, tag) => {
@@ -98,8 +140,12 @@ impl Builder {
                     ScalarStyle::Folded => StrStyle::Folded,
                     _ => StrStyle::Inline,
                 };
+                let bytes = ByteSpan::new(
+                    self.offsets.byte(span.start.index()),
+                    self.offsets.byte(span.end.index()),
+                );
                 let node = wrap(
-                    Node::new(Kind::Str(value.into_owned(), style), pos(&span)),
+                    Node::new(Kind::Str(value.into_owned(), style), pos(&span)).with_span(bytes),
                     local_tag(tag),
                 );
                 self.nodes += 1;
@@ -115,43 +161,62 @@ impl Builder {
                 self.value(node, 0, size, &span)?;
             }
             Event::SequenceStart(anchor, tag) => {
+                let start = self.offsets.byte(span.start.index());
                 self.push(Frame::Seq {
                     anchor,
                     tag: local_tag(tag),
                     pos: pos(&span),
+                    start,
                     items: Vec::new(),
                     size: 1,
                 })?;
             }
             Event::MappingStart(anchor, tag) => {
+                let start = self.offsets.byte(span.start.index());
                 self.push(Frame::Map {
                     anchor,
                     tag: local_tag(tag),
                     pos: pos(&span),
                     entries: Vec::new(),
                     pending_key: None,
+                    start,
                     size: 1,
                 })?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some(frame) = self.stack.pop() {
+                    let end = self.offsets.byte(span.end.index());
                     let (node, anchor, size) = match frame {
                         Frame::Seq {
                             anchor,
                             tag,
                             pos,
+                            start,
                             items,
                             size,
-                        } => (wrap(Node::new(Kind::Seq(items), pos), tag), anchor, size),
+                        } => (
+                            wrap(
+                                Node::new(Kind::Seq(items), pos)
+                                    .with_span(ByteSpan::new(start, end)),
+                                tag,
+                            ),
+                            anchor,
+                            size,
+                        ),
                         Frame::Map {
                             anchor,
                             tag,
                             pos,
+                            start,
                             entries,
                             size,
                             ..
                         } => (
-                            wrap(Node::new(Kind::Map(merge_keys(entries)), pos), tag),
+                            wrap(
+                                Node::new(Kind::Map(merge_keys(entries)), pos)
+                                    .with_span(ByteSpan::new(start, end)),
+                                tag,
+                            ),
                             anchor,
                             size,
                         ),

@@ -35,6 +35,9 @@ pub struct JsonFinding<'a> {
     /// `.tfvars` file, a variable's default, a template's variable map.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_location: Option<JsonLocation<'a>>,
+    /// Where the value comes from: `in-place`, `embedded` (in a JSON
+    /// string), `computed`, `generated` (plan JSON, `cdk.out`) or `live`.
+    pub origin: &'static str,
     pub evidence: Evidence<'a>,
     pub fingerprint: &'a str,
 }
@@ -141,6 +144,7 @@ fn finding(f: &Finding) -> JsonFinding<'_> {
         variable: &f.variable,
         location: json_location(&f.location),
         value_location: f.value_location.as_ref().map(json_location),
+        origin: f.origin.as_str(),
         evidence: Evidence {
             detectors: &f.detectors,
             redacted: f.redacted.as_deref(),
