@@ -105,6 +105,12 @@ pub fn scan_json_root(root: &Node, file: &str, out: &mut Outcome) {
         // `register-task-definition --cli-input-json` input, CodeDeploy `taskdef.json`.
         out.task_definitions
             .extend(extract::task_definition(root, &files, &Plain));
+    } else if let Some(resources) = root
+        .get_exact("resource")
+        .and_then(|r| r.get_exact("aws_ecs_task_definition"))
+    {
+        // Terraform's JSON syntax (`*.tf.json`, often generated).
+        tf_json(resources, file, out);
     } else if plan::is_plan(root) {
         plan::scan(root, file, out);
     } else if cfn::is_template(root) {
@@ -139,6 +145,71 @@ pub fn scan_json_root(root: &Node, file: &str, out: &mut Outcome) {
             family: None,
             revision: None,
             containers: vec![extract::container(root, &files, &Plain)],
+        });
+    }
+}
+
+/// `aws_ecs_task_definition` resources in Terraform's JSON syntax. Their
+/// `container_definitions` is a JSON string (its `${…}` holes unknown) or,
+/// from a generator, the list itself.
+fn tf_json(resources: &Node, file: &str, out: &mut Outcome) {
+    let files = [file.to_owned()];
+    // `{"name": {…}}`, or a list of such maps.
+    let blocks: Vec<(&str, &Node)> = match &resources.kind {
+        crate::tree::Kind::Seq(items) => items
+            .iter()
+            .flat_map(|m| m.entries().iter().map(|(k, v)| (k.text.as_str(), v)))
+            .collect(),
+        _ => resources
+            .entries()
+            .iter()
+            .map(|(k, v)| (k.text.as_str(), v))
+            .collect(),
+    };
+    for (name, resource) in blocks {
+        let family = resource
+            .get_exact("family")
+            .and_then(Node::as_str)
+            .filter(|f| !f.contains("${"))
+            .map_or_else(|| format!("aws_ecs_task_definition.{name}"), str::to_owned);
+        let Some(defs) = resource.get_exact("container_definitions") else {
+            continue;
+        };
+        let mut containers = match defs.as_str() {
+            Some(text) => {
+                let (masked, _) = crate::terraform::mask_interpolations(text);
+                let mut node = match json::parse(&masked) {
+                    Ok(Some(node)) => node,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        out.errors.push(InputError::file(
+                            file,
+                            defs.pos.line,
+                            Some(defs.pos.column),
+                            format!(
+                                "aws_ecs_task_definition.{name}: container_definitions: {}",
+                                e.message
+                            ),
+                        ));
+                        continue;
+                    }
+                };
+                let at = defs.pos;
+                node.relocate(&|_| at);
+                let mut containers = extract::containers(&node, &files, &Plain);
+                if let Some(host) = extract::file_span(&files, defs) {
+                    extract::set_origin(&mut containers, &ecsguard_core::Origin::Embedded { host });
+                }
+                containers
+            }
+            None => extract::containers(defs, &files, &Plain),
+        };
+        containers.retain(|c| !c.environment.is_empty() || c.name.is_some());
+        out.task_definitions.push(TaskDefinition {
+            file: None,
+            family: Some(family),
+            revision: None,
+            containers,
         });
     }
 }
