@@ -495,16 +495,20 @@ impl<'a> Module<'a> {
         Some(node)
     }
 
+    /// An input error at `pos`.
     fn error(&self, pos: Pos, message: String) {
+        let e = self.at(pos, message);
+        self.errors.borrow_mut().push(e);
+    }
+
+    fn at(&self, pos: Pos, message: String) -> InputError {
         let file = self
             .files
             .borrow()
             .get(pos.file as usize)
             .cloned()
             .unwrap_or_default();
-        self.errors
-            .borrow_mut()
-            .push(InputError::file(file, pos.line, Some(pos.column), message));
+        InputError::file(file, pos.line, Some(pos.column), message)
     }
 
     fn file_names(&self) -> Vec<String> {
@@ -622,16 +626,10 @@ impl<'a> Module<'a> {
         }
     }
 
+    /// A note at `pos`: something read only in part.
     fn note(&self, pos: Pos, message: String) {
-        let file = self
-            .files
-            .borrow()
-            .get(pos.file as usize)
-            .cloned()
-            .unwrap_or_default();
-        self.notes
-            .borrow_mut()
-            .push(InputError::file(file, pos.line, Some(pos.column), message));
+        let n = self.at(pos, message);
+        self.notes.borrow_mut().push(n);
     }
 
     /// The source text of an expression in module file `fi`.

@@ -8,20 +8,11 @@ mod common;
 use common::{ecsguard_in, tempdir, write};
 
 fn td(family: &str) -> String {
-    format!(
-        r#"{{"family": "{family}", "containerDefinitions": [{{"name": "c", "environment": [{{"name": "DB_PASSWORD", "value": "pw-{family}-123"}}]}}]}}"#
-    )
+    common::td_json(family)
 }
 
 fn families(run: &common::Run) -> Vec<String> {
-    let mut out: Vec<String> = run.json()["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter_map(|f| f["task_definition"]["family"].as_str().map(str::to_owned))
-        .collect();
-    out.sort();
-    out
+    common::families(run)
 }
 
 #[test]

@@ -124,3 +124,22 @@ pub fn write(dir: &Path, rel: &str, text: impl AsRef<[u8]>) -> PathBuf {
     std::fs::write(&path, text).expect("write");
     path
 }
+
+/// A task definition (register-input JSON) with one secret, named by family.
+pub fn td_json(family: &str) -> String {
+    format!(
+        r#"{{"family": "{family}", "containerDefinitions": [{{"name": "c", "environment": [{{"name": "DB_PASSWORD", "value": "pw-{family}-123"}}]}}]}}"#
+    )
+}
+
+/// The families of a JSON report's findings, sorted.
+pub fn families(run: &Run) -> Vec<String> {
+    let mut out: Vec<String> = run.json()["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["task_definition"]["family"].as_str().map(str::to_owned))
+        .collect();
+    out.sort();
+    out
+}
