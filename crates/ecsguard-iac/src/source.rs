@@ -45,7 +45,7 @@ pub enum FileKind {
 impl FileKind {
     pub fn of(path: &std::path::Path) -> Option<FileKind> {
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        if name.ends_with(".tf") {
+        if name.ends_with(".tf") || name == "terragrunt.hcl" {
             Some(FileKind::Terraform)
         } else if name.ends_with(".json") {
             Some(FileKind::Json)

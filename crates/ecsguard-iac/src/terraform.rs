@@ -55,6 +55,14 @@ const MODULE_MARKERS: &[&[u8]] = &[
     b"aws_ecs_task_definition",
     b"ecs-container-definition",
     b"terraform-aws-modules/ecs",
+    // In-house ECS modules and Terragrunt inputs.
+    b"container_image",
+    b"container_definitions",
+    b"fargate",
+    b"ecs_",
+    b"-ecs",
+    b"ecs-",
+    b"/ecs",
 ];
 
 struct SourceFile {
@@ -225,6 +233,16 @@ pub fn scan_module(
                 td.file = Some(source.display.clone());
                 td
             }));
+        }
+    }
+    for (fi, source) in sources.iter().enumerate() {
+        if source.display.ends_with("terragrunt.hcl") {
+            let fi = u32::try_from(fi).unwrap_or(u32::MAX);
+            out.task_definitions
+                .extend(module.terragrunt_inputs(fi).map(|mut td| {
+                    td.file = Some(source.display.clone());
+                    td
+                }));
         }
     }
     out.errors.extend(module.errors.into_inner());
@@ -805,7 +823,25 @@ impl<'a> Module<'a> {
             return vec![td(vec![container], family)];
         }
         if !source.contains("terraform-aws-modules/ecs") {
-            return Vec::new();
+            let inputs = block
+                .body
+                .attributes()
+                .map(|a| (a.key.as_str().to_owned(), a))
+                .filter(|(k, _)| is_environment_input(k))
+                .map(|(k, a)| (k, self.eval(&a.value, loc, &scope, 0)))
+                .collect();
+            let keys: Vec<&str> = block.body.attributes().map(|a| a.key.as_str()).collect();
+            if !looks_like_ecs_module(source, &keys) {
+                return Vec::new();
+            }
+            let container = attr("container_name")
+                .or_else(|| attr("name"))
+                .and_then(|n| n.as_str().map(str::to_owned))
+                .unwrap_or_else(|| name.to_owned());
+            return self
+                .environment_inputs(inputs, &files, container)
+                .map(|c| vec![td(vec![c], family)])
+                .unwrap_or_default();
         }
         if source.contains("modules/container-definition") {
             let container = Container {
@@ -837,6 +873,77 @@ impl<'a> Module<'a> {
                 Some(td(keyed_containers(defs, &files), family))
             })
             .collect()
+    }
+
+    /// A container from a module's environment inputs, whatever the module
+    /// calls them (`container_environment`, `env_vars`, `environment_variables`
+    /// …): a list of `{name, value}` or a map of names to values.
+    fn environment_inputs(
+        &self,
+        inputs: Vec<(String, Node)>,
+        files: &[String],
+        container: String,
+    ) -> Option<Container> {
+        let mut environment = Vec::new();
+        for (_, value) in inputs {
+            match &value.kind {
+                Kind::Seq(items) if items.iter().any(|i| i.get_exact("name").is_some()) => {
+                    environment.extend(extract::environment(&value, files, &Plain));
+                }
+                Kind::Map(entries)
+                    if !entries.is_empty() && entries.iter().all(|(_, v)| !v.is_map()) =>
+                {
+                    environment.extend(map_environment(&value, files));
+                }
+                _ => {}
+            }
+        }
+        (!environment.is_empty()).then(|| Container {
+            name: Some(container),
+            environment,
+        })
+    }
+
+    /// Terragrunt's `inputs = { … }` for an ECS module.
+    fn terragrunt_inputs(&self, fi: u32) -> Option<TaskDefinition> {
+        let source = self.sources.get(fi as usize)?;
+        let inputs = source.body.get_attribute("inputs")?;
+        let node = self.eval(&inputs.value, Loc::File(fi), &Scope::new(), 0);
+        let module_source = source
+            .body
+            .get_blocks("terraform")
+            .find_map(|b| b.body.get_attribute("source"))
+            .map(|a| self.eval(&a.value, Loc::File(fi), &Scope::new(), 0))
+            .and_then(|n| n.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let keys: Vec<&str> = node
+            .entries()
+            .iter()
+            .map(|(k, _)| k.text.as_str())
+            .collect();
+        if !looks_like_ecs_module(&module_source, &keys) {
+            return None;
+        }
+        let text = |k: &str| node.get_exact(k).and_then(Node::as_str).map(str::to_owned);
+        let container = text("container_name")
+            .or_else(|| text("name"))
+            .unwrap_or_else(|| "terragrunt".to_owned());
+        let family = text("family")
+            .or_else(|| text("service_name"))
+            .unwrap_or_else(|| source.display.clone());
+        let inputs = node
+            .entries()
+            .iter()
+            .filter(|(k, _)| is_environment_input(&k.text))
+            .map(|(k, v)| (k.text.clone(), v.clone()))
+            .collect();
+        let container = self.environment_inputs(inputs, &self.file_names(), container)?;
+        Some(TaskDefinition {
+            file: None,
+            family: Some(family),
+            revision: None,
+            containers: vec![container],
+        })
     }
 
     // ---- container_definitions ------------------------------------------------
@@ -1584,6 +1691,51 @@ impl<'a> Module<'a> {
             }
         }
     }
+}
+
+/// Whether a module input carries container environment, by its name:
+/// `environment`, `env_vars`, `container_environment`, `environment_variables`,
+/// `task_container_environment` …
+fn is_environment_input(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower.split(['_', '-']).any(|w| {
+        matches!(
+            w,
+            "env" | "envs" | "environment" | "environments" | "envvars" | "envvar"
+        )
+    })
+}
+
+/// Whether a module (by its source, or its inputs) deploys ECS containers,
+/// so that its environment inputs are container environment.
+fn looks_like_ecs_module(source: &str, inputs: &[&str]) -> bool {
+    let source = source.to_ascii_lowercase();
+    [
+        "ecs",
+        "fargate",
+        "container",
+        "task-definition",
+        "task_definition",
+    ]
+    .iter()
+    .any(|w| source.contains(w))
+        || inputs.iter().any(|k| {
+            matches!(
+                *k,
+                "container_image"
+                    | "container_name"
+                    | "container_port"
+                    | "task_cpu"
+                    | "task_memory"
+                    | "container_definitions"
+                    | "ecs_cluster_id"
+                    | "ecs_cluster_arn"
+                    | "cluster_id"
+                    | "cluster_arn"
+                    | "execution_role_arn"
+                    | "task_role_arn"
+            )
+        })
 }
 
 /// `NAME` of `data.template_file.NAME.rendered` (also `[0]` or `.*` forms).
