@@ -898,7 +898,10 @@ impl<'a> Module<'a> {
                 _ => {}
             }
         }
-        (!environment.is_empty()).then(|| Container {
+        if environment.is_empty() {
+            return None;
+        }
+        Some(Container {
             name: Some(container),
             environment,
         })

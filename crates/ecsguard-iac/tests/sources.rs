@@ -172,15 +172,24 @@ module "root" {
 }
 module "local_thing" {
   source = "./modules/ecs-container-definition-fork"
+  environment = [{ name = "LOCAL_SETTING", value = "x" }]
+}
+module "not_ecs" {
+  source = "./modules/queue"
   environment = [{ name = "IGNORED", value = "x" }]
 }
 "#,
     )]);
-    assert_eq!(tds.len(), 1);
+    // An in-house ECS module (by its source) is read through its environment input.
+    assert_eq!(tds.len(), 2);
     assert_eq!(tds[0].family.as_deref(), Some("api"));
+    assert_eq!(tds[1].family.as_deref(), Some("module.local_thing"));
     assert_eq!(
         resolved(&tds),
-        vec![row("web", "A_TOKEN", "lit:t0k3n-value")]
+        vec![
+            row("web", "A_TOKEN", "lit:t0k3n-value"),
+            row("local_thing", "LOCAL_SETTING", "lit:x")
+        ]
     );
 }
 
