@@ -129,6 +129,13 @@ fn container_definitions(
     }
 }
 
+fn folded_map(text_node: &Node, source: &str) -> Option<FoldedMap> {
+    match &text_node.kind {
+        Kind::Str(text, StrStyle::Folded) => Some(FoldedMap::new(source, text_node.pos, text)),
+        _ => None,
+    }
+}
+
 /// Marks values read from inside the JSON string `host` as embedded in it.
 fn embedded_in(containers: &mut [ecsguard_core::Container], host: &Node, file: &str) {
     if let Some(host) = extract::file_span(&[file.to_owned()], host) {
@@ -151,7 +158,8 @@ fn embedded_json(text_node: &Node, file: &str, source: &str, out: &mut Outcome) 
         Ok(Some(node)) => node,
         Ok(None) => return None,
         Err(e) => {
-            let at = embedded_pos(text_node, source, e.pos);
+            let folded = folded_map(text_node, source);
+            let at = embedded_pos(text_node, folded.as_ref(), e.pos);
             out.errors.push(InputError::file(
                 file,
                 at.line,
@@ -161,17 +169,16 @@ fn embedded_json(text_node: &Node, file: &str, source: &str, out: &mut Outcome) 
             return None;
         }
     };
-    node.relocate(&|p| embedded_pos(text_node, source, p));
+    let folded = folded_map(text_node, source);
+    node.relocate(&|p| embedded_pos(text_node, folded.as_ref(), p));
     Some(node)
 }
 
 /// Where a position inside an embedded JSON string lies in the file: exact for
 /// a literal block, the string's own position otherwise.
-fn embedded_pos(string: &Node, source: &str, inner: Pos) -> Pos {
+fn embedded_pos(string: &Node, folded: Option<&FoldedMap>, inner: Pos) -> Pos {
     match &string.kind {
-        Kind::Str(text, StrStyle::Folded) => {
-            folded_pos(source, string.pos, text, inner).unwrap_or(string.pos)
-        }
+        Kind::Str(_, StrStyle::Folded) => folded.and_then(|f| f.pos(inner)).unwrap_or(string.pos),
         // saphyr places a block scalar at its first content line.
         Kind::Str(text, StrStyle::Block) => {
             // Leading blank lines are in the value but before that first line.
@@ -190,50 +197,74 @@ fn embedded_pos(string: &Node, source: &str, inner: Pos) -> Pos {
     }
 }
 
-/// A position inside a folded (`>`) block scalar, in the file. Folding only
+/// Positions inside a folded (`>`) block scalar, in the file. Folding only
 /// changes whitespace (line breaks and indentation become spaces), so the
 /// n-th non-blank character of the value is the n-th of the block's source.
-fn folded_pos(source: &str, start: Pos, value: &str, inner: Pos) -> Option<Pos> {
-    let value_line = value.split('\n').nth(inner.line.checked_sub(1)? as usize)?;
-    let line_start = value
-        .split('\n')
-        .take(inner.line as usize - 1)
-        .map(|l| l.len() + 1)
-        .sum::<usize>();
-    let in_line = value_line
-        .char_indices()
-        .nth(inner.column.checked_sub(1)? as usize)
-        .map_or(value_line.len(), |(i, _)| i);
-    let wanted = value[..line_start + in_line]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .count();
-    let mut line = 1u32;
-    let mut column = 1u32;
-    let mut seen = 0usize;
-    let mut started = false;
-    for c in source.chars() {
-        if !started && line == start.line && column == start.column {
-            started = true;
-        }
-        if started && !c.is_whitespace() {
-            if seen == wanted {
-                return Some(Pos {
-                    line,
-                    column,
-                    file: start.file,
-                });
+/// Built once per scalar, so each lookup costs constant time.
+struct FoldedMap {
+    /// For each line of the value, the index of its first character.
+    line_starts: Vec<usize>,
+    /// For each character of the value, how many non-blank ones precede it.
+    non_blank_before: Vec<u32>,
+    /// The file position of each non-blank character of the block.
+    positions: Vec<(u32, u32)>,
+    file: u32,
+}
+
+impl FoldedMap {
+    fn new(source: &str, start: Pos, value: &str) -> Self {
+        let mut line_starts = vec![0];
+        let mut non_blank_before = Vec::with_capacity(value.len());
+        let mut count = 0u32;
+        for (i, c) in value.chars().enumerate() {
+            non_blank_before.push(count);
+            if !c.is_whitespace() {
+                count += 1;
             }
-            seen += 1;
+            if c == '\n' {
+                line_starts.push(i + 1);
+            }
         }
-        if c == '\n' {
-            line += 1;
-            column = 1;
-        } else {
-            column += 1;
+        non_blank_before.push(count);
+        let mut positions = Vec::with_capacity(count as usize);
+        let (mut line, mut column) = (1u32, 1u32);
+        let mut started = false;
+        for c in source.chars() {
+            if positions.len() >= count as usize {
+                break;
+            }
+            if !started && line == start.line && column == start.column {
+                started = true;
+            }
+            if started && !c.is_whitespace() {
+                positions.push((line, column));
+            }
+            if c == '\n' {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+        }
+        Self {
+            line_starts,
+            non_blank_before,
+            positions,
+            file: start.file,
         }
     }
-    None
+
+    fn pos(&self, inner: Pos) -> Option<Pos> {
+        let line_start = *self.line_starts.get(inner.line.checked_sub(1)? as usize)?;
+        let at = line_start + inner.column.checked_sub(1)? as usize;
+        let wanted = *self.non_blank_before.get(at)? as usize;
+        let (line, column) = *self.positions.get(wanted)?;
+        Some(Pos {
+            line,
+            column,
+            file: self.file,
+        })
+    }
 }
 
 struct Cfn<'a> {
@@ -254,7 +285,11 @@ fn password_from_input<'p>(
     parts: impl Iterator<Item = (&'p EnvValue, &'p String)>,
     function: &str,
 ) -> Option<EnvValue> {
+    let mut seen = std::collections::HashSet::new();
     for (part, placeholder) in parts {
+        if !seen.insert(placeholder.as_str()) {
+            continue;
+        }
         if let EnvValue::Reference(Reference {
             expression,
             target: ReferenceTarget::Sensitive(why),
@@ -283,6 +318,31 @@ fn is_secret(v: &EnvValue) -> bool {
         })
     )
 }
+
+/// CloudFormation's intrinsic functions and condition functions.
+const INTRINSICS: &[&str] = &[
+    "Ref",
+    "Condition",
+    "GetAtt",
+    "Sub",
+    "Join",
+    "If",
+    "FindInMap",
+    "Base64",
+    "ImportValue",
+    "Select",
+    "Split",
+    "GetAZs",
+    "Cidr",
+    "Equals",
+    "And",
+    "Or",
+    "Not",
+    "Transform",
+    "Length",
+    "ToJsonString",
+    "ForEach",
+];
 
 /// An intrinsic function call: `!Ref X`, `{"Ref": "X"}`, `!Sub …`, `{"Fn::Sub": …}`.
 fn intrinsic(node: &Node) -> Option<(&str, &Node)> {
@@ -314,6 +374,12 @@ impl Cfn<'_> {
             return reference(expression, ReferenceTarget::Identifier);
         }
         if let Some(param) = self.parameters.and_then(|p| p.get_exact(name)) {
+            // A default is a literal committed to the template.
+            if let Some(default) = param.get_exact("Default").and_then(Node::scalar_text) {
+                if !default.trim().is_empty() {
+                    return EnvValue::Literal(SecretValue::new(default));
+                }
+            }
             let no_echo = param
                 .get_exact("NoEcho")
                 .and_then(Node::scalar_text)
@@ -330,12 +396,16 @@ impl Cfn<'_> {
             // `Ref` of a resource gives its id, name or ARN.
             return reference(expression, ReferenceTarget::Identifier);
         }
-        reference(expression, ReferenceTarget::Unknown)
+        // Not declared: the template is invalid, and the text may be anything.
+        reference("!Ref (undeclared)".into(), ReferenceTarget::Unknown)
     }
 
     fn get_att(&self, resource: &str, attribute: &str) -> EnvValue {
+        let Some(ty) = self.resource_type(resource) else {
+            // Not declared: the template is invalid, and the text may be anything.
+            return reference("!GetAtt (undeclared)".into(), ReferenceTarget::Unknown);
+        };
         let expression = format!("!GetAtt {resource}.{attribute}");
-        let ty = self.resource_type(resource).unwrap_or_default();
         if ty == "AWS::IAM::AccessKey" && attribute == "SecretAccessKey" {
             return reference(
                 expression,
@@ -571,17 +641,28 @@ impl Cfn<'_> {
                 let items = arg.as_seq()?;
                 let a = items.get(1).and_then(|n| self.value(n));
                 let b = items.get(2).and_then(|n| self.value(n));
+                // Either branch may be deployed: the one more likely secret is judged.
                 match (a, b) {
-                    (Some(a), Some(b)) if is_secret(&b) && !is_secret(&a) => b,
-                    (Some(a), _) => a,
-                    (None, b) => b?,
+                    (Some(a), Some(b)) => extract::more_secret(a, b),
+                    (a, b) => a.or(b)?,
                 }
             }
             "FindInMap" => self
                 .find_in_map(arg)
                 .unwrap_or_else(|| reference("!FindInMap".into(), ReferenceTarget::Unknown)),
             "Base64" => self.value(arg)?,
-            other => reference(format!("!{other}"), ReferenceTarget::Unknown),
+            known if INTRINSICS.contains(&known) => {
+                reference(format!("!{known}"), ReferenceTarget::Unknown)
+            }
+            // Not an intrinsic: a YAML tag CloudFormation does not know. An
+            // unquoted value that starts with `!` is read as a tag, so the
+            // author most likely meant the text: it is judged as a literal,
+            // and never shown.
+            other => {
+                let inner = arg.scalar_text().unwrap_or_default();
+                let sep = if inner.is_empty() { "" } else { " " };
+                EnvValue::Literal(SecretValue::new(format!("!{other}{sep}{inner}")))
+            }
         })
     }
 }

@@ -222,24 +222,35 @@ pub fn task_definition(
 
 /// Whether `placeholder` occurs in `text` where a URL or DSN keeps its
 /// password: `scheme://user:HERE@host`, or `password=HERE` / `pwd=HERE`.
+/// Each occurrence is judged from a bounded look back, so that a text made
+/// of thousands of placeholders costs linear time per placeholder.
 pub fn in_password_position(text: &str, placeholder: &str) -> bool {
+    const USER_MAX: usize = 256;
     if placeholder.is_empty() {
         return false;
     }
     text.match_indices(placeholder).any(|(i, _)| {
-        let before = &text[..i];
+        let before = text[..i].as_bytes();
         let after = &text[i + placeholder.len()..];
-        let lower = before.to_ascii_lowercase();
-        if lower.ends_with("password=") || lower.ends_with("pwd=") || lower.ends_with("pass=") {
+        let tail = &before[before.len().saturating_sub(9)..];
+        let tail = String::from_utf8_lossy(tail).to_ascii_lowercase();
+        if tail.ends_with("password=") || tail.ends_with("pwd=") || tail.ends_with("pass=") {
             return true;
         }
-        let Some(user_start) = before.rfind("://").map(|s| s + 3) else {
+        if !after.starts_with('@') || before.last() != Some(&b':') {
             return false;
-        };
-        let user = &before[user_start..];
-        user.ends_with(':')
-            && !user[..user.len() - 1].contains(['/', '@', ':'])
-            && after.starts_with('@')
+        }
+        // `scheme://user:` — walk back over the user name to `://`.
+        let user_end = before.len() - 1;
+        let mut j = user_end;
+        while j > 0 && user_end - j < USER_MAX {
+            let c = before[j - 1];
+            if matches!(c, b'/' | b'@' | b':') || c.is_ascii_whitespace() {
+                break;
+            }
+            j -= 1;
+        }
+        before[..j].ends_with(b"://")
     })
 }
 
@@ -254,5 +265,39 @@ mod tests {
         assert!(!in_password_position("postgres://${P}:5432/x", "${P}"));
         assert!(!in_password_position("https://h/${P}@x", "${P}"));
         assert!(!in_password_position("postgres://${U}:${P}@db", "${U}"));
+    }
+}
+
+/// Of two values either of which may be deployed (a conditional's
+/// branches), the one more likely to be a secret, so that it is judged:
+/// a secret reference, then a literal a value detector recognises, then a
+/// reference to a sensitive input, then a non-empty literal, then the first.
+pub fn more_secret(a: EnvValue, b: EnvValue) -> EnvValue {
+    if secret_rank(&b) > secret_rank(&a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// How likely a value is to be the secret one of two (see [`more_secret`]).
+pub fn secret_rank(v: &EnvValue) -> u8 {
+    {
+        match v {
+            EnvValue::Reference(r) => match r.target {
+                ecsguard_core::ReferenceTarget::Secret(_) => 5,
+                ecsguard_core::ReferenceTarget::Sensitive(_) => 3,
+                _ => 0,
+            },
+            EnvValue::Literal(s) | EnvValue::Template(s) => {
+                if !ecsguard_core::detect::values::detect("", s.expose()).is_empty() {
+                    4
+                } else if !s.is_empty() {
+                    2
+                } else {
+                    1
+                }
+            }
+        }
     }
 }

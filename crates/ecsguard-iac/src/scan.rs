@@ -27,6 +27,10 @@ impl Default for ScanOptions {
     }
 }
 
+/// Stack for each scan worker: Terraform evaluation recurses through
+/// locals, variables and templates (bounded by its depth limit).
+const WORKER_STACK: usize = 32 << 20;
+
 /// A unit of work: one file, or one Terraform module (a folder's `.tf` files,
 /// read together so variables and locals resolve across them).
 enum Unit {
@@ -92,50 +96,60 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
 
     // Rules run inside each unit so task definitions (and the values they
     // hold) are dropped as soon as the unit is done.
-    let results: Vec<UnitResult> = units
-        .into_par_iter()
-        .map(|unit| {
-            let (file, outcome) = match unit {
-                Unit::File(path, kind) => (
-                    Some(normalize(&path).display().to_string()),
-                    scan_file(&path, kind, options),
-                ),
-                Unit::Module(dir, files) => (
-                    None,
-                    terraform::scan_module(&dir, &files, options.max_file_size, allowed),
-                ),
-                Unit::Stream(path, text) => (
-                    Some(normalize(&path).display().to_string()),
-                    scan_text(&path, text, options),
-                ),
-            };
-            let mut recognised: BTreeMap<String, usize> = BTreeMap::new();
-            for td in &outcome.task_definitions {
-                if let Some(f) = &td.file {
-                    *recognised.entry(f.clone()).or_default() += 1;
+    // Evaluation recurses (locals through locals …): give the workers room.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(WORKER_STACK)
+        .build();
+    let run = |units: Vec<Unit>| -> Vec<UnitResult> {
+        units
+            .into_par_iter()
+            .map(|unit| {
+                let (file, outcome) = match unit {
+                    Unit::File(path, kind) => (
+                        Some(terraform::canonical_name(&path)),
+                        scan_file(&path, kind, options),
+                    ),
+                    Unit::Module(dir, files) => (
+                        None,
+                        terraform::scan_module(&dir, &files, options.max_file_size, allowed),
+                    ),
+                    Unit::Stream(path, text) => (
+                        Some(terraform::canonical_name(&path)),
+                        scan_text(&path, text, options),
+                    ),
+                };
+                let mut recognised: BTreeMap<String, usize> = BTreeMap::new();
+                for td in &outcome.task_definitions {
+                    if let Some(f) = &td.file {
+                        *recognised.entry(f.clone()).or_default() += 1;
+                    }
                 }
-            }
-            UnitResult {
-                file,
-                files: outcome.files,
-                task_definitions: outcome.task_definitions.len(),
-                containers: outcome
-                    .task_definitions
-                    .iter()
-                    .map(|t| t.containers.len())
-                    .sum(),
-                findings: outcome
-                    .task_definitions
-                    .iter()
-                    .flat_map(|td| ecsguard_core::check(td, &options.rules))
-                    .collect(),
-                errors: outcome.errors,
-                notes: outcome.notes,
-                consumed: outcome.consumed,
-                recognised: recognised.into_iter().collect(),
-            }
-        })
-        .collect();
+                UnitResult {
+                    file,
+                    files: outcome.files,
+                    task_definitions: outcome.task_definitions.len(),
+                    containers: outcome
+                        .task_definitions
+                        .iter()
+                        .map(|t| t.containers.len())
+                        .sum(),
+                    findings: outcome
+                        .task_definitions
+                        .iter()
+                        .flat_map(|td| ecsguard_core::check(td, &options.rules))
+                        .collect(),
+                    errors: outcome.errors,
+                    notes: outcome.notes,
+                    consumed: outcome.consumed,
+                    recognised: recognised.into_iter().collect(),
+                }
+            })
+            .collect()
+    };
+    let results: Vec<UnitResult> = match pool {
+        Ok(pool) => pool.install(|| run(units)),
+        Err(_) => run(units),
+    };
 
     let consumed: HashSet<&str> = results
         .iter()

@@ -71,7 +71,7 @@ const JSON_MARKERS: &[&[u8]] = &[
     b"AWS::ECS::TaskDefinition",
     b"aws_ecs_task_definition",
 ];
-const YAML_MARKERS: &[&[u8]] = &[b"AWS::ECS::TaskDefinition"];
+const YAML_MARKERS: &[&[u8]] = &[b"AWS::ECS::TaskDefinition", b"containerDefinitions"];
 
 pub fn might_hold_task_definitions(kind: FileKind, text: &str) -> bool {
     let markers = match kind {
@@ -82,6 +82,9 @@ pub fn might_hold_task_definitions(kind: FileKind, text: &str) -> bool {
     markers
         .iter()
         .any(|m| memchr::memmem::find(text.as_bytes(), m).is_some())
+        // Escapes (`\u006e`, `\x6E`) can spell a marker without showing it.
+        || memchr::memmem::find(text.as_bytes(), b"\\u").is_some()
+        || (kind == FileKind::Yaml && memchr::memmem::find(text.as_bytes(), b"\\x").is_some())
 }
 
 /// Reads a JSON file: any of the task-definition shapes, a CloudFormation
@@ -241,6 +244,9 @@ pub fn scan_yaml(file: &str, text: &str, out: &mut Outcome) {
     for doc in &docs {
         if cfn::is_template(doc) {
             cfn::scan(doc, file, text, out);
+        } else {
+            // A task definition written in YAML (`--cli-input-yaml`, ecspresso).
+            scan_json_root(doc, file, out);
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::source::Outcome;
 use crate::tree::{ByteSpan, Key, Kind, LineIndex, Node, Pos, StrStyle};
 
 /// Deepest evaluation allowed (locals referring to locals …).
-const MAX_DEPTH: u32 = 32;
+const MAX_DEPTH: u32 = 64;
 
 /// Work allowed for evaluating one module: one unit per expression
 /// evaluated, plus the size of every value copied out of a local. Real
@@ -42,12 +42,19 @@ enum LocalState {
     Done(Node, usize),
 }
 
+/// A value's size in budget units: one per node, plus one per 16 bytes of
+/// text, so that copying a large string costs what it weighs.
 fn node_size(node: &Node) -> usize {
     1 + match &node.kind {
         Kind::Seq(items) => items.iter().map(node_size).sum(),
-        Kind::Map(entries) => entries.iter().map(|(_, v)| node_size(v)).sum(),
+        Kind::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| k.text.len() / 16 + node_size(v))
+            .sum(),
         Kind::Tagged(_, inner) => node_size(inner),
-        _ => 0,
+        Kind::Str(text, _) | Kind::Number(text) | Kind::Template(text) => text.len() / 16,
+        Kind::Ref(r) => r.expression.len() / 16,
+        Kind::Null | Kind::Bool(_) => 0,
     }
 }
 
@@ -70,6 +77,8 @@ struct SourceFile {
     text: String,
     index: LineIndex,
     body: Body,
+    /// Redefined object keys, renamed so the file parses (see `parse_tolerant`).
+    renamed: Renamed,
 }
 
 /// Where the positions of an expression's nodes come from.
@@ -100,7 +109,9 @@ struct Module<'a> {
     sources: &'a [SourceFile],
     variables: HashMap<String, Variable<'a>>,
     /// Values from `.tfvars` files, the highest precedence last written.
-    var_values: RefCell<HashMap<String, VarValue<'a>>>,
+    /// Values from `.tfvars` files, in increasing precedence, each marked
+    /// whether Terraform loads its file by itself.
+    var_values: RefCell<HashMap<String, Vec<(bool, VarValue<'a>)>>>,
     /// `data "template_file"` blocks by name.
     template_files: HashMap<String, (u32, &'a Block)>,
     /// Things read only in part (see `Report::notes`).
@@ -108,6 +119,8 @@ struct Module<'a> {
     /// The string the container definitions being read were parsed out of,
     /// if they were (their values are then `Origin::Embedded` in it).
     embedded_host: RefCell<Option<ecsguard_core::Span>>,
+    /// Whether the depth limit was met (said once, as a note).
+    too_deep: std::cell::Cell<bool>,
     locals: HashMap<String, (u32, &'a Expression)>,
     /// Display names of every file positions may point into: the `.tf` files,
     /// then files read through `file()` and `templatefile()`.
@@ -186,13 +199,14 @@ pub fn scan_module(
     }
     for (path, text) in texts {
         let display = path.display().to_string();
-        let (parsed, text) = parse_tolerant(text);
+        let (parsed, text, renamed) = parse_tolerant(text);
         match parsed {
             Ok(body) => sources.push(SourceFile {
                 index: LineIndex::new(&text),
                 display,
                 text,
                 body,
+                renamed,
             }),
             Err(e) => out.errors.push(InputError::file(
                 display,
@@ -287,56 +301,105 @@ fn tfvars_files(dir: &Path, allowed: &[PathBuf]) -> Vec<PathBuf> {
     found.into_iter().map(|(_, _, p)| p).collect()
 }
 
+/// Whether Terraform loads a variable file by itself (not `-var-file`).
+fn loaded_by_terraform(display: &str) -> bool {
+    let name = display.rsplit(['/', '\\']).next().unwrap_or(display);
+    matches!(name, "terraform.tfvars" | "terraform.tfvars.json")
+        || name.ends_with(".auto.tfvars")
+        || name.ends_with(".auto.tfvars.json")
+}
+
 fn is_json_tfvars(path: &Path) -> bool {
     path.to_str().is_some_and(|p| p.ends_with(".json"))
 }
 
 /// Most redefined object keys one file may hold before it is given up on.
 const MAX_REDEFINED_KEYS: usize = 64;
-/// Appended to an object key defined earlier in the same object, so the
-/// parser (which refuses redefinitions) accepts what Terraform accepts; the
-/// evaluator strips it and keeps the last definition, as Terraform does.
-const REDEFINED_MARK: &str = "__ecsguard_redefined_";
+/// Bytes of re-parsing allowed for redefined keys (each one re-parses the
+/// file): a large file with many of them is refused instead of taking minutes.
+const MAX_REPARSE_BYTES: usize = 32 << 20;
+
+/// Object keys renamed so the parser accepts them: by byte offset, the
+/// original key.
+type Renamed = HashMap<usize, String>;
 
 /// Parses HCL, accepting what Terraform accepts and hcl-edit does not:
-/// duplicate keys in an object constructor, where the last one wins.
-fn parse_tolerant(mut text: String) -> (Result<Body, hcl_edit::parser::Error>, String) {
-    for attempt in 0..MAX_REDEFINED_KEYS {
+/// duplicate keys in an object constructor, where the last one wins. Each
+/// redefined key is overwritten in place by a unique name of the same length
+/// (so every position stays exact), and remembered by its offset.
+fn parse_tolerant(mut text: String) -> (Result<Body, hcl_edit::parser::Error>, String, Renamed) {
+    let mut renamed = Renamed::new();
+    let mut attempt = 0usize;
+    loop {
         let err = match hcl_edit::parser::parse_body(&text) {
-            Ok(body) => return (Ok(body), text),
+            Ok(body) => return (Ok(body), text, renamed),
             Err(e) => e,
         };
-        if !err.message().contains("redefined object key") {
-            return (Err(err), text);
+        attempt += 1;
+        let over =
+            attempt > MAX_REDEFINED_KEYS || attempt.saturating_mul(text.len()) > MAX_REPARSE_BYTES;
+        if over || !err.message().contains("redefined object key") {
+            return (Err(err), text, renamed);
         }
         let Some(at) = offset_of(&text, err.location().line(), err.location().column()) else {
-            return (Err(err), text);
+            return (Err(err), text, renamed);
         };
         let rest = &text[at..];
-        let end = if let Some(quoted) = rest.strip_prefix('"') {
+        let (start, end) = if let Some(quoted) = rest.strip_prefix('"') {
             let mut escaped = false;
-            quoted
-                .char_indices()
-                .find(|(_, c)| {
-                    let close = *c == '"' && !escaped;
-                    escaped = *c == '\\' && !escaped;
-                    close
-                })
-                .map(|(i, _)| at + 1 + i)
+            let close = quoted.char_indices().find(|(_, c)| {
+                let close = *c == '"' && !escaped;
+                escaped = *c == '\\' && !escaped;
+                close
+            });
+            match close {
+                Some((i, _)) => (at + 1, at + 1 + i),
+                None => return (Err(err), text, renamed),
+            }
         } else {
-            Some(
-                at + rest
-                    .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
-                    .unwrap_or(rest.len()),
-            )
+            let len = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(rest.len());
+            (at, at + len)
         };
-        let Some(end) = end.filter(|e| *e > at) else {
-            return (Err(err), text);
+        let Some(original) = text.get(start..end).map(str::to_owned) else {
+            return (Err(err), text, renamed);
         };
-        text.insert_str(end, &format!("{REDEFINED_MARK}{attempt}"));
+        let width = original.len();
+        if width == 0 {
+            return (Err(err), text, renamed);
+        }
+        // `_`, then the attempt in base 36, padded with `-`: a valid
+        // identifier, and no name anyone writes.
+        let mut stand_in = format!("_{}", to_base36(attempt));
+        if stand_in.len() > width {
+            stand_in.truncate(width);
+        }
+        while stand_in.len() < width {
+            stand_in.push('-');
+        }
+        text.replace_range(start..end, &stand_in);
+        renamed.insert(start, unescape_key(&original));
     }
-    let parsed = hcl_edit::parser::parse_body(&text);
-    (parsed, text)
+}
+
+fn to_base36(mut n: usize) -> String {
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(digits[n % 36]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A quoted key's text as the evaluator sees it (common escapes only).
+fn unescape_key(raw: &str) -> String {
+    raw.replace("\\\"", "\"").replace("\\\\", "\\")
 }
 
 /// The byte offset of a 1-based line and column (in characters).
@@ -351,11 +414,6 @@ fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
         .nth(column.checked_sub(1)?)
         .map_or(line_text.len(), |(i, _)| i);
     Some(start + within)
-}
-
-/// An object key without the mark [`parse_tolerant`] may have added.
-fn unmarked(key: &str) -> &str {
-    key.find(REDEFINED_MARK).map_or(key, |i| &key[..i])
 }
 
 /// Container modules of this folder, built once, and which of them a
@@ -384,11 +442,12 @@ impl<'a> Module<'a> {
         for (fi, source) in sources.iter().enumerate() {
             let fi = u32::try_from(fi).unwrap_or(u32::MAX);
             if source.display.ends_with(".tfvars") {
+                let auto = loaded_by_terraform(&source.display);
                 for attr in source.body.attributes() {
-                    var_values.insert(
-                        attr.key.as_str().to_owned(),
-                        VarValue::Expr(fi, &attr.value),
-                    );
+                    var_values
+                        .entry(attr.key.as_str().to_owned())
+                        .or_insert_with(Vec::new)
+                        .push((auto, VarValue::Expr(fi, &attr.value)));
                 }
                 continue;
             }
@@ -426,6 +485,7 @@ impl<'a> Module<'a> {
             template_files,
             notes: RefCell::new(Vec::new()),
             embedded_host: RefCell::new(None),
+            too_deep: std::cell::Cell::new(false),
             locals,
             files: RefCell::new(sources.iter().map(|s| s.display.clone()).collect()),
             consumed: RefCell::new(Vec::new()),
@@ -632,6 +692,15 @@ impl<'a> Module<'a> {
         }
     }
 
+    /// The key a redefined object key stood for, if the one at `span` is one.
+    fn renamed_key(&self, loc: Loc, span: Option<std::ops::Range<usize>>) -> Option<String> {
+        let Loc::File(fi) = loc else {
+            return None;
+        };
+        let source = self.sources.get(fi as usize)?;
+        source.renamed.get(&span?.start).cloned()
+    }
+
     /// Records that container definitions come from inside this string.
     fn mark_embedded(&self, host: &Node) {
         let file = self.files.borrow().get(host.pos.file as usize).cloned();
@@ -693,9 +762,13 @@ impl<'a> Module<'a> {
                 Ok(Some(mut root)) => {
                     root.relocate(&|p| Pos { file: fi, ..p });
                     if let Kind::Map(entries) = root.kind {
+                        let auto = loaded_by_terraform(&display);
                         let mut values = self.var_values.borrow_mut();
                         for (k, v) in entries {
-                            values.insert(k.text, VarValue::Node(v));
+                            values
+                                .entry(k.text)
+                                .or_default()
+                                .push((auto, VarValue::Node(v)));
                         }
                     }
                 }
@@ -721,14 +794,41 @@ impl<'a> Module<'a> {
         self.local_values
             .borrow_mut()
             .insert(key.clone(), LocalState::InProgress);
-        let from_tfvars = match self.var_values.borrow().get(name) {
-            Some(VarValue::Expr(fi, expr)) => {
-                Some(self.eval(expr, Loc::File(*fi), &Scope::new(), depth))
-            }
-            Some(VarValue::Node(node)) => Some(node.clone()),
-            None => None,
+        let candidates: Vec<(bool, Node)> = self
+            .var_values
+            .borrow()
+            .get(name)
+            .map(|values| {
+                values
+                    .iter()
+                    .map(|(auto, v)| {
+                        let node = match v {
+                            VarValue::Expr(fi, expr) => {
+                                self.eval(expr, Loc::File(*fi), &Scope::new(), depth)
+                            }
+                            VarValue::Node(node) => node.clone(),
+                        };
+                        (*auto, node)
+                    })
+                    .filter(|(_, n)| usable(n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Files Terraform loads itself win, the last one first; otherwise each
+        // `-var-file` may be the one used, and the value more likely secret
+        // is judged.
+        let rank = |n: &Node| extract::plain_value(n).map_or(0, |v| extract::secret_rank(&v));
+        let from_tfvars = match candidates.iter().rposition(|(auto, _)| *auto) {
+            Some(i) => candidates.into_iter().nth(i).map(|(_, n)| n),
+            None => candidates.into_iter().map(|(_, n)| n).reduce(|a, b| {
+                if rank(&b) > rank(&a) {
+                    b
+                } else {
+                    a
+                }
+            }),
         };
-        let node = from_tfvars.filter(usable).or_else(|| {
+        let node = from_tfvars.or_else(|| {
             let (fi, expr) = self.variables.get(name)?.default?;
             Some(self.eval(expr, Loc::File(fi), &Scope::new(), depth))
         });
@@ -750,7 +850,7 @@ impl<'a> Module<'a> {
         if let Some(vars) = block.body.get_attribute("vars") {
             let node = self.eval(&vars.value, loc, &Scope::new(), depth + 1);
             for (k, v) in node.entries() {
-                scope.insert(unmarked(&k.text).to_owned(), v.clone());
+                scope.insert(k.text.clone(), v.clone());
             }
         }
         for vars in block.body.get_blocks("vars") {
@@ -765,7 +865,7 @@ impl<'a> Module<'a> {
         if let Expression::FuncCall(call) = template {
             if call.name.name.as_str() == "file" {
                 let path = self.path_arg(call, loc, &Scope::new(), depth)?;
-                return self.json_file(&path, pos, &scope);
+                return self.json_file(&path, pos, &scope, true);
             }
         }
         let text = self.eval(template, loc, &Scope::new(), depth + 1);
@@ -983,7 +1083,7 @@ impl<'a> Module<'a> {
                     .map(|a| self.eval(a, loc, scope, depth + 1)),
                 "file" => {
                     let path = self.path_arg(call, loc, scope, depth)?;
-                    self.json_file(&path, pos, &Scope::new())
+                    self.json_file(&path, pos, &Scope::new(), false)
                 }
                 "templatefile" => {
                     let path = self.path_arg(call, loc, scope, depth)?;
@@ -1000,7 +1100,7 @@ impl<'a> Module<'a> {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    self.json_file(&path, pos, &scope)
+                    self.json_file(&path, pos, &scope, true)
                 }
                 _ => self.json_value(self.eval(expr, loc, scope, depth + 1), scope),
             },
@@ -1058,9 +1158,10 @@ impl<'a> Module<'a> {
         match &node.kind {
             Kind::Seq(_) => Some(node),
             Kind::Str(text, _) => {
+                // Already evaluated: any `${` left in it is literal text.
                 let at = node.pos;
                 self.mark_embedded(&node);
-                self.embedded_json(text, &|_| at, scope, 0)
+                self.read_json(text, &|_| at, scope, 0, false)
             }
             _ => None,
         }
@@ -1113,7 +1214,13 @@ impl<'a> Module<'a> {
     }
 
     /// Reads a JSON file (or JSON template) named by `file()` / `templatefile()`.
-    fn json_file(&self, path: &Path, call_pos: Pos, scope: &Scope) -> Option<Node> {
+    fn json_file(
+        &self,
+        path: &Path,
+        call_pos: Pos,
+        scope: &Scope,
+        interpolate: bool,
+    ) -> Option<Node> {
         let display = without_curdir(path).display().to_string();
         if let Err(why) = self.may_read(path) {
             self.error(call_pos, format!("{display}: {why}; not read"));
@@ -1131,11 +1238,15 @@ impl<'a> Module<'a> {
             files.push(display.clone());
             u32::try_from(files.len() - 1).unwrap_or(u32::MAX)
         };
-        // Read here, with its variables: its own reading is dropped.
-        self.consumed
-            .borrow_mut()
-            .push(normalize(path).display().to_string());
-        self.embedded_json(&text, &|p| Pos { file: fi, ..p }, scope, 0)
+
+        let node = self.read_json(&text, &|p| Pos { file: fi, ..p }, scope, 0, interpolate)?;
+        // Read here as container definitions, with its variables: its own
+        // reading is dropped. A file read here as something else (a whole
+        // template) keeps its own reading.
+        if node.as_seq().is_some() || node.get("containerDefinitions").is_some() {
+            self.consumed.borrow_mut().push(canonical_name(path));
+        }
+        Some(node)
     }
 
     /// Parses JSON that may hold `${…}` interpolations and `%{…}` directives:
@@ -1148,6 +1259,35 @@ impl<'a> Module<'a> {
         scope: &Scope,
         shift: u32,
     ) -> Option<Node> {
+        self.read_json(text, relocate, scope, shift, true)
+    }
+
+    /// Parses JSON text. With `interpolate`, it is a template: `${…}` and
+    /// `%{…}` are evaluated. Without, it is raw text (what `file()` returns,
+    /// or a string already evaluated), and `${…}` is literal text.
+    fn read_json(
+        &self,
+        text: &str,
+        relocate: &dyn Fn(Pos) -> Pos,
+        scope: &Scope,
+        shift: u32,
+        interpolate: bool,
+    ) -> Option<Node> {
+        if !interpolate {
+            return match json::parse(text) {
+                Ok(Some(mut node)) => {
+                    node.shift_spans(shift);
+                    node.relocate(&|p| relocate(p));
+                    Some(node)
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    let at = relocate(e.pos);
+                    self.error(at, format!("container definitions: {}", e.message));
+                    None
+                }
+            };
+        }
         let (masked, holes) = mask_interpolations(text);
         match json::parse(&masked) {
             Ok(Some(mut node)) => {
@@ -1256,7 +1396,16 @@ impl<'a> Module<'a> {
 
     fn eval_expr(&self, expr: &Expression, loc: Loc, scope: &Scope, depth: u32) -> Node {
         let pos = self.pos(expr.span(), loc);
-        if depth > MAX_DEPTH || !self.spend(1, pos) {
+        if depth > MAX_DEPTH {
+            if !self.too_deep.replace(true) {
+                self.note(
+                    pos,
+                    format!("expressions here nest deeper than {MAX_DEPTH} levels (locals referring to locals …); deeper values were not evaluated"),
+                );
+            }
+            return unknown("(too deep)", pos);
+        }
+        if !self.spend(1, pos) {
             return unknown("(too deep)", pos);
         }
         let depth = depth + 1;
@@ -1274,13 +1423,20 @@ impl<'a> Module<'a> {
                 for (k, v) in o.iter() {
                     let key = match k {
                         ObjectKey::Ident(id) => Key {
-                            text: unmarked(id.as_str()).to_owned(),
+                            text: self
+                                .renamed_key(loc, id.span())
+                                .unwrap_or_else(|| id.as_str().to_owned()),
                             pos: self.pos(id.span(), loc),
                         },
                         ObjectKey::Expression(e) => {
                             let n = self.eval(e, loc, scope, depth);
+                            // A quoted key's text starts one byte into its span.
+                            let renamed = e
+                                .span()
+                                .and_then(|sp| self.renamed_key(loc, Some(sp.start + 1..sp.end)));
                             Key {
-                                text: unmarked(&n.scalar_text().unwrap_or_default()).to_owned(),
+                                text: renamed
+                                    .unwrap_or_else(|| n.scalar_text().unwrap_or_default()),
                                 pos: n.pos,
                             }
                         }
@@ -1305,7 +1461,10 @@ impl<'a> Module<'a> {
             Expression::Conditional(c) => {
                 let a = self.eval(&c.true_expr, loc, scope, depth);
                 let b = self.eval(&c.false_expr, loc, scope, depth);
-                if is_secret_ref(&b) && !is_secret_ref(&a) {
+                // Either branch may be deployed: the one more likely secret is judged.
+                let rank =
+                    |n: &Node| extract::plain_value(n).map_or(0, |v| extract::secret_rank(&v));
+                if rank(&b) > rank(&a) {
                     b
                 } else {
                     a
@@ -1459,14 +1618,18 @@ impl<'a> Module<'a> {
             },
             // Paths are joined to the module folder when files are read.
             ("path", Some(_)) => Node::new(Kind::Str(".".into(), StrStyle::Inline), pos),
+            // `data.TYPE.NAME[0].ATTR`, `TYPE.NAME[*].ATTR`: indexes and
+            // splats do not change what the attribute is.
             ("data", _) => {
-                let ty = attrs.first().copied().flatten().unwrap_or_default();
-                let attr = attrs.get(2).copied().flatten().unwrap_or_default();
+                let names: Vec<&str> = attrs.iter().copied().flatten().collect();
+                let ty = names.first().copied().unwrap_or_default();
+                let attr = names.get(2).copied().unwrap_or_default();
                 reference(path.clone(), data_target(ty, attr), pos)
             }
             ("module" | "each" | "count" | "self" | "terraform", _) => unknown(path, pos),
             (ty, _) => {
-                let attr = attrs.get(1).copied().flatten().unwrap_or_default();
+                let names: Vec<&str> = attrs.iter().copied().flatten().collect();
+                let attr = names.get(1).copied().unwrap_or_default();
                 reference(path.clone(), resource_target(ty, attr), pos)
             }
         }
@@ -1633,6 +1796,32 @@ impl<'a> Module<'a> {
                     .unwrap_or_else(|| unknown("element(…)", pos)),
                 _ => unknown("element(…)", pos),
             },
+            "replace" | "trimprefix" | "trimsuffix" | "trim" => {
+                let text = |i: usize| args.get(i).and_then(Node::as_str);
+                match (args.first(), text(0), text(1)) {
+                    (Some(first), Some(t), Some(a)) => {
+                        let out = match name {
+                            // A `/regex/` pattern is not evaluated: the text is kept.
+                            "replace" if a.starts_with('/') && a.ends_with('/') => t.to_owned(),
+                            "replace" => t.replace(a, text(2).unwrap_or_default()),
+                            "trimprefix" => t.strip_prefix(a).unwrap_or(t).to_owned(),
+                            "trimsuffix" => t.strip_suffix(a).unwrap_or(t).to_owned(),
+                            _ => t.trim_matches(|c| a.contains(c)).to_owned(),
+                        };
+                        Node::new(Kind::Str(out, StrStyle::Inline), first.pos)
+                    }
+                    (
+                        Some(
+                            n @ Node {
+                                kind: Kind::Ref(_), ..
+                            },
+                        ),
+                        _,
+                        _,
+                    ) => n.clone(),
+                    _ => unknown(format!("{name}(…)"), pos),
+                }
+            }
             "lower" | "upper" | "trimspace" | "chomp" => match args.first() {
                 Some(Node {
                     kind: Kind::Str(text, style),
@@ -1818,6 +2007,15 @@ fn format_parts(spec: &str, args: &[Node], pos: Pos) -> Node {
         parts.push(Part::Lit(lit));
     }
     combine(parts, pos)
+}
+
+/// The name a file is known by across units: its canonical path, so that a
+/// file reached as `tf/../shared/x.json` and as `/abs/shared/x.json` is one.
+pub(crate) fn canonical_name(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| normalize(path))
+        .display()
+        .to_string()
 }
 
 /// Whether a variable's value says anything: not null, not empty.
@@ -2009,6 +2207,8 @@ fn combine(mut parts: Vec<Part>, pos: Pos) -> Node {
         }
     }
     // An input marked secret where a URL or DSN keeps its password.
+    marked.sort();
+    marked.dedup();
     for (placeholder, expression, why) in marked {
         if extract::in_password_position(&text, &placeholder) {
             return reference(

@@ -109,20 +109,28 @@ impl Node {
         self.get_entry(key).map(|(_, v)| v)
     }
 
+    /// With duplicate keys, the last one wins, as in every JSON reader AWS
+    /// uses (and Terraform's object constructors).
     pub fn get_entry(&self, key: &str) -> Option<(&Key, &Node)> {
         match &self.kind {
             Kind::Map(entries) => entries
                 .iter()
+                .rev()
                 .find(|(k, _)| k.text.eq_ignore_ascii_case(key))
                 .map(|(k, v)| (k, v)),
             _ => None,
         }
     }
 
-    /// The value under exactly `key` (case-sensitive), for formats where case matters.
+    /// The value under exactly `key` (case-sensitive), for formats where case
+    /// matters; the last of duplicate keys.
     pub fn get_exact(&self, key: &str) -> Option<&Node> {
         match &self.kind {
-            Kind::Map(entries) => entries.iter().find(|(k, _)| k.text == key).map(|(_, v)| v),
+            Kind::Map(entries) => entries
+                .iter()
+                .rev()
+                .find(|(k, _)| k.text == key)
+                .map(|(_, v)| v),
             _ => None,
         }
     }

@@ -204,16 +204,36 @@ fn walk_dir(
 /// they are in the repository, so they are scanned. Empty when `root` is not
 /// in a git work tree or git is not installed.
 fn tracked_but_ignored(root: &Path) -> Vec<PathBuf> {
-    let output = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args([
+    let mut found = git_files(
+        root,
+        &[
             "ls-files",
             "-z",
             "--cached",
             "--ignored",
             "--exclude-standard",
-        ])
+        ],
+    );
+    // Folders the walk skips (`node_modules`, `.terraform` …) hold
+    // dependencies, but a file committed there is the repository's own.
+    let mut skipped = vec!["ls-files", "-z", "--cached", "--"];
+    let patterns: Vec<String> = SKIPPED_DIRS
+        .iter()
+        .filter(|d| **d != ".git")
+        .map(|d| format!("*{d}/*"))
+        .collect();
+    skipped.extend(patterns.iter().map(String::as_str));
+    found.extend(git_files(root, &skipped));
+    found
+}
+
+/// Regular files a `git` command lists under `root`; none when `root` is not
+/// in a work tree or git is missing.
+fn git_files(root: &Path, args: &[&str]) -> Vec<PathBuf> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output();
@@ -230,11 +250,8 @@ fn tracked_but_ignored(root: &Path) -> Vec<PathBuf> {
         .filter_map(|p| std::str::from_utf8(p).ok())
         .map(|p| root.join(p))
         .filter(|p| {
-            !p.components().any(|c| {
-                c.as_os_str()
-                    .to_str()
-                    .is_some_and(|n| SKIPPED_DIRS.contains(&n))
-            }) && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+            !p.components().any(|c| c.as_os_str() == ".git")
+                && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
         })
         .collect()
 }

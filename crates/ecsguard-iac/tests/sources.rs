@@ -131,7 +131,7 @@ resource "aws_ecs_task_definition" "t" {
             row("web", "KEY_ID", "id:aws_iam_access_key.k.id"),
             row("web", "SECRET_ARN", "id:aws_secretsmanager_secret.s.arn"),
             row("web", "FROM_SSM", "marked:data.aws_ssm_parameter.db.value"),
-            row("web", "PICK", "lit:a"),
+            row("web", "PICK", "marked:var.pw"),
             row("web", "PORT", "lit:8080"),
         ]
     );
@@ -245,7 +245,7 @@ Resources:
             row("c", "E", "id:!GetAtt Bucket.Arn"),
             row("c", "F", "tpl:x-${Plain}-y"),
             row("c", "G", "lit:a-lit"),
-            row("c", "H", "lit:plain"),
+            row("c", "H", "marked:!Ref Pw"),
             row("c", "I", "lit:mapped-literal-value"),
             row("c", "J", "ref:!ImportValue"),
             row("c", "K", "secret:{{resolve:ssm-secure:/db/pw:1}}"),
