@@ -230,7 +230,7 @@ pub fn in_password_position(text: &str, placeholder: &str) -> bool {
         return false;
     }
     text.match_indices(placeholder).any(|(i, _)| {
-        let before = text[..i].as_bytes();
+        let before = &text.as_bytes()[..i];
         let after = &text[i + placeholder.len()..];
         let tail = &before[before.len().saturating_sub(9)..];
         let tail = String::from_utf8_lossy(tail).to_ascii_lowercase();
@@ -252,20 +252,6 @@ pub fn in_password_position(text: &str, placeholder: &str) -> bool {
         }
         before[..j].ends_with(b"://")
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::in_password_position;
-
-    #[test]
-    fn finds_the_password_slot_of_urls_and_dsns() {
-        assert!(in_password_position("postgres://app:${P}@db/x", "${P}"));
-        assert!(in_password_position("Server=db;Password=${P};", "${P}"));
-        assert!(!in_password_position("postgres://${P}:5432/x", "${P}"));
-        assert!(!in_password_position("https://h/${P}@x", "${P}"));
-        assert!(!in_password_position("postgres://${U}:${P}@db", "${U}"));
-    }
 }
 
 /// Of two values either of which may be deployed (a conditional's
@@ -299,5 +285,19 @@ pub fn secret_rank(v: &EnvValue) -> u8 {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_password_position;
+
+    #[test]
+    fn finds_the_password_slot_of_urls_and_dsns() {
+        assert!(in_password_position("postgres://app:${P}@db/x", "${P}"));
+        assert!(in_password_position("Server=db;Password=${P};", "${P}"));
+        assert!(!in_password_position("postgres://${P}:5432/x", "${P}"));
+        assert!(!in_password_position("https://h/${P}@x", "${P}"));
+        assert!(!in_password_position("postgres://${U}:${P}@db", "${U}"));
     }
 }
