@@ -235,6 +235,14 @@ impl Report {
     pub fn sort(&mut self) {
         self.findings
             .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        // The same variable reached twice (two resources rendering one
+        // template under one family) is one finding.
+        self.findings.dedup_by(|a, b| {
+            a.location == b.location
+                && a.fingerprint == b.fingerprint
+                && a.rule == b.rule
+                && a.container == b.container
+        });
         self.errors.sort();
         self.errors.dedup();
         self.notes.sort();

@@ -62,8 +62,25 @@ pub fn literal_is_secret(value: &str) -> bool {
     let lower = v.to_ascii_lowercase();
     if matches!(
         lower.as_str(),
-        "true" | "false" | "yes" | "no" | "null" | "none" | "nil" | "undefined"
+        "true"
+            | "false"
+            | "yes"
+            | "no"
+            | "null"
+            | "none"
+            | "nil"
+            | "undefined"
+            | "on"
+            | "off"
+            | "enabled"
+            | "disabled"
+            | "0"
+            | "1"
     ) {
+        return false;
+    }
+    // A host name (`salt.example.com`): where a secret is, not the secret.
+    if is_host_name(v) {
         return false;
     }
     if lower.starts_with("arn:aws")
@@ -131,7 +148,14 @@ fn check_variable(
         EnvValue::Literal(v) | EnvValue::Template(v) => {
             let literal = matches!(var.value, EnvValue::Literal(_));
             let name_hit = match class {
+                // `…_AUTH` set to a mechanism or a switch (`login`, `0`) is a setting.
+                NameClass::Secret(names::AUTH_CREDENTIALS) if is_setting_word(v.expose()) => None,
                 NameClass::Secret(kind) if literal && literal_is_secret(v.expose()) => Some(kind),
+                // Part literal, part placeholder (`"S3cr3t-${var.env}"`): the
+                // literal part is judged.
+                NameClass::Secret(kind) if !literal && template_holds_password(v.expose()) => {
+                    Some(kind)
+                }
                 // A name about a secret (`PASSWORD_MIN_LENGTH`) excuses a
                 // setting, never a password-like literal.
                 NameClass::AboutSecret if literal && looks_like_password(v.expose()) => {
@@ -258,6 +282,51 @@ fn check_variable(
         reference,
         fingerprint,
     })
+}
+
+/// A lower-case DNS name with a top-level label of letters: `db.internal`,
+/// `mail.example.com`.
+fn is_host_name(v: &str) -> bool {
+    let labels: Vec<&str> = v.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        && labels.last().is_some_and(|t| {
+            (2..=12).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_lowercase())
+        })
+}
+
+/// A mechanism or a switch: one short lower-case word (`login`, `oidc`,
+/// `basic`), or `0`/`1`.
+fn is_setting_word(v: &str) -> bool {
+    let v = v.trim();
+    matches!(v, "0" | "1")
+        || ((1..=16).contains(&v.len())
+            && v.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && v.bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_'))
+}
+
+/// Whether the literal text of a template (`"Zx9…-${var.env}"`) holds a
+/// password: a run between placeholders that looks like one.
+fn template_holds_password(text: &str) -> bool {
+    let mut literal = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        literal.push_str(&rest[..start]);
+        literal.push(' ');
+        rest = match rest[start..].find('}') {
+            Some(end) => &rest[start + end + 1..],
+            None => "",
+        };
+    }
+    literal.push_str(rest);
+    literal
+        .split(|c: char| c.is_whitespace() || matches!(c, ':' | '/' | '@' | '-' | '_' | '.'))
+        .any(looks_like_password)
 }
 
 /// Whether a literal under a name *about* a secret looks like a password

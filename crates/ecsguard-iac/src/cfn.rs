@@ -731,9 +731,23 @@ fn dynamic_reference(s: &str) -> EnvValue {
         rest = &inner[end + 2..];
         let service = body.split(':').next().unwrap_or_default();
         let name = body.get(service.len() + 1..).unwrap_or_default();
-        // Only the part that names the parameter or secret; never a JSON key's
-        // stage or version id, which say nothing more.
-        let shown = format!("{{{{resolve:{service}:{name}}}}}");
+        // Only the part that names the parameter or secret (and the key
+        // taken); never a version or stage, which say nothing more.
+        let named = match service {
+            "secretsmanager" => match name.find(":SecretString:") {
+                Some(at) => {
+                    let key_end = name[at + ":SecretString:".len()..]
+                        .find(':')
+                        .map_or(name.len(), |k| at + ":SecretString:".len() + k);
+                    &name[..key_end]
+                }
+                None => name,
+            },
+            // `ssm:NAME:VERSION`: an ARN name holds colons of its own.
+            _ if name.starts_with("arn:") => name,
+            _ => name.split(':').next().unwrap_or(name),
+        };
+        let shown = format!("{{{{resolve:{service}:{named}}}}}");
         let why = match service {
             "secretsmanager" => Some("Secrets Manager dynamic reference, resolved into plaintext"),
             "ssm-secure" => Some("SecureString dynamic reference, resolved into plaintext"),

@@ -100,7 +100,14 @@ pub fn environment_in(
         .flat_map(|entry| resolve.entries(entry))
         .filter_map(|entry| {
             let name_node = entry.get("name")?;
-            let name = resolve.name(name_node)?;
+            // A name known only at deploy time (`"${var.prefix}_DATABASE_URL"`,
+            // `!Sub`) is kept as written: the value is still judged.
+            let name = resolve
+                .name(name_node)
+                .or_else(|| match resolve.value(name_node)? {
+                    EnvValue::Literal(t) | EnvValue::Template(t) => Some(t.expose().to_owned()),
+                    EnvValue::Reference(r) => Some(r.expression),
+                })?;
             let value_node = entry.get("value");
             let value = match value_node {
                 Some(v) => resolve.value(v)?,

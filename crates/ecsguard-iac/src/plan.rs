@@ -75,6 +75,13 @@ fn walk_module(module: &Node, file: &str, out: &mut Outcome) {
 
 fn resource(values: &Node, address: &str, file: &str, out: &mut Outcome) {
     let Some(defs) = values.get_exact("container_definitions") else {
+        // Known only after apply (`after_unknown`): nothing to read yet.
+        out.notes.push(InputError::file(
+            file,
+            values.pos.line,
+            Some(values.pos.column),
+            format!("{address}: container_definitions is known only after apply; it was not scanned (scan the .tf that sets it)"),
+        ));
         return;
     };
     // A JSON string; its lines are not the file's, so every variable points at it.

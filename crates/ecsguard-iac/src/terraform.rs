@@ -1221,7 +1221,15 @@ impl<'a> Module<'a> {
         scope: &Scope,
         interpolate: bool,
     ) -> Option<Node> {
-        let display = without_curdir(path).display().to_string();
+        // `tf/../shared/x.json` is shown as `shared/x.json`.
+        let display = if path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            normalize(path).display().to_string()
+        } else {
+            without_curdir(path).display().to_string()
+        };
         if let Err(why) = self.may_read(path) {
             self.error(call_pos, format!("{display}: {why}; not read"));
             return None;

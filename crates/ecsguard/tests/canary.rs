@@ -135,6 +135,6 @@ fn no_planted_value_reaches_any_output() {
     let report = run.json();
     let findings = report["findings"].as_array().expect("findings").len();
     let errors = report["errors"].as_array().expect("errors").len();
-    assert_eq!(findings, 11, "{}", run.stdout);
+    assert_eq!(findings, 12, "{}", run.stdout);
     assert_eq!(errors, 5, "{}", run.stdout);
 }

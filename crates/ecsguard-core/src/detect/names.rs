@@ -52,7 +52,31 @@ const SECRET_WORDS: &[(&str, &str)] = &[
 
 /// Words that are a secret only as the last word (`RABBITMQ_PASS`, `BASIC_AUTH`),
 /// because elsewhere they usually mean something else (`PASS_THROUGH`, `AUTH_URL`).
-const TRAILING_SECRET_WORDS: &[(&str, &str)] = &[("pass", "password"), ("auth", "credentials")];
+const TRAILING_SECRET_WORDS: &[(&str, &str)] = &[("pass", "password"), ("auth", AUTH_CREDENTIALS)];
+
+/// What an `…_AUTH` name holds: credentials (`user:pass`), or a setting
+/// (`BASIC_AUTH=0`, `SMTP_AUTH=login`); the rules tell by the value.
+pub const AUTH_CREDENTIALS: &str = "authentication credentials";
+
+/// Words that end a run-together name with a secret (`DBPASSWORD`, `MYAPPSECRET`).
+const SECRET_SUFFIXES: &[(&str, &str)] = &[
+    ("password", "password"),
+    ("passwd", "password"),
+    ("secret", "secret"),
+    ("token", "token"),
+    ("apikey", "API key"),
+];
+
+/// Words that say a key or value is made to be public.
+const PUBLIC_WORDS: &[&str] = &["public", "publishable", "pub", "site", "sitekey"];
+
+/// Whether a name says its value is public (`RECAPTCHA_SITE_KEY`,
+/// `STRIPE_PUBLISHABLE_KEY`, `JWT_PUBLIC_KEY`).
+pub fn is_public(name: &str) -> bool {
+    words(name)
+        .iter()
+        .any(|w| PUBLIC_WORDS.contains(&w.as_str()))
+}
 
 /// `<word> key` pairs that name a key which is a secret.
 const KEY_PREFIXES: &[&str] = &[
@@ -177,6 +201,18 @@ const ABOUT_AFTER: &[&str] = &[
     "cache",
     "refresh",
     "renewal",
+    "alg",
+    "hasher",
+    "hashers",
+    "hashing",
+    "profile",
+    "cookie",
+    "method",
+    "methods",
+    "scheme",
+    "strategy",
+    "plugin",
+    "mechanism",
 ];
 
 /// Words before the secret word that make the name a setting about it.
@@ -247,14 +283,23 @@ fn classify_uncached(name: &str) -> NameClass {
         .iter()
         .rposition(|w| !w.bytes().all(|b| b.is_ascii_digit()))
         .map_or(0, |i| i + 1);
-    for (i, w) in words.iter().enumerate() {
+    for (i, word) in words.iter().enumerate() {
         let last = i + 1 == meaningful;
-        if let Some((_, kind)) = SECRET_WORDS.iter().find(|(s, _)| s == w) {
+        // A digit glued on (`PASSWORD2`, `API_KEY1`) does not change the word.
+        let w = word.trim_end_matches(|c: char| c.is_ascii_digit());
+        let w = if w.is_empty() { word.as_str() } else { w };
+        if let Some((_, kind)) = SECRET_WORDS.iter().find(|(s, _)| *s == w) {
             hit = Some((i, i, kind));
-        } else if let Some((_, kind)) = TRAILING_SECRET_WORDS.iter().find(|(s, _)| s == w) {
+        } else if let Some((_, kind)) = TRAILING_SECRET_WORDS.iter().find(|(s, _)| *s == w) {
             if last {
                 hit = Some((i, i, kind));
             }
+        } else if let Some((_, kind)) = SECRET_SUFFIXES
+            .iter()
+            .find(|(s, _)| w.len() > s.len() + 1 && w.ends_with(s))
+        {
+            // Run together: `DBPASSWORD`, `MYSQLROOTPASSWORD`.
+            hit = Some((i, i, kind));
         } else if (w == "key" || w == "keys")
             && i > 0
             && KEY_PREFIXES.contains(&words[i - 1].as_str())

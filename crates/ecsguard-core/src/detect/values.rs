@@ -144,7 +144,10 @@ static TOKEN_SET: LazyLock<RegexSet> = LazyLock::new(|| {
 
 #[allow(clippy::expect_used)] // a constant pattern
 static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/\s:@]*):([^@\s/]+)@[^\s@]").expect("url pattern")
+    // Userinfo holds no `/`, `?` or `#`: an `@` after those is in the path
+    // or the query (`smtp://host:587?from=a@b`), not after a password.
+    Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#\s:@]*):([^@\s/?#]+)@[^\s@]")
+        .expect("url pattern")
 });
 
 #[allow(clippy::expect_used)] // a constant pattern
@@ -199,10 +202,38 @@ pub fn detect(name: &str, value: &str) -> Vec<&'static str> {
     if is_datadog_key(name, value) {
         hits.push(DATADOG_KEY.id);
     }
-    if hits.is_empty() && is_high_entropy(value) {
+    if hits.is_empty() && !names::is_public(name) && !is_public_key(value) && is_high_entropy(value)
+    {
         hits.push(HIGH_ENTROPY.id);
     }
     hits
+}
+
+/// Keys made to be public: Stripe publishable keys (`pk_live_…`).
+fn is_public_key(value: &str) -> bool {
+    value.starts_with("pk_live_") || value.starts_with("pk_test_")
+}
+
+/// Base64 whose text is readable (a greeting, a config file): encoded, not random.
+fn is_base64_of_text(value: &str) -> bool {
+    use base64::Engine as _;
+    let trimmed = value.trim_end_matches('=');
+    if trimmed.len() < 16 {
+        return false;
+    }
+    let engines = [
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    engines.iter().any(|e| {
+        e.decode(trimmed).is_ok_and(|bytes| {
+            let printable = bytes
+                .iter()
+                .filter(|b| b.is_ascii_graphic() || matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+                .count();
+            !bytes.is_empty() && printable * 100 >= bytes.len() * 95
+        })
+    })
 }
 
 /// A 40-character base64 string with mixed classes: the shape of an AWS secret key.
@@ -325,6 +356,7 @@ fn is_high_entropy(value: &str) -> bool {
         || looks_like_uuid(value)
         || value.contains("://")
         || value.starts_with('/')
+        || is_base64_of_text(value)
     {
         return false;
     }

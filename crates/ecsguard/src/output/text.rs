@@ -53,7 +53,31 @@ fn location(l: &Location) -> String {
 /// zero-width format characters (U+202E and friends).
 fn is_unsafe_for_terminal(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
+        || matches!(
+            c,
+            // Soft hyphen, Arabic letter mark, Hangul fillers, Mongolian and
+            // Khmer format marks, zero-width and bidi marks, line and
+            // paragraph separators, invisible operators, variation
+            // selectors, BOM, interlinear annotations, tag characters.
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+                | '\u{E0100}'..='\u{E01EF}'
+        )
 }
 
 /// Text from the input (names, paths, messages that quote them) with every
@@ -229,6 +253,16 @@ mod tests {
         assert_eq!(clean("DB_PASSWORD"), "DB_PASSWORD");
         let shown = clean("A\u{1b}[2J\rB\u{202e}C\u{2066}");
         assert_eq!(shown, "A\\u{001b}[2J\\u{000d}B\\u{202e}C\\u{2066}");
+        for c in [
+            '\u{2028}',
+            '\u{2029}',
+            '\u{2060}',
+            '\u{00AD}',
+            '\u{180E}',
+            '\u{E0041}',
+        ] {
+            assert!(!clean(&format!("x{c}y")).contains(c), "{c:?}");
+        }
         assert!(!shown.chars().any(is_unsafe_for_terminal));
     }
 }
