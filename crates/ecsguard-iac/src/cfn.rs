@@ -533,6 +533,13 @@ impl Cfn<'_> {
         if let Some(v) = password_from_input(&text, parts.iter().zip(&placeholders), "!Sub") {
             return v;
         }
+        // Built from an input marked secret: as marked as the input.
+        if let Some(EnvValue::Reference(marked)) = parts.iter().find(|p| {
+            matches!(p, EnvValue::Reference(r) if matches!(r.target, ReferenceTarget::Sensitive(_)))
+        }) {
+            let name = marked.expression.trim_start_matches("!Ref ");
+            return reference(format!("!Sub …${{{name}}}…"), marked.target.clone());
+        }
         if text.contains("{{resolve:") {
             return dynamic_reference(&text);
         }

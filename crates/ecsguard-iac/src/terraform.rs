@@ -1188,7 +1188,7 @@ impl<'a> Module<'a> {
         if rel.is_absolute() {
             return rel.to_path_buf();
         }
-        let here = self.dir.join(rel);
+        let here = join_lexically(self.dir, rel);
         if here.exists() {
             return here;
         }
@@ -1207,7 +1207,7 @@ impl<'a> Module<'a> {
             }
             up.push("..");
             if ancestor.join(rel).exists() {
-                return without_curdir(&normalize(&up.join(rel)));
+                return join_lexically(&up, rel);
             }
         }
         here
@@ -1221,15 +1221,7 @@ impl<'a> Module<'a> {
         scope: &Scope,
         interpolate: bool,
     ) -> Option<Node> {
-        // `tf/../shared/x.json` is shown as `shared/x.json`.
-        let display = if path
-            .components()
-            .any(|c| c == std::path::Component::ParentDir)
-        {
-            normalize(path).display().to_string()
-        } else {
-            without_curdir(path).display().to_string()
-        };
+        let display = without_curdir(path).display().to_string();
         if let Err(why) = self.may_read(path) {
             self.error(call_pos, format!("{display}: {why}; not read"));
             return None;
@@ -1871,7 +1863,7 @@ impl<'a> Module<'a> {
             "file" => match args.first().and_then(Node::as_str) {
                 // A file's content used as a value (a key file, say): read it.
                 Some(rel) => {
-                    let path = without_curdir(&self.resolve_path(Path::new(rel)));
+                    let path = self.resolve_path(Path::new(rel));
                     if let Err(why) = self.may_read(&path) {
                         self.error(pos, format!("{}: {why}; not read", path.display()));
                         return unknown("file(…)", pos);
@@ -2015,6 +2007,27 @@ fn format_parts(spec: &str, args: &[Node], pos: Pos) -> Node {
         parts.push(Part::Lit(lit));
     }
     combine(parts, pos)
+}
+
+/// `dir` joined with `rel`, where `rel`'s `..` steps back over `dir`'s own
+/// folders (`tf` + `../shared/x.json` is `shared/x.json`), while `dir` keeps
+/// the form the user gave it.
+fn join_lexically(dir: &Path, rel: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut parts: Vec<Component<'_>> = dir.components().collect();
+    for c in rel.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(parts.last(), Some(Component::Normal(_))) => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    if parts.is_empty() {
+        return PathBuf::from(".");
+    }
+    parts.iter().collect()
 }
 
 /// The name a file is known by across units: its canonical path, so that a
@@ -2217,14 +2230,22 @@ fn combine(mut parts: Vec<Part>, pos: Pos) -> Node {
     // An input marked secret where a URL or DSN keeps its password.
     marked.sort();
     marked.dedup();
-    for (placeholder, expression, why) in marked {
-        if extract::in_password_position(&text, &placeholder) {
+    for (placeholder, expression, why) in &marked {
+        if extract::in_password_position(&text, placeholder) {
             return reference(
                 format!("\"…${{{expression}}}…\""),
                 ReferenceTarget::Secret(format!("password in a URL or DSN, from a {why}")),
                 pos,
             );
         }
+    }
+    // Built from an input marked secret: as marked as the input.
+    if let Some((_, expression, why)) = marked.into_iter().next() {
+        return reference(
+            format!("\"…${{{expression}}}…\""),
+            ReferenceTarget::Sensitive(why),
+            pos,
+        );
     }
     if literal {
         Node::new(Kind::Str(text, StrStyle::Inline), pos)
