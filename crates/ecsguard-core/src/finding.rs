@@ -117,10 +117,12 @@ pub struct Finding {
     pub variable: String,
     pub location: Location,
     /// Where the value is written, when that is not where the name is.
-    pub value_location: Option<Location>,
+    /// Boxed, as are the spans: most findings have none, and a scan holds
+    /// every finding at once.
+    pub value_location: Option<Box<Location>>,
     /// Where the value comes from, and the spans a rewrite needs.
     pub origin: crate::model::Origin,
-    pub spans: Option<crate::model::EntrySpans>,
+    pub spans: Option<Box<crate::model::EntrySpans>>,
     /// Every detector that matched, name detectors first.
     pub detectors: Vec<&'static str>,
     /// At most the first four characters of a literal value.

@@ -45,8 +45,9 @@ pub struct EnvVar {
     /// Where the variable's name is written.
     pub location: Location,
     /// Where its value is written, when that is elsewhere: a `.tfvars` file,
-    /// a variable's default, a local, a template's variable map.
-    pub value_location: Option<Location>,
+    /// a variable's default, a local, a template's variable map. Boxed:
+    /// most variables have none.
+    pub value_location: Option<Box<Location>>,
     /// Byte spans of the `environment` entry, its list and its container,
     /// in the document `origin` names; `None` when the source has none.
     pub spans: Option<EntrySpans>,
@@ -58,20 +59,46 @@ pub struct EnvVar {
 /// text of the host string). File fixes edit through these, never lines.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span {
-    pub file: String,
+    /// Shared by every span of one file: cloning it costs a count, not a copy.
+    pub file: std::sync::Arc<str>,
     pub start: u32,
     pub end: u32,
 }
 
-/// The spans a rewrite of one variable needs.
+/// The spans a rewrite of one variable needs, all in one document: kept
+/// compact (one shared file name, three byte ranges), since a scan holds
+/// every variable of a Terraform folder at once.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntrySpans {
+    pub file: std::sync::Arc<str>,
     /// The `{name, value}` entry.
-    pub entry: Span,
+    pub entry: (u32, u32),
     /// The `environment` list holding it.
-    pub list: Span,
+    pub list: (u32, u32),
     /// The container definition holding the list.
-    pub container: Span,
+    pub container: (u32, u32),
+}
+
+impl EntrySpans {
+    fn span(&self, (start, end): (u32, u32)) -> Span {
+        Span {
+            file: self.file.clone(),
+            start,
+            end,
+        }
+    }
+
+    pub fn entry(&self) -> Span {
+        self.span(self.entry)
+    }
+
+    pub fn list(&self) -> Span {
+        self.span(self.list)
+    }
+
+    pub fn container(&self) -> Span {
+        self.span(self.container)
+    }
 }
 
 /// Where a value comes from (DESIGN §6).

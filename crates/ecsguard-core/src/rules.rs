@@ -276,7 +276,7 @@ fn check_variable(
         location: var.location.clone(),
         value_location: var.value_location.clone(),
         origin: var.origin.clone(),
-        spans: var.spans.clone(),
+        spans: var.spans.clone().map(Box::new),
         detectors,
         redacted,
         reference,

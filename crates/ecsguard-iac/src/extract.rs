@@ -7,6 +7,8 @@ use ecsguard_core::{
     Container, EntrySpans, EnvValue, EnvVar, Location, Origin, SecretValue, Span, TaskDefinition,
 };
 
+use std::sync::Arc;
+
 use crate::tree::{Kind, Node};
 
 /// How a format turns a value node into an environment value.
@@ -95,6 +97,8 @@ pub fn environment_in(
     let Some(entries) = env.as_seq() else {
         return Vec::new();
     };
+    // One shared name per file for all the spans of this list.
+    let shared: Vec<Arc<str>> = files.iter().map(|f| Arc::from(f.as_str())).collect();
     entries
         .iter()
         .flat_map(|entry| resolve.entries(entry))
@@ -117,9 +121,12 @@ pub fn environment_in(
                 name,
                 value,
                 location: location(files, name_node),
-                value_location: value_node.and_then(|v| value_location(files, name_node, v)),
-                spans: entry_spans(files, entry, env, container.unwrap_or(env)),
-                origin: value_origin(files, entry, value_node),
+                value_location: value_node
+                    .filter(|v| !written_in(entry, v))
+                    .and_then(|v| value_location(files, name_node, v))
+                    .map(Box::new),
+                spans: entry_spans(&shared, entry, env, container.unwrap_or(env)),
+                origin: value_origin(&shared, entry, value_node),
             })
         })
         .collect()
@@ -132,17 +139,13 @@ pub fn value_location(files: &[String], name: &Node, value: &Node) -> Option<Loc
     (elsewhere && value.pos.line > 0).then(|| location(files, value))
 }
 
-fn file_of(files: &[String], node: &Node) -> String {
-    files
-        .get(node.pos.file as usize)
-        .or(files.first())
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn span_of(files: &[String], node: &Node) -> Option<Span> {
+fn span_of(files: &[Arc<str>], node: &Node) -> Option<Span> {
     (!node.span.is_empty()).then(|| Span {
-        file: file_of(files, node),
+        file: files
+            .get(node.pos.file as usize)
+            .or(files.first())
+            .cloned()
+            .unwrap_or_else(|| Arc::from("")),
         start: node.span.start,
         end: node.span.end,
     })
@@ -151,7 +154,7 @@ fn span_of(files: &[String], node: &Node) -> Option<Span> {
 /// The spans of an entry, its list and its container, when all are known
 /// and lie in one document.
 fn entry_spans(
-    files: &[String],
+    files: &[Arc<str>],
     entry: &Node,
     list: &Node,
     container: &Node,
@@ -160,20 +163,30 @@ fn entry_spans(
     if !same || !list.span.contains(entry.span) {
         return None;
     }
+    let range = |n: &Node| (!n.span.is_empty()).then_some((n.span.start, n.span.end));
     Some(EntrySpans {
-        entry: span_of(files, entry)?,
-        list: span_of(files, list)?,
-        container: span_of(files, container)?,
+        file: files
+            .get(entry.pos.file as usize)
+            .or(files.first())?
+            .clone(),
+        entry: range(entry)?,
+        list: range(list)?,
+        container: range(container)?,
     })
+}
+
+/// Whether a value is written inside its entry (on whatever line).
+fn written_in(entry: &Node, value: &Node) -> bool {
+    value.pos.file == entry.pos.file && entry.span.contains(value.span)
 }
 
 /// Where a value comes from: written inside its entry, or computed
 /// elsewhere (with the span where its literal is written, if it is).
-fn value_origin(files: &[String], entry: &Node, value: Option<&Node>) -> Origin {
+fn value_origin(files: &[Arc<str>], entry: &Node, value: Option<&Node>) -> Origin {
     let Some(value) = value else {
         return Origin::InPlace;
     };
-    if value.pos.file == entry.pos.file && entry.span.contains(value.span) {
+    if written_in(entry, value) {
         return Origin::InPlace;
     }
     Origin::Computed {
@@ -193,7 +206,12 @@ pub fn set_origin(containers: &mut [Container], origin: &Origin) {
 
 /// The span of a node in a file, as the core model names it.
 pub fn file_span(files: &[String], node: &Node) -> Option<Span> {
-    span_of(files, node)
+    let name = files.get(node.pos.file as usize).or(files.first())?;
+    (!node.span.is_empty()).then(|| Span {
+        file: Arc::from(name.as_str()),
+        start: node.span.start,
+        end: node.span.end,
+    })
 }
 
 pub fn location(files: &[String], node: &Node) -> Location {

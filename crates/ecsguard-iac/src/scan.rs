@@ -105,18 +105,18 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
             .into_par_iter()
             .map(|unit| {
                 let (file, outcome) = match unit {
-                    Unit::File(path, kind) => (
-                        Some(terraform::canonical_name(&path)),
-                        scan_file(&path, kind, options),
-                    ),
+                    Unit::File(path, kind) => {
+                        let outcome = scan_file(&path, kind, options);
+                        (Some(path), outcome)
+                    }
                     Unit::Module(dir, files) => (
                         None,
                         terraform::scan_module(&dir, &files, options.max_file_size, allowed),
                     ),
-                    Unit::Stream(path, text) => (
-                        Some(terraform::canonical_name(&path)),
-                        scan_text(&path, text, options),
-                    ),
+                    Unit::Stream(path, text) => {
+                        let outcome = scan_text(&path, text, options);
+                        (Some(path), outcome)
+                    }
                 };
                 let mut recognised: BTreeMap<String, usize> = BTreeMap::new();
                 for td in &outcome.task_definitions {
@@ -155,14 +155,22 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
         .iter()
         .flat_map(|r| r.consumed.iter().map(String::as_str))
         .collect();
+    // Canonical names are needed only when some file was read through another.
     let dropped: Vec<bool> = results
         .iter()
-        .map(|r| r.file.as_deref().is_some_and(|f| consumed.contains(f)))
+        .map(|r| {
+            !consumed.is_empty()
+                && r.file
+                    .as_deref()
+                    .is_some_and(|f| consumed.contains(terraform::canonical_name(f).as_str()))
+        })
         .collect();
+    let total: usize = results.iter().map(|r| r.findings.len()).sum();
 
     let mut report = Report {
         errors: walked.errors,
         notes: walked.notes,
+        findings: Vec::with_capacity(total),
         ..Report::default()
     };
     for (result, dropped) in results.into_iter().zip(dropped) {
@@ -183,7 +191,7 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
 }
 
 struct UnitResult {
-    file: Option<String>,
+    file: Option<PathBuf>,
     files: usize,
     task_definitions: usize,
     containers: usize,

@@ -706,7 +706,7 @@ impl<'a> Module<'a> {
         let file = self.files.borrow().get(host.pos.file as usize).cloned();
         if let (Some(file), false) = (file, host.span.is_empty()) {
             *self.embedded_host.borrow_mut() = Some(ecsguard_core::Span {
-                file,
+                file: file.into(),
                 start: host.span.start,
                 end: host.span.end,
             });
@@ -2099,7 +2099,7 @@ fn map_environment(map: &Node, files: &[String]) -> Vec<ecsguard_core::EnvVar> {
                 name: key.text.clone(),
                 value: extract::plain_value(value)?,
                 location: extract::location(files, &name),
-                value_location: extract::value_location(files, &name, value),
+                value_location: extract::value_location(files, &name, value).map(Box::new),
                 spans: None,
                 origin: ecsguard_core::Origin::Computed {
                     literal: extract::file_span(files, value),

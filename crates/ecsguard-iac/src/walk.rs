@@ -19,6 +19,7 @@ use ecsguard_core::InputError;
 use ignore::WalkBuilder;
 
 use crate::input::{self, ReadError};
+use crate::scan::normalize;
 use crate::source::FileKind;
 
 const SKIPPED_DIRS: &[&str] = &[".git", ".terraform", "node_modules", ".terragrunt-cache"];
@@ -51,11 +52,13 @@ pub fn walk(paths: &[PathBuf], max_file_size: u64) -> Walked {
     let mut walked = Walked::default();
     // Canonical paths already listed, so overlapping roots list a file once.
     let mut seen: HashSet<PathBuf> = HashSet::new();
+    // A file's key is its canonical path, built from its root's canonical
+    // path (one system call per root, not per file).
     let add = |path: PathBuf,
+               key: PathBuf,
                kind: FileKind,
                files: &mut BTreeMap<PathBuf, FileKind>,
                seen: &mut HashSet<PathBuf>| {
-        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         if seen.insert(key) {
             files.insert(path, kind);
         }
@@ -71,7 +74,13 @@ pub fn walk(paths: &[PathBuf], max_file_size: u64) -> Walked {
         let canonical_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
         if meta.is_file() {
             let kind = FileKind::of(root).unwrap_or_else(|| sniff(root));
-            add(root.clone(), kind, &mut files, &mut seen);
+            add(
+                root.clone(),
+                canonical_root.clone(),
+                kind,
+                &mut files,
+                &mut seen,
+            );
             if let Some(parent) = canonical_root.parent() {
                 walked.allowed_roots.push(widen_to_work_tree(parent));
             }
@@ -116,7 +125,11 @@ pub fn walk(paths: &[PathBuf], max_file_size: u64) -> Walked {
         found.extend(tracked_but_ignored(root));
         for path in found {
             if let Some(kind) = FileKind::of(&path) {
-                add(path, kind, &mut files, &mut seen);
+                let key = path
+                    .strip_prefix(root)
+                    .map(|rel| normalize(&canonical_root.join(rel)))
+                    .unwrap_or_else(|_| path.clone());
+                add(path, key, kind, &mut files, &mut seen);
             }
         }
     }

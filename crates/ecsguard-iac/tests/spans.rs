@@ -25,7 +25,7 @@ fn read(dir: &std::path::Path, files: &[(&str, &str)]) {
 
 /// The text a span covers, read back from its file.
 fn text_of(span: &ecsguard_core::Span) -> String {
-    let text = std::fs::read_to_string(&span.file).unwrap();
+    let text = std::fs::read_to_string(&*span.file).unwrap();
     text[span.start as usize..span.end as usize].to_owned()
 }
 
@@ -44,14 +44,14 @@ fn json_entries_have_exact_spans_and_are_in_place() {
     let (_d, v) = one_file("td.json", FileKind::Json, text);
     let s = v[0].spans.clone().unwrap();
     assert_eq!(
-        text_of(&s.entry),
+        text_of(&s.entry()),
         "{\"name\": \"DB_PASSWORD\", \"value\": \"x-1\"}"
     );
-    assert!(text_of(&s.list).starts_with('[') && text_of(&s.list).ends_with(']'));
-    assert!(text_of(&s.container).starts_with("{\"name\": \"c\""));
+    assert!(text_of(&s.list()).starts_with('[') && text_of(&s.list()).ends_with(']'));
+    assert!(text_of(&s.container()).starts_with("{\"name\": \"c\""));
     assert_eq!(v[0].origin, Origin::InPlace);
     assert_eq!(
-        text_of(&v[1].spans.clone().unwrap().entry),
+        text_of(&v[1].spans.clone().unwrap().entry()),
         "{\"name\": \"A\", \"value\": \"é\"}"
     );
 }
@@ -62,12 +62,12 @@ fn yaml_entries_have_exact_spans_even_after_multibyte_text() {
     let (_d, v) = one_file("t.yaml", FileKind::Yaml, text);
     let s = v[0].spans.clone().unwrap();
     assert!(
-        text_of(&s.entry).starts_with("Name: DB_PASSWORD"),
+        text_of(&s.entry()).starts_with("Name: DB_PASSWORD"),
         "{:?}",
-        text_of(&s.entry)
+        text_of(&s.entry())
     );
-    assert!(text_of(&s.entry).trim_end().ends_with("Value: x-1"));
-    assert!(text_of(&s.container).starts_with("Name: c"));
+    assert!(text_of(&s.entry()).trim_end().ends_with("Value: x-1"));
+    assert!(text_of(&s.container()).starts_with("Name: c"));
     assert_eq!(v[0].origin, Origin::InPlace);
 }
 
@@ -84,7 +84,7 @@ fn a_json_string_in_cloudformation_is_embedded_in_its_host() {
     let inner =
         "[{\"name\": \"c\", \"environment\": [{\"name\": \"DB_PASSWORD\", \"value\": \"x-1\"}]}]";
     assert_eq!(
-        &inner[s.entry.start as usize..s.entry.end as usize],
+        &inner[s.entry.0 as usize..s.entry.1 as usize],
         "{\"name\": \"DB_PASSWORD\", \"value\": \"x-1\"}"
     );
 }
@@ -109,7 +109,7 @@ fn terraform_values_in_place_computed_and_embedded() {
     let in_place = by("IN_PLACE");
     assert_eq!(in_place.origin, Origin::InPlace);
     assert_eq!(
-        text_of(&in_place.spans.unwrap().entry),
+        text_of(&in_place.spans.unwrap().entry()),
         "{ name = \"IN_PLACE\", value = \"lit\" }"
     );
     let Origin::Computed { literal: Some(l) } = by("FROM_LOCAL").origin else {
@@ -124,7 +124,7 @@ fn terraform_values_in_place_computed_and_embedded() {
     let heredoc = by("HEREDOC");
     assert_eq!(heredoc.origin, Origin::InPlace);
     assert_eq!(
-        text_of(&heredoc.spans.unwrap().entry),
+        text_of(&heredoc.spans.unwrap().entry()),
         "{\"name\": \"HEREDOC\", \"value\": \"h\"}"
     );
     let Origin::Embedded { host } = by("ESCAPED").origin else {

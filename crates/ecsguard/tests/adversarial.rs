@@ -457,3 +457,14 @@ fn two_resources_rendering_one_template_under_one_family_report_once() {
     ]);
     assert_eq!(vars(&report), ["DB_PASSWORD"]);
 }
+
+#[test]
+fn a_value_on_the_next_line_of_its_entry_has_no_value_location() {
+    let report = scan(&[(
+        "td.json",
+        &td_json("{\"name\": \"DB_PASSWORD\",\n \"value\": \"nl-Passw0rd-1\"}"),
+    )]);
+    let f = &report["findings"][0];
+    assert_eq!(f["origin"], "in-place");
+    assert!(f.get("value_location").is_none(), "{f}");
+}

@@ -202,7 +202,7 @@ pub fn detect(name: &str, value: &str) -> Vec<&'static str> {
     if is_datadog_key(name, value) {
         hits.push(DATADOG_KEY.id);
     }
-    if hits.is_empty() && !names::is_public(name) && !is_public_key(value) && is_high_entropy(value)
+    if hits.is_empty() && is_high_entropy(value) && !is_public_key(value) && !names::is_public(name)
     {
         hits.push(HIGH_ENTROPY.id);
     }
@@ -356,7 +356,6 @@ fn is_high_entropy(value: &str) -> bool {
         || looks_like_uuid(value)
         || value.contains("://")
         || value.starts_with('/')
-        || is_base64_of_text(value)
     {
         return false;
     }
@@ -391,7 +390,7 @@ fn is_high_entropy(value: &str) -> bool {
         return false;
     }
     let threshold = 0.85 * (len.min(64) as f64).log2();
-    shannon_entropy(value) >= threshold
+    shannon_entropy(value) >= threshold && !is_base64_of_text(value)
 }
 
 fn is_hex_like(value: &str) -> bool {

@@ -8,11 +8,22 @@ use serde::Serialize;
 pub struct JsonV1<'a> {
     pub version: u32,
     pub tool: Tool,
-    pub findings: Vec<JsonFinding<'a>>,
+    /// Each finding is shaped as [`JsonFinding`] while it is written, so the
+    /// whole report is never held twice.
+    pub findings: Findings<'a>,
     pub errors: Vec<JsonError<'a>>,
     /// What was read only in part, or left out on purpose; not errors.
     pub notes: Vec<JsonError<'a>>,
     pub summary: JsonSummary,
+}
+
+/// The findings, serialised one [`JsonFinding`] at a time.
+pub struct Findings<'a>(pub &'a [Finding]);
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(finding))
+    }
 }
 
 #[derive(Serialize)]
@@ -143,7 +154,7 @@ fn finding(f: &Finding) -> JsonFinding<'_> {
         container: f.container.as_deref(),
         variable: &f.variable,
         location: json_location(&f.location),
-        value_location: f.value_location.as_ref().map(json_location),
+        value_location: f.value_location.as_deref().map(json_location),
         origin: f.origin.as_str(),
         evidence: Evidence {
             detectors: &f.detectors,
@@ -184,7 +195,7 @@ pub fn write(report: &Report, out: &mut impl std::io::Write) -> serde_json::Resu
             name: "ecsguard",
             version: env!("CARGO_PKG_VERSION"),
         },
-        findings: report.findings.iter().map(finding).collect(),
+        findings: Findings(&report.findings),
         errors: report.errors.iter().map(error).collect(),
         notes: report.notes.iter().map(error).collect(),
         summary: JsonSummary {

@@ -128,7 +128,7 @@ fn result(f: &Finding) -> SarifResult {
         .locations(vec![location(&f.location)])
         .partial_fingerprints(fingerprints)
         .properties(PropertyBag::builder().additional_properties(props).build());
-    match &f.value_location {
+    match f.value_location.as_deref() {
         // Where the value is written (a `.tfvars` file, a default …).
         Some(ecsguard_core::Location::File { file, line, column }) => {
             let mut related = location(&FindingLocation::File {

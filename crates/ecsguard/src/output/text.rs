@@ -109,7 +109,7 @@ fn finding(out: &mut String, f: &Finding, styles: Styles) {
         clean(&f.message)
     );
     let _ = writeln!(out, "  {dim}-->{dim:#} {}", location(&f.location));
-    if let Some(v) = &f.value_location {
+    if let Some(v) = f.value_location.as_deref() {
         let _ = writeln!(out, "   {dim}={dim:#} value written at {}", location(v));
     }
     let family = f.family.as_deref().unwrap_or("(unnamed)");
