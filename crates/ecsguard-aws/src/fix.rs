@@ -20,7 +20,7 @@ use ecsguard_core::plan::{self, FamilyPlan, RolePlan, StoreKind, StoreSettings};
 use ecsguard_core::{Finding, InputError, Location, RuleConfig, SecretValue};
 
 use crate::journal::{Journal, PolicyStep, RegisterStep, RoleStep, ServiceStep, Stored};
-use crate::scan::{base_config, message, LiveOptions};
+use crate::scan::{base_config, is_not_found, message, LiveOptions};
 
 /// SSM's Standard tier holds 4 KB; Advanced holds 8 KB.
 const SSM_STANDARD_LIMIT: usize = 4096;
@@ -154,8 +154,21 @@ pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
     // Resume unfinished journals first: after a crash the latest revision may
     // already be the clean one, so a scan alone would not find the work.
     let mut targets: BTreeMap<String, (String, String)> = BTreeMap::new(); // old ARN -> (region, family)
+    let mut resumable: HashMap<String, (PathBuf, Journal)> = HashMap::new(); // old ARN -> journal
     if options.apply {
-        for journal in unfinished_journals(&options.journal_dir) {
+        let journals = match unfinished_journals(&options.journal_dir) {
+            Ok(j) => j,
+            Err(errors) => {
+                // A journal that cannot be read may be a fix half done: change nothing.
+                out.errors.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| InputError::live(None, None, None, e)),
+                );
+                return out;
+            }
+        };
+        for (path, journal) in journals {
             let family_wanted =
                 options.families.is_empty() || options.families.contains(&journal.family);
             let region_wanted =
@@ -165,6 +178,9 @@ pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
                     journal.old_arn.clone(),
                     (journal.region.clone(), journal.family.clone()),
                 );
+                resumable
+                    .entry(journal.old_arn.clone())
+                    .or_insert((path, journal));
             }
         }
     }
@@ -191,7 +207,12 @@ pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
 
     for (old_arn, (region, family)) in targets {
         let clients = Clients::new(&config, &region);
-        match fix_family(options, rules, &clients, &old_arn, &region, &family).await {
+        let existing = resumable.remove(&old_arn);
+        match fix_family(
+            options, rules, &clients, &old_arn, &region, &family, existing,
+        )
+        .await
+        {
             Ok(None) => {}
             Ok(Some(fix)) => {
                 let failed = fix.1;
@@ -219,19 +240,32 @@ pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
     out
 }
 
-fn unfinished_journals(dir: &Path) -> Vec<Journal> {
+/// Journals of fixes that neither finished nor were rolled back (nor had a
+/// rollback begin), with their paths. Any journal that cannot be read is an
+/// error: it may be a fix half done.
+fn unfinished_journals(dir: &Path) -> Result<Vec<(PathBuf, Journal)>, Vec<String>> {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let mut out: Vec<Journal> = entries
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for path in entries
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter_map(|p| Journal::load(&p).ok())
-        .filter(|j| !j.completed && !j.rolled_back)
-        .collect();
-    out.sort_by(|a, b| a.old_arn.cmp(&b.old_arn));
-    out
+    {
+        match Journal::load(&path) {
+            Ok(j) if !j.completed && !j.rolled_back && !j.rollback_started => out.push((path, j)),
+            Ok(_) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort();
+        return Err(errors);
+    }
+    out.sort_by(|a, b| a.1.old_arn.cmp(&b.1.old_arn));
+    Ok(out)
 }
 
 async fn describe(
@@ -260,6 +294,7 @@ async fn fix_family(
     old_arn: &str,
     region: &str,
     family: &str,
+    existing: Option<(PathBuf, Journal)>,
 ) -> Result<Option<(FamilyFix, Option<StepError>)>, String> {
     let (old, tags) = describe(&clients.ecs, old_arn).await?;
     let account = crate::convert::account_of(old_arn)
@@ -267,12 +302,13 @@ async fn fix_family(
         .to_owned();
     let model = crate::convert::task_definition(&old, &account, region);
     let findings: Vec<Finding> = ecsguard_core::check(&model, rules);
-    // An empty value (ECS.8 flags `AWS_ACCESS_KEY_ID=""` by name) has nothing to move.
+    // An empty value (ECS.8 flags `AWS_ACCESS_KEY_ID=""` by name) has nothing
+    // to move; a variable listed twice is empty only when every entry is.
     let empty = |f: &&Finding| {
         model.containers.iter().any(|c| {
             c.name == f.container
-                && c.environment.iter().any(|v| {
-                    v.name == f.variable && matches!(&v.value, ecsguard_core::EnvValue::Literal(s) if s.expose().is_empty())
+                && c.environment.iter().filter(|v| v.name == f.variable).all(|v| {
+                    matches!(&v.value, ecsguard_core::EnvValue::Literal(s) if s.expose().is_empty())
                 })
         })
     };
@@ -290,7 +326,17 @@ async fn fix_family(
     .map_err(|e| e.0)?;
     let services = find_services(&clients.ecs, &options.clusters, old_arn).await?;
     let exposed_revisions = u32::try_from(old.revision()).unwrap_or(0);
-    let journal_path = Journal::path(&options.journal_dir, &account, region, family);
+    // Resume the unfinished journal of this revision, or start a new one.
+    let (journal_path, existing) = match existing {
+        Some((path, journal)) => (path, Some(journal)),
+        None => {
+            let id = plan_id(old_arn);
+            (
+                Journal::path(&options.journal_dir, &account, region, family, &id),
+                None,
+            )
+        }
+    };
     let mut fix = FamilyFix {
         plan,
         services,
@@ -309,18 +355,25 @@ async fn fix_family(
         .flat_map(|c| c.environment.iter().map(move |v| (c, v)))
     {
         let (container, v) = var;
+        // Listed twice: ECS keeps the last; an empty entry never hides a value.
         if let ecsguard_core::EnvValue::Literal(value) = &v.value {
-            values.insert(
-                (container.name.clone().unwrap_or_default(), v.name.clone()),
-                value.clone(),
-            );
+            let key = (container.name.clone().unwrap_or_default(), v.name.clone());
+            if !value.expose().is_empty() || !values.contains_key(&key) {
+                values.insert(key, value.clone());
+            }
         }
     }
-    let mut journal = match Journal::load(&fix.journal_path) {
-        Ok(j) if j.old_arn == old_arn && !j.completed && !j.rolled_back => j,
-        _ => Journal {
-            version: 1,
-            plan_id: plan_id(old_arn),
+    let mut journal = match existing {
+        Some(j) => j,
+        None => Journal {
+            version: crate::journal::JOURNAL_VERSION,
+            plan_id: fix
+                .journal_path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.rsplit('-').next())
+                .unwrap_or_default()
+                .to_owned(),
             account: account.clone(),
             region: region.to_owned(),
             family: family.to_owned(),
@@ -851,8 +904,29 @@ pub async fn register_copy(
             c
         })
         .collect();
-    let out = ecs
-        .register_task_definition()
+    let out = copy_request(ecs, old, containers, execution_role_arn, tags)
+        .send()
+        .await
+        .map_err(|e| message("cannot register the new revision", &e))?;
+    out.task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| "RegisterTaskDefinition returned no ARN".to_owned())
+}
+
+/// The `RegisterTaskDefinition` request for a faithful copy of `old`: every
+/// field of the request is taken from the old revision (a test checks that
+/// none is left unset, so a field the API adds later is not silently lost).
+#[allow(deprecated)] // inference accelerators: retired by AWS, still copied
+fn copy_request(
+    ecs: &aws_sdk_ecs::Client,
+    old: &ApiTaskDefinition,
+    containers: Vec<aws_sdk_ecs::types::ContainerDefinition>,
+    execution_role_arn: Option<&str>,
+    tags: Vec<aws_sdk_ecs::types::Tag>,
+) -> aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder
+{
+    ecs.register_task_definition()
         .set_family(old.family.clone())
         .set_task_role_arn(old.task_role_arn.clone())
         .set_execution_role_arn(
@@ -873,14 +947,10 @@ pub async fn register_copy(
         .set_proxy_configuration(old.proxy_configuration.clone())
         .set_ephemeral_storage(old.ephemeral_storage.clone())
         .set_runtime_platform(old.runtime_platform.clone())
+        // Retired by AWS (Elastic Inference), but a revision that has them
+        // keeps them: if AWS refuses, that is reported, never silently dropped.
+        .set_inference_accelerators(old.inference_accelerators.clone())
         .set_enable_fault_injection(old.enable_fault_injection)
-        .send()
-        .await
-        .map_err(|e| message("cannot register the new revision", &e))?;
-    out.task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .map(str::to_owned)
-        .ok_or_else(|| "RegisterTaskDefinition returned no ARN".to_owned())
 }
 
 /// A revision registered by an interrupted run, found by its plan tag.
@@ -991,6 +1061,14 @@ pub async fn rollback(
             return out;
         }
     };
+    // From here on the journal is never resumed, whatever this rollback does.
+    if !journal.rollback_started {
+        journal.rollback_started = true;
+        if let Err(e) = journal.save(journal_path) {
+            out.errors.push(e);
+            return out;
+        }
+    }
     let live = LiveOptions {
         regions: vec![journal.region.clone()],
         ..options.clone()
@@ -1044,6 +1122,9 @@ pub async fn rollback(
                 Ok(_) => out.actions.push(format!(
                     "deregistered {arn}, which referenced the deleted secrets"
                 )),
+                Err(e) if is_not_found(&e) => {
+                    out.actions.push(format!("{arn} was already deregistered"));
+                }
                 Err(e) => out
                     .errors
                     .push(message(&format!("cannot deregister {arn}"), &e)),
@@ -1061,6 +1142,9 @@ pub async fn rollback(
                 Ok(_) => out
                     .actions
                     .push(format!("deleted inline policy {} from {}", p.name, p.role)),
+                Err(e) if is_not_found(&e) => out
+                    .actions
+                    .push(format!("inline policy {} was already gone", p.name)),
                 Err(e) => out
                     .errors
                     .push(message(&format!("cannot delete policy {}", p.name), &e)),
@@ -1068,26 +1152,28 @@ pub async fn rollback(
         }
         if let Some(r) = journal.role.as_ref().filter(|r| r.created) {
             let result = async {
-                clients
+                match clients
                     .iam
                     .detach_role_policy()
                     .role_name(&r.name)
                     .policy_arn(EXECUTION_ROLE_POLICY)
                     .send()
                     .await
-                    .map_err(|e| {
-                        message(
+                {
+                    Ok(_) => {}
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => {
+                        return Err(message(
                             &format!("cannot detach the managed policy from {}", r.name),
                             &e,
-                        )
-                    })?;
-                clients
-                    .iam
-                    .delete_role()
-                    .role_name(&r.name)
-                    .send()
-                    .await
-                    .map_err(|e| message(&format!("cannot delete role {}", r.name), &e))?;
+                        ))
+                    }
+                }
+                match clients.iam.delete_role().role_name(&r.name).send().await {
+                    Ok(_) => {}
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => return Err(message(&format!("cannot delete role {}", r.name), &e)),
+                }
                 Ok::<(), String>(())
             }
             .await;
@@ -1098,25 +1184,26 @@ pub async fn rollback(
         }
         for s in journal.stored.iter().filter(|s| s.created) {
             let context = format!("cannot delete {}", s.name);
+            // Already deleted (a second rollback): done.
             let result = if journal.store == "ssm" {
-                clients
-                    .ssm
-                    .delete_parameter()
-                    .name(&s.name)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| message(&context, &e))
+                match clients.ssm.delete_parameter().name(&s.name).send().await {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_not_found(&e) => Ok(()),
+                    Err(e) => Err(message(&context, &e)),
+                }
             } else {
-                clients
+                match clients
                     .sm
                     .delete_secret()
                     .secret_id(&s.arn)
                     .force_delete_without_recovery(true)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| message(&context, &e))
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_not_found(&e) => Ok(()),
+                    Err(e) => Err(message(&context, &e)),
+                }
             };
             match result {
                 Ok(()) => out.actions.push(format!("deleted {}", s.name)),
@@ -1124,9 +1211,102 @@ pub async fn rollback(
             }
         }
     }
-    journal.rolled_back = out.errors.is_empty();
+    // Once rolled back, always rolled back: a later failing run never flips it.
+    journal.rolled_back |= out.errors.is_empty();
     if let Err(e) = journal.save(journal_path) {
         out.errors.push(e);
     }
     out
+}
+
+#[cfg(test)]
+mod copy_tests {
+    use super::*;
+    use aws_sdk_ecs::types::{
+        ContainerDefinition, EphemeralStorage, InferenceAccelerator, IpcMode, NetworkMode, PidMode,
+        ProxyConfiguration, RuntimePlatform, TaskDefinitionPlacementConstraint, Volume,
+    };
+
+    /// Every field of the request must come from the old revision: a field
+    /// left unset (`None` in the request) is one the copy would lose. When
+    /// the SDK grows a field, this test fails until the copy sets it.
+    #[test]
+    #[allow(deprecated)]
+    fn the_copy_sets_every_field_of_the_request() {
+        let old = ApiTaskDefinition::builder()
+            .family("app")
+            .task_role_arn("arn:aws:iam::1:role/task")
+            .execution_role_arn("arn:aws:iam::1:role/exec")
+            .network_mode(NetworkMode::Awsvpc)
+            .container_definitions(ContainerDefinition::builder().name("c").build())
+            .volumes(Volume::builder().name("v").build())
+            .placement_constraints(TaskDefinitionPlacementConstraint::builder().build())
+            .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+            .cpu("256")
+            .memory("512")
+            .pid_mode(PidMode::Task)
+            .ipc_mode(IpcMode::Task)
+            .proxy_configuration(
+                ProxyConfiguration::builder()
+                    .container_name("envoy")
+                    .build()
+                    .expect("proxy"),
+            )
+            .inference_accelerators(
+                InferenceAccelerator::builder()
+                    .device_name("d")
+                    .device_type("t")
+                    .build()
+                    .expect("accelerator"),
+            )
+            .ephemeral_storage(EphemeralStorage::builder().size_in_gib(30).build())
+            .runtime_platform(RuntimePlatform::builder().build())
+            .enable_fault_injection(true)
+            .build();
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+            .build();
+        let ecs = aws_sdk_ecs::Client::from_conf(config);
+        let tag = aws_sdk_ecs::types::Tag::builder()
+            .key("k")
+            .value("v")
+            .build();
+        let request = copy_request(
+            &ecs,
+            &old,
+            old.container_definitions().to_vec(),
+            None,
+            vec![tag],
+        );
+        let shown = format!("{:?}", request.as_input());
+        // The request's own fields: split at commas outside nested values.
+        let body = shown
+            .split_once('{')
+            .map(|(_, b)| b.trim_end_matches('}'))
+            .unwrap_or_default();
+        let mut fields = Vec::new();
+        let (mut depth, mut start) = (0i32, 0usize);
+        for (i, c) in body.char_indices() {
+            match c {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    fields.push(body[start..i].trim());
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        fields.push(body[start..].trim());
+        assert!(fields.len() >= 17, "{fields:?}");
+        let unset: Vec<&str> = fields
+            .into_iter()
+            .filter(|f| f.ends_with(": None"))
+            .collect();
+        assert!(
+            unset.is_empty(),
+            "fields the copy does not set: {unset:?}\n{shown}"
+        );
+    }
 }

@@ -25,7 +25,14 @@ pub struct Journal {
     pub deregistered: Vec<String>,
     pub completed: bool,
     pub rolled_back: bool,
+    /// A rollback has begun on this journal: it is never resumed again,
+    /// whether or not the rollback finished.
+    #[serde(default)]
+    pub rollback_started: bool,
 }
+
+/// The journal format this build writes and reads.
+pub const JOURNAL_VERSION: u32 = 1;
 
 /// A parameter or secret written (or found holding the same value, and reused).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -64,15 +71,40 @@ pub struct ServiceStep {
 }
 
 impl Journal {
-    pub fn path(dir: &Path, account: &str, region: &str, family: &str) -> PathBuf {
-        dir.join(format!("{account}-{region}-{family}.json"))
+    /// One journal per fix: a second fix of the family never overwrites the
+    /// first one's, which can still be rolled back.
+    pub fn path(dir: &Path, account: &str, region: &str, family: &str, plan_id: &str) -> PathBuf {
+        dir.join(format!("{account}-{region}-{family}-{plan_id}.json"))
     }
 
+    /// Reads a journal. An unreadable, truncated or unknown-version journal
+    /// is an error naming it: nothing is resumed or overwritten from it.
     pub fn load(path: &Path) -> Result<Journal, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read journal {}: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("journal {} is not valid: {e}", path.display()))
+        // serde_json's message names a line and column, never the input text.
+        let journal: Journal = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "journal {} is not valid (line {}, column {}): {}; it was left as it is",
+                path.display(),
+                e.line(),
+                e.column(),
+                match e.classify() {
+                    serde_json::error::Category::Eof => "it ends early (truncated?)",
+                    serde_json::error::Category::Syntax => "it is not JSON",
+                    serde_json::error::Category::Data => "a field is missing or has the wrong type",
+                    serde_json::error::Category::Io => "it could not be read",
+                }
+            )
+        })?;
+        if journal.version != JOURNAL_VERSION {
+            return Err(format!(
+                "journal {} has version {}, which this ecsguard does not know (it writes version {JOURNAL_VERSION}); it was left as it is",
+                path.display(),
+                journal.version
+            ));
+        }
+        Ok(journal)
     }
 
     /// Writes the journal atomically (a temporary file, then a rename).
@@ -106,7 +138,7 @@ mod tests {
     fn round_trips_through_disk() {
         let dir =
             std::env::temp_dir().join(format!("ecsguard-journal-test-{}", std::process::id()));
-        let path = Journal::path(&dir, "1", "us-east-1", "app");
+        let path = Journal::path(&dir, "1", "us-east-1", "app", "abc");
         let j = Journal {
             version: 1,
             family: "app".into(),
@@ -119,6 +151,37 @@ mod tests {
         };
         j.save(&path).expect("save");
         assert_eq!(Journal::load(&path).expect("load"), j);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn truncated_garbled_or_unknown_journals_are_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("ecsguard-journal-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let good = Journal {
+            version: JOURNAL_VERSION,
+            family: "app".into(),
+            ..Journal::default()
+        };
+        let text = serde_json::to_string(&good).expect("json");
+        for (name, body) in [
+            ("truncated.json", text[..text.len() / 2].to_owned()),
+            ("garbled.json", "{not json".to_owned()),
+            (
+                "future.json",
+                text.replace("\"version\":1", "\"version\":99"),
+            ),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, &body).expect("write");
+            let err = Journal::load(&path).expect_err(name);
+            assert!(err.contains(name), "{err}");
+            assert_eq!(
+                std::fs::read_to_string(&path).expect("read"),
+                body,
+                "left as it is"
+            );
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 }

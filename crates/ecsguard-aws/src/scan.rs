@@ -84,6 +84,26 @@ struct Ctx {
 /// Describes a failed call without any part of the response body: a body
 /// that could not be parsed may be a task definition, values and all, so
 /// neither the SDK's `Display` nor its `Debug` may be used here.
+/// Whether an error says the resource is not there (already deleted): for
+/// an undo, that is the goal reached.
+pub(crate) fn is_not_found<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(service) => matches!(
+            service.err().code(),
+            Some(
+                "ParameterNotFound"
+                    | "ResourceNotFoundException"
+                    | "NoSuchEntity"
+                    | "NoSuchEntityException"
+            )
+        ),
+        _ => false,
+    }
+}
+
 pub(crate) fn message<E, R>(context: &str, err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata,

@@ -144,10 +144,19 @@ pub fn plan_family(
         let (store_name, json_key) = match store.kind {
             StoreKind::Ssm => (format!("{base}/{}", safe(&f.variable)), None),
             // Secrets Manager names do not start with a slash.
-            StoreKind::SecretsManager => (
-                base.trim_start_matches('/').to_owned(),
-                Some(f.variable.clone()),
-            ),
+            StoreKind::SecretsManager => {
+                // `valueFrom` is `arn:…:secret:NAME:KEY::`: ECS would split a key at its colon.
+                if f.variable.contains(':') {
+                    return Err(PlanError(format!(
+                        "`{}` contains `:`, which ECS would read as the end of the JSON key in `valueFrom`; use --store ssm for this family",
+                        f.variable
+                    )));
+                }
+                (
+                    base.trim_start_matches('/').to_owned(),
+                    Some(f.variable.clone()),
+                )
+            }
         };
         moves.push(Move {
             container,
@@ -157,13 +166,27 @@ pub fn plan_family(
         });
     }
     moves.sort_by(|a, b| (&a.container, &a.variable).cmp(&(&b.container, &b.variable)));
+    // Two variables whose names map to one parameter (`API KEY`, `API/KEY`
+    // and `API_KEY`) would share it and lose a value: each gets a suffix
+    // made from its own name.
+    if store.kind == StoreKind::Ssm {
+        let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for m in &moves {
+            *counts.entry(m.store_name.clone()).or_default() += 1;
+        }
+        for m in &mut moves {
+            if counts.get(&m.store_name).copied().unwrap_or(0) > 1 {
+                m.store_name = format!("{}-{}", m.store_name, short_hash(&m.variable));
+            }
+        }
+    }
     let role = match execution_role_arn.and_then(|arn| role_name(arn).map(|n| (arn, n))) {
         Some((arn, name)) => RolePlan::Existing {
             arn: arn.to_owned(),
             name: name.to_owned(),
         },
         None => RolePlan::Create {
-            name: truncate(&format!("ecsguard-execution-{}", safe(family)), 64),
+            name: unique_name(&format!("ecsguard-execution-{}", safe(family)), 64),
         },
     };
     let static_aws_keys = findings.iter().any(|f| {
@@ -179,13 +202,41 @@ pub fn plan_family(
         store: store.clone(),
         moves,
         role,
-        policy_name: truncate(&format!("ecsguard-secrets-{}", safe(family)), 128),
+        // One policy per fix (family, region and revision): IAM is global, so
+        // a later fix, or the same family's fix in another region, adds its
+        // own grant and never replaces one an older revision still needs.
+        policy_name: unique_name(
+            &format!(
+                "ecsguard-secrets-{}-{region}-{}",
+                safe(family),
+                old_arn.rsplit(':').next().unwrap_or_default()
+            ),
+            128,
+        ),
         static_aws_keys,
     })
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
+/// A name of at most `max` characters: the name itself when it fits;
+/// otherwise truncated and ended with a hash of the whole, so two long names
+/// that truncate alike stay apart.
+fn unique_name(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        return name.to_owned();
+    }
+    let hash = short_hash(name);
+    let keep: String = name.chars().take(max - hash.len() - 1).collect();
+    format!("{keep}-{hash}")
+}
+
+/// Eight hex digits of SHA-256: enough to tell generated names apart.
+fn short_hash(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl FamilyPlan {
@@ -370,6 +421,77 @@ mod tests {
             "{policy}"
         );
         assert!(!policy.contains('*'));
+    }
+
+    #[test]
+    fn names_that_map_to_one_parameter_stay_apart() {
+        let fs = [
+            finding("api", "API KEY", RuleId::SecretNamedVariable),
+            finding("api", "API/KEY", RuleId::SecretNamedVariable),
+            finding("api", "API_KEY", RuleId::SecretNamedVariable),
+            finding("api", "OTHER", RuleId::SecretNamedVariable),
+        ];
+        let refs: Vec<&Finding> = fs.iter().collect();
+        let store = StoreSettings {
+            kind: StoreKind::Ssm,
+            prefix: "/ecsguard".into(),
+            kms_key_id: None,
+        };
+        let plan = plan_family(ARN, "billing", None, &refs, &store).expect("plan");
+        let names: std::collections::HashSet<&str> =
+            plan.moves.iter().map(|m| m.store_name.as_str()).collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(names.contains("/ecsguard/billing/api/OTHER"));
+    }
+
+    #[test]
+    fn a_colon_in_a_secrets_manager_key_is_refused() {
+        let fs = [finding("api", "DB:PASSWORD", RuleId::SecretNamedVariable)];
+        let refs: Vec<&Finding> = fs.iter().collect();
+        let store = StoreSettings {
+            kind: StoreKind::SecretsManager,
+            prefix: "/ecsguard".into(),
+            kms_key_id: None,
+        };
+        let err = plan_family(ARN, "billing", None, &refs, &store).err();
+        assert!(err.is_some_and(|e| e.0.contains("--store ssm")));
+    }
+
+    #[test]
+    fn policies_are_per_fix_and_long_names_stay_unique() {
+        let store = StoreSettings {
+            kind: StoreKind::Ssm,
+            prefix: "/ecsguard".into(),
+            kms_key_id: None,
+        };
+        let fs = [finding("api", "DB_PASSWORD", RuleId::SecretNamedVariable)];
+        let refs: Vec<&Finding> = fs.iter().collect();
+        let r3 = plan_family(ARN, "billing", None, &refs, &store).expect("plan");
+        let r4 =
+            plan_family(&ARN.replace(":3", ":4"), "billing", None, &refs, &store).expect("plan");
+        let other_region = plan_family(
+            &ARN.replace("eu-west-1", "us-east-1"),
+            "billing",
+            None,
+            &refs,
+            &store,
+        )
+        .expect("plan");
+        assert_eq!(r3.policy_name, "ecsguard-secrets-billing-eu-west-1-3");
+        assert_ne!(r3.policy_name, r4.policy_name);
+        assert_ne!(r3.policy_name, other_region.policy_name);
+        let long_a = format!("{}-a", "x".repeat(200));
+        let long_b = format!("{}-b", "x".repeat(200));
+        let a = plan_family(ARN, &long_a, None, &refs, &store).expect("plan");
+        let b = plan_family(ARN, &long_b, None, &refs, &store).expect("plan");
+        assert_ne!(a.policy_name, b.policy_name);
+        assert!(a.policy_name.len() <= 128);
+        let (RolePlan::Create { name: ra }, RolePlan::Create { name: rb }) = (&a.role, &b.role)
+        else {
+            panic!("roles")
+        };
+        assert_ne!(ra, rb);
+        assert!(ra.len() <= 64);
     }
 
     #[test]

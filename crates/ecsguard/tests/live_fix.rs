@@ -196,7 +196,7 @@ async fn assert_fixed(w: &World) {
     let policy = iam
         .get_role_policy()
         .role_name("execution")
-        .policy_name("ecsguard-secrets-app")
+        .policy_name("ecsguard-secrets-app-us-east-1-1")
         .send()
         .await
         .expect("inline policy");
@@ -420,7 +420,7 @@ fn secrets_manager_store_creates_the_role_it_needs() {
         let policy = iam
             .get_role_policy()
             .role_name("ecsguard-execution-app")
-            .policy_name("ecsguard-secrets-app")
+            .policy_name("ecsguard-secrets-app-us-east-1-1")
             .send()
             .await
             .expect("policy");
@@ -440,7 +440,7 @@ fn rollback_points_services_back_and_can_delete_what_was_created() {
     let dir = common::tempdir();
     let run = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let journal = dir.path().join("journal/200000000005-us-east-1-app.json");
+    let journal = journal_of(dir.path(), "200000000005-us-east-1-app-");
     let text = std::fs::read_to_string(&journal).expect("journal");
     assert!(
         !text.contains("Orig1nal") && !text.contains("tok-123"),
@@ -484,10 +484,138 @@ fn rollback_points_services_back_and_can_delete_what_was_created() {
         assert!(iam
             .get_role_policy()
             .role_name("execution")
-            .policy_name("ecsguard-secrets-app")
+            .policy_name("ecsguard-secrets-app-us-east-1-1")
             .send()
             .await
             .is_err());
+    });
+    // A second rollback finds everything already undone: it succeeds, and the
+    // journal stays rolled back, so no later fix resumes it.
+    let again = common::ecsguard_with(
+        dir.path(),
+        &env,
+        true,
+        &[
+            "rollback",
+            "--journal",
+            journal.to_str().expect("path"),
+            "--delete-secrets",
+        ],
+    );
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    assert!(text.contains("\"rolled_back\": true"), "{text}");
+    let rerun = fix_in(dir.path(), &w.acct, &[], &["--apply"]);
+    rt().block_on(async {
+        assert_eq!(
+            service_td(&w.acct).await,
+            w.old_arn,
+            "the rolled-back journal was not resumed: {}",
+            rerun.stdout
+        );
+    });
+}
+
+#[test]
+fn an_unreadable_journal_stops_the_fix_before_anything_changes() {
+    let w = rt().block_on(world("200000000014", true));
+    let dir = common::tempdir();
+    let bad = dir
+        .path()
+        .join("journal/200000000014-us-east-1-app-0123456789abcdef.json");
+    std::fs::create_dir_all(bad.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&bad, "{\"version\": 1, \"plan_id\": \"0123").expect("write");
+    let run = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("0123456789abcdef.json")
+            || run.stderr.contains("0123456789abcdef.json"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&bad).expect("read"),
+        "{\"version\": 1, \"plan_id\": \"0123",
+        "left as it is"
+    );
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD").await,
+            None
+        );
+        assert_eq!(service_td(&w.acct).await, w.old_arn);
+    });
+}
+
+#[test]
+fn a_second_fix_keeps_the_first_fix_journal_and_grant() {
+    let w = rt().block_on(world("200000000015", true));
+    let dir = common::tempdir();
+    let first = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // The family gets a new secret in plain environment (a later deploy).
+    let second_arn = rt().block_on(async {
+        register_with_role(
+            &w.acct.ecs(REGION).await,
+            "app",
+            &[("SMTP_PASSWORD", "smtp-Passw0rd-2"), ("LOG_LEVEL", "info")],
+            Some(w.role_arn.as_str()),
+        )
+        .await
+    });
+    let second = fix_in(dir.path(), &w.acct, &[], &["--apply"]);
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    let journals = std::fs::read_dir(dir.path().join("journal"))
+        .expect("dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))
+        })
+        .count();
+    assert_eq!(journals, 2, "one journal per fix");
+    let revision = second_arn.rsplit(':').next().expect("revision").to_owned();
+    rt().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&w.acct.config(REGION).await);
+        for name in [
+            "ecsguard-secrets-app-us-east-1-1".to_owned(),
+            format!("ecsguard-secrets-app-us-east-1-{revision}"),
+        ] {
+            assert!(
+                iam.get_role_policy()
+                    .role_name("execution")
+                    .policy_name(&name)
+                    .send()
+                    .await
+                    .is_ok(),
+                "{name} is kept"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_variable_listed_twice_with_one_empty_value_is_moved() {
+    let acct = rt().block_on(account("200000000016"));
+    rt().block_on(async {
+        register_with_role(
+            &acct.ecs(REGION).await,
+            "app",
+            &[("DB_PASSWORD", ""), ("DB_PASSWORD", "Tw1ce-listed-pw")],
+            None,
+        )
+        .await
+    });
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &acct, &[], &["--apply"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&acct, "/ecsguard/app/app/DB_PASSWORD")
+                .await
+                .as_deref(),
+            Some("Tw1ce-listed-pw")
+        );
     });
 }
 
@@ -908,4 +1036,19 @@ fn cluster_filter_limits_which_services_move() {
             "outside --cluster: untouched"
         );
     });
+}
+
+/// The one journal whose name starts with `prefix` (names end with the plan id).
+fn journal_of(dir: &std::path::Path, prefix: &str) -> std::path::PathBuf {
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("journal"))
+        .expect("journal dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".json"))
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
 }
