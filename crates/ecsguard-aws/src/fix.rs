@@ -1220,6 +1220,7 @@ pub async fn rollback(
 }
 
 #[cfg(test)]
+#[allow(deprecated)] // inference accelerators: retired by AWS, still copied
 mod copy_tests {
     use super::*;
     use aws_sdk_ecs::types::{
