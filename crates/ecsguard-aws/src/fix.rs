@@ -174,6 +174,38 @@ pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
             let region_wanted =
                 options.live.regions.is_empty() || options.live.regions.contains(&journal.region);
             if family_wanted && region_wanted {
+                // A resume follows the journal's plan: other flags would mix two plans
+                // (a grant on `/a/…` while the revision reads `/b/…`).
+                let wanted = (
+                    store_word(&options.store.kind),
+                    options.store.prefix.trim_matches('/'),
+                    options.store.kms_key_id.as_deref(),
+                );
+                // A journal from before settings were recorded has no prefix: not compared.
+                let recorded = (
+                    journal.store.as_str(),
+                    if journal.prefix.is_empty() {
+                        wanted.1
+                    } else {
+                        journal.prefix.trim_matches('/')
+                    },
+                    journal.kms_key_id.as_deref(),
+                );
+                if wanted != recorded {
+                    out.errors.push(InputError::live(
+                        None,
+                        Some(journal.region.clone()),
+                        Some(journal.old_arn.clone()),
+                        format!(
+                            "journal {} was started with --store {} --prefix /{}{}; rerun with the same flags to finish it, or roll it back",
+                            path.display(),
+                            recorded.0,
+                            recorded.1,
+                            recorded.2.map(|k| format!(" --kms-key-id {k}")).unwrap_or_default()
+                        ),
+                    ));
+                    return out;
+                }
                 targets.insert(
                     journal.old_arn.clone(),
                     (journal.region.clone(), journal.family.clone()),
@@ -238,6 +270,13 @@ pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
         }
     }
     out
+}
+
+fn store_word(kind: &StoreKind) -> &'static str {
+    match kind {
+        StoreKind::Ssm => "ssm",
+        StoreKind::SecretsManager => "secretsmanager",
+    }
 }
 
 /// Journals of fixes that neither finished nor were rolled back (nor had a
@@ -378,10 +417,9 @@ async fn fix_family(
             region: region.to_owned(),
             family: family.to_owned(),
             old_arn: old_arn.to_owned(),
-            store: match options.store.kind {
-                StoreKind::Ssm => "ssm".into(),
-                StoreKind::SecretsManager => "secretsmanager".into(),
-            },
+            store: store_word(&options.store.kind).into(),
+            prefix: options.store.prefix.clone(),
+            kms_key_id: options.store.kms_key_id.clone(),
             ..Journal::default()
         },
     };
@@ -477,8 +515,20 @@ async fn apply(
         .iter()
         .map(|s| (s.name.clone(), s.arn.clone()))
         .collect();
-    let arn_of = |name: &str| stored_by_name.get(name).cloned().unwrap_or_default();
-    let stored_arns: Vec<String> = plan.store_names().into_iter().map(arn_of).collect();
+    // Every name was stored above; an ARN missing here is a broken journal,
+    // never an empty string sent on to IAM or ECS.
+    let arn_of = |name: &str| -> Result<String, String> {
+        stored_by_name
+            .get(name)
+            .filter(|a| !a.is_empty())
+            .cloned()
+            .ok_or_else(|| format!("the journal has no ARN for {name}; roll it back and fix again"))
+    };
+    let stored_arns: Vec<String> = plan
+        .store_names()
+        .into_iter()
+        .map(arn_of)
+        .collect::<Result<_, _>>()?;
 
     // 2. IAM: the role, then exactly the permission it needs.
     if journal.role.is_none() {
@@ -536,13 +586,13 @@ async fn apply(
                     .moves
                     .iter()
                     .map(|m| {
-                        (
+                        Ok((
                             m.container.clone(),
                             m.variable.clone(),
-                            plan.value_from(m, &arn_of(&m.store_name)),
-                        )
+                            plan.value_from(m, &arn_of(&m.store_name)?),
+                        ))
                     })
-                    .collect();
+                    .collect::<Result<_, String>>()?;
                 let mut new_tags = tags.to_vec();
                 new_tags.retain(|t| t.key() != Some(PLAN_TAG));
                 new_tags.push(
@@ -562,7 +612,11 @@ async fn apply(
         journal.register = Some(RegisterStep { arn: Some(arn) });
         steps.finished(journal, path)?;
     }
-    let new_arn = journal.new_arn().unwrap_or_default().to_owned();
+    let new_arn = journal
+        .new_arn()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| "the new revision has no ARN".to_owned())?
+        .to_owned();
 
     // 4. Services.
     if options.update_services {
@@ -600,7 +654,8 @@ async fn apply(
 
     // 5. The old revision, once nothing runs it.
     if options.deregister_old && !journal.deregistered.contains(&plan.old_arn) {
-        let still_used = find_services(&clients.ecs, &options.clusters, &plan.old_arn).await?;
+        // Every cluster, whatever `--cluster` limited the update to.
+        let still_used = find_services(&clients.ecs, &[], &plan.old_arn).await?;
         if !still_used.is_empty() {
             return Err(StepError::Failed(format!(
                 "not deregistering {}: {} service(s) still use it (add --update-services)",
@@ -953,6 +1008,31 @@ fn copy_request(
         .set_enable_fault_injection(old.enable_fault_injection)
 }
 
+/// The task definition a service runs now (`None` when the service is gone).
+async fn current_task_definition(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Option<String>, String> {
+    let out = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .map_err(|e| {
+            message(
+                &format!("cannot describe service {service} in {cluster}"),
+                &e,
+            )
+        })?;
+    Ok(out
+        .services()
+        .first()
+        .and_then(|s| s.task_definition())
+        .map(str::to_owned))
+}
+
 /// A revision registered by an interrupted run, found by its plan tag.
 async fn find_registered(
     ecs: &aws_sdk_ecs::Client,
@@ -1081,7 +1161,24 @@ pub async fn rollback(
         }
     };
     let clients = Clients::new(&config, &journal.region);
+    let new_arn = journal.new_arn().map(str::to_owned);
     for s in journal.services.iter_mut().filter(|s| s.updated) {
+        // A service that moved on to another deployment since is left alone.
+        match current_task_definition(&clients.ecs, &s.cluster, &s.service).await {
+            Ok(Some(current)) if Some(&current) != new_arn.as_ref() => {
+                out.actions.push(format!(
+                    "service {} in {} now runs {current}, not the fix's revision: left as it is",
+                    s.service, s.cluster
+                ));
+                s.updated = false;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                out.errors.push(e);
+                continue;
+            }
+        }
         match clients
             .ecs
             .update_service()

@@ -17,6 +17,11 @@ pub struct Journal {
     pub old_arn: String,
     /// `ssm` or `secretsmanager`.
     pub store: String,
+    /// The plan's settings: a resume runs with these, never with other flags.
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
     pub stored: Vec<Stored>,
     pub role: Option<RoleStep>,
     pub policy: Option<PolicyStep>,

@@ -1052,3 +1052,108 @@ fn journal_of(dir: &std::path::Path, prefix: &str) -> std::path::PathBuf {
     assert_eq!(found.len(), 1, "{found:?}");
     found.remove(0)
 }
+
+#[test]
+fn a_resume_with_other_store_flags_is_refused() {
+    let w = rt().block_on(world("200000000017", true));
+    let dir = common::tempdir();
+    let stop = [("ECSGUARD_TEST_STOP_AFTER", "1".to_owned())];
+    let first = fix_in(dir.path(), &w.acct, &stop, &["--apply"]);
+    assert_ne!(first.code, 0, "stopped after one step");
+    let other = fix_in(dir.path(), &w.acct, &[], &["--apply", "--prefix", "/other"]);
+    assert_eq!(other.code, 2, "{}\n{}", other.stdout, other.stderr);
+    let said = format!("{}{}", other.stdout, other.stderr);
+    assert!(
+        said.contains("was started with --store ssm --prefix /ecsguard"),
+        "{said}"
+    );
+    rt().block_on(async {
+        assert_eq!(parameter(&w.acct, "/other/app/app/DB_PASSWORD").await, None);
+    });
+    let same = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(same.code, 0, "{}\n{}", same.stdout, same.stderr);
+    rt().block_on(assert_fixed(&w));
+}
+
+#[test]
+fn deregister_old_checks_every_cluster_not_only_the_chosen_one() {
+    let w = rt().block_on(async {
+        let w = world("200000000018", true).await;
+        let ecs = w.acct.ecs(REGION).await;
+        ecs.create_cluster()
+            .cluster_name("other")
+            .send()
+            .await
+            .expect("cluster");
+        ecs.create_service()
+            .cluster("other")
+            .service_name("batch")
+            .task_definition(&w.old_arn)
+            .desired_count(1)
+            .send()
+            .await
+            .expect("service");
+        w
+    });
+    let dir = common::tempdir();
+    let run = fix_in(
+        dir.path(),
+        &w.acct,
+        &[],
+        &[
+            "--apply",
+            "--update-services",
+            "--cluster",
+            "main",
+            "--deregister-old",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    rt().block_on(async {
+        let td = describe(&w.acct, &w.old_arn).await;
+        assert_eq!(
+            td.status(),
+            Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active),
+            "still used in cluster other"
+        );
+    });
+}
+
+#[test]
+fn rollback_leaves_a_service_that_moved_on() {
+    let w = rt().block_on(world("200000000019", true));
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // A later, unrelated deployment.
+    let later = rt().block_on(async {
+        let ecs = w.acct.ecs(REGION).await;
+        let arn = register_with_role(
+            &ecs,
+            "app",
+            &[("LOG_LEVEL", "debug")],
+            Some(w.role_arn.as_str()),
+        )
+        .await;
+        ecs.update_service()
+            .cluster("main")
+            .service("web")
+            .task_definition(&arn)
+            .send()
+            .await
+            .expect("update");
+        arn
+    });
+    let journal = journal_of(dir.path(), "200000000019-us-east-1-app-");
+    let back = common::ecsguard_with(
+        dir.path(),
+        &w.acct.env(REGION),
+        true,
+        &["rollback", "--journal", journal.to_str().expect("path")],
+    );
+    assert_eq!(back.code, 0, "{}\n{}", back.stdout, back.stderr);
+    assert!(back.stdout.contains("left as it is"), "{}", back.stdout);
+    rt().block_on(async {
+        assert_eq!(service_td(&w.acct).await, later);
+    });
+}
