@@ -486,7 +486,15 @@ async fn apply(
                             m.variable, m.container
                         )
                     })?;
-                store_parameter(clients, plan, name, value, options.overwrite).await?
+                store_parameter(
+                    clients,
+                    plan,
+                    name,
+                    value,
+                    options.overwrite,
+                    &journal.plan_id,
+                )
+                .await?
             }
             StoreKind::SecretsManager => {
                 let mut doc: BTreeMap<String, String> = BTreeMap::new();
@@ -504,7 +512,15 @@ async fn apply(
                         value.expose().to_owned(),
                     );
                 }
-                store_secret(clients, plan, name, &doc, options.overwrite).await?
+                store_secret(
+                    clients,
+                    plan,
+                    name,
+                    &doc,
+                    options.overwrite,
+                    &journal.plan_id,
+                )
+                .await?
             }
         };
         journal.stored.push(stored);
@@ -685,8 +701,9 @@ async fn store_parameter(
     name: &str,
     value: &SecretValue,
     overwrite: bool,
+    plan_id: &str,
 ) -> Result<Stored, String> {
-    use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging, Tag};
+    use aws_sdk_ssm::types::{ParameterTier, ParameterType, Tag};
     let len = value.expose().len();
     if len > SSM_ADVANCED_LIMIT {
         return Err(format!(
@@ -698,6 +715,13 @@ async fn store_parameter(
     } else {
         ParameterTier::Standard
     };
+    // Tagged in the creating call, with the plan id, so that a run killed
+    // before its journal recorded the parameter still knows it as its own.
+    let tags = [(SOURCE_TAG, plan.old_arn.as_str()), (PLAN_TAG, plan_id)]
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot build a tag: {e}"))?;
     let put = |overwrite: bool| {
         clients
             .ssm
@@ -708,6 +732,8 @@ async fn store_parameter(
             .set_key_id(plan.store.kms_key_id.clone())
             .tier(tier.clone())
             .overwrite(overwrite)
+            // Tags may only be given when creating.
+            .set_tags((!overwrite).then(|| tags.clone()))
             .send()
     };
     let mut created = true;
@@ -718,8 +744,14 @@ async fn store_parameter(
         if !exists {
             return Err(message(&format!("cannot write parameter {name}"), &e));
         }
-        created = false;
-        let current = read_parameter(clients, name).await?;
+        created = parameter_plan_id(clients, name).await?.as_deref() == Some(plan_id);
+        let (current, kind) = read_parameter_typed(clients, name).await?;
+        if current.expose() == value.expose() && kind != Some(ParameterType::SecureString) {
+            return Err(format!(
+                "parameter {name} already exists, unencrypted ({}), with the same value; a task definition must not read a secret from it: delete it or choose another --prefix",
+                kind.map_or_else(|| "unknown type".to_owned(), |k| k.as_str().to_owned())
+            ));
+        }
         if current.expose() != value.expose() {
             if !overwrite {
                 return Err(format!(
@@ -730,22 +762,6 @@ async fn store_parameter(
                 .await
                 .map_err(|e| message(&format!("cannot overwrite parameter {name}"), &e))?;
         }
-    }
-    if created {
-        let tag = Tag::builder()
-            .key(SOURCE_TAG)
-            .value(&plan.old_arn)
-            .build()
-            .map_err(|e| format!("cannot build a tag: {e}"))?;
-        clients
-            .ssm
-            .add_tags_to_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .tags(tag)
-            .send()
-            .await
-            .map_err(|e| message(&format!("cannot tag parameter {name}"), &e))?;
     }
     let back = read_parameter(clients, name).await?;
     if back.expose() != value.expose() {
@@ -761,6 +777,14 @@ async fn store_parameter(
 }
 
 async fn read_parameter(clients: &Clients, name: &str) -> Result<SecretValue, String> {
+    Ok(read_parameter_typed(clients, name).await?.0)
+}
+
+/// A parameter's value and type.
+async fn read_parameter_typed(
+    clients: &Clients,
+    name: &str,
+) -> Result<(SecretValue, Option<aws_sdk_ssm::types::ParameterType>), String> {
     let out = clients
         .ssm
         .get_parameter()
@@ -769,27 +793,71 @@ async fn read_parameter(clients: &Clients, name: &str) -> Result<SecretValue, St
         .send()
         .await
         .map_err(|e| message(&format!("cannot read parameter {name} back"), &e))?;
-    Ok(SecretValue::new(
-        out.parameter().and_then(|p| p.value()).unwrap_or_default(),
+    let p = out.parameter();
+    Ok((
+        SecretValue::new(p.and_then(|p| p.value()).unwrap_or_default()),
+        p.and_then(|p| p.r#type()).cloned(),
     ))
 }
 
-async fn read_secret(
+/// The plan id a parameter was tagged with when ecsguard created it.
+async fn parameter_plan_id(clients: &Clients, name: &str) -> Result<Option<String>, String> {
+    let out = clients
+        .ssm
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .send()
+        .await
+        .map_err(|e| message(&format!("cannot read the tags of parameter {name}"), &e))?;
+    Ok(out
+        .tag_list()
+        .iter()
+        .find(|t| t.key() == PLAN_TAG)
+        .map(|t| t.value().to_owned()))
+}
+
+/// A secret's ARN and its JSON object, exactly as stored. A secret that is
+/// not a JSON object cannot be merged into: it is refused.
+async fn read_secret_object(
     clients: &Clients,
     id: &str,
-) -> Result<(String, BTreeMap<String, String>), String> {
+) -> Result<(String, serde_json::Map<String, serde_json::Value>), String> {
     let out = clients
         .sm
         .get_secret_value()
         .secret_id(id)
         .send()
         .await
-        .map_err(|e| message(&format!("cannot read secret {id} back"), &e))?;
-    let doc: BTreeMap<String, String> = out
+        .map_err(|e| message(&format!("cannot read secret {id}"), &e))?;
+    let object = out
         .secret_string()
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default();
-    Ok((out.arn().unwrap_or_default().to_owned(), doc))
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .and_then(|v| match v {
+            serde_json::Value::Object(map) => Some(map),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            format!("secret {id} exists but is not a JSON object, so keys cannot be added to it; choose another --prefix")
+        })?;
+    Ok((out.arn().unwrap_or_default().to_owned(), object))
+}
+
+/// The plan id a secret was tagged with when ecsguard created it.
+async fn secret_plan_id(clients: &Clients, id: &str) -> Result<Option<String>, String> {
+    let out = clients
+        .sm
+        .describe_secret()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| message(&format!("cannot describe secret {id}"), &e))?;
+    Ok(out
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(PLAN_TAG))
+        .and_then(|t| t.value())
+        .map(str::to_owned))
 }
 
 async fn store_secret(
@@ -798,13 +866,16 @@ async fn store_secret(
     name: &str,
     doc: &BTreeMap<String, String>,
     overwrite: bool,
+    plan_id: &str,
 ) -> Result<Stored, String> {
     let text =
         serde_json::to_string(doc).map_err(|e| format!("cannot encode secret {name}: {e}"))?;
-    let tag = aws_sdk_secretsmanager::types::Tag::builder()
-        .key(SOURCE_TAG)
-        .value(&plan.old_arn)
-        .build();
+    let tag = |k: &str, v: &str| {
+        aws_sdk_secretsmanager::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+    };
     let mut created = true;
     let created_arn = match clients
         .sm
@@ -812,7 +883,8 @@ async fn store_secret(
         .name(name)
         .secret_string(&text)
         .set_kms_key_id(plan.store.kms_key_id.clone())
-        .tags(tag)
+        .tags(tag(SOURCE_TAG, &plan.old_arn))
+        .tags(tag(PLAN_TAG, plan_id))
         .send()
         .await
     {
@@ -824,17 +896,22 @@ async fn store_secret(
             {
                 return Err(message(&format!("cannot create secret {name}"), &e));
             }
-            created = false;
-            let (_, current) = read_secret(clients, name).await?;
-            let same = doc.iter().all(|(k, v)| current.get(k) == Some(v));
+            created = secret_plan_id(clients, name).await?.as_deref() == Some(plan_id);
+            let (_, current) = read_secret_object(clients, name).await?;
+            let same = doc
+                .iter()
+                .all(|(k, v)| current.get(k).and_then(|c| c.as_str()) == Some(v.as_str()));
             if !same {
                 if !overwrite {
                     return Err(format!(
                         "secret {name} already exists with different values; it was not overwritten (pass --overwrite to replace them)"
                     ));
                 }
+                // Every other key keeps its value exactly, whatever its type.
                 let mut merged = current;
-                merged.extend(doc.iter().map(|(k, v)| (k.clone(), v.clone())));
+                for (k, v) in doc {
+                    merged.insert(k.clone(), serde_json::Value::String(v.clone()));
+                }
                 let merged = serde_json::to_string(&merged)
                     .map_err(|e| format!("cannot encode secret {name}: {e}"))?;
                 clients
@@ -849,8 +926,11 @@ async fn store_secret(
             None
         }
     };
-    let (arn, back) = read_secret(clients, name).await?;
-    if !doc.iter().all(|(k, v)| back.get(k) == Some(v)) {
+    let (arn, back) = read_secret_object(clients, name).await?;
+    if !doc
+        .iter()
+        .all(|(k, v)| back.get(k).and_then(|b| b.as_str()) == Some(v.as_str()))
+    {
         return Err(format!(
             "secret {name} does not read back the values written; nothing references it yet"
         ));

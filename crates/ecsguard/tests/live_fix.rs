@@ -1157,3 +1157,142 @@ fn rollback_leaves_a_service_that_moved_on() {
         assert_eq!(service_td(&w.acct).await, later);
     });
 }
+
+#[test]
+fn a_parameter_created_before_a_crash_is_still_known_as_the_fix_own() {
+    let w = rt().block_on(world("200000000020", true));
+    let dir = common::tempdir();
+    let stop = [("ECSGUARD_TEST_STOP_AFTER", "1".to_owned())];
+    let first = fix_in(dir.path(), &w.acct, &stop, &["--apply"]);
+    assert_ne!(first.code, 0);
+    // As if the run had died between PutParameter and the journal write.
+    let journal = journal_of(dir.path(), "200000000020-us-east-1-app-");
+    let mut j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).expect("read")).expect("json");
+    j["stored"] = serde_json::json!([]);
+    std::fs::write(&journal, j.to_string()).expect("write");
+    let rerun = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(rerun.code, 0, "{}\n{}", rerun.stdout, rerun.stderr);
+    let back = common::ecsguard_with(
+        dir.path(),
+        &w.acct.env(REGION),
+        true,
+        &[
+            "rollback",
+            "--journal",
+            journal.to_str().expect("path"),
+            "--delete-secrets",
+        ],
+    );
+    assert_eq!(back.code, 0, "{}\n{}", back.stdout, back.stderr);
+    rt().block_on(async {
+        for name in [
+            "/ecsguard/app/app/API_TOKEN",
+            "/ecsguard/app/app/DB_PASSWORD",
+        ] {
+            assert_eq!(parameter(&w.acct, name).await, None, "{name} deleted");
+        }
+    });
+}
+
+#[test]
+fn an_unencrypted_parameter_with_the_same_value_is_not_reused() {
+    let w = rt().block_on(world("200000000021", true));
+    rt().block_on(async {
+        let ssm = aws_sdk_ssm::Client::new(&w.acct.config(REGION).await);
+        ssm.put_parameter()
+            .name("/ecsguard/app/app/DB_PASSWORD")
+            .value("Orig1nal-db-pw")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .expect("put");
+    });
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("unencrypted"),
+        "{}",
+        run.stdout
+    );
+    rt().block_on(async {
+        assert_eq!(
+            service_td(&w.acct).await,
+            w.old_arn,
+            "nothing references it"
+        );
+    });
+}
+
+#[test]
+fn overwrite_into_a_secret_keeps_every_other_key_exactly() {
+    let w = rt().block_on(world("200000000022", true));
+    let config = rt().block_on(w.acct.config(REGION));
+    rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&config);
+        sm.create_secret()
+            .name("ecsguard/app/app")
+            .secret_string(r#"{"DB_PASSWORD": "old", "PORT": 5432, "NESTED": {"a": [1, true]}}"#)
+            .send()
+            .await
+            .expect("secret");
+        sm.create_secret()
+            .name("ecsguard/other/app")
+            .secret_string("not a json object")
+            .send()
+            .await
+            .expect("secret");
+    });
+    let dir = common::tempdir();
+    let run = fix_in(
+        dir.path(),
+        &w.acct,
+        &[],
+        &["--apply", "--store", "secretsmanager", "--overwrite"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&config);
+        let text = sm
+            .get_secret_value()
+            .secret_id("ecsguard/app/app")
+            .send()
+            .await
+            .expect("secret")
+            .secret_string()
+            .unwrap_or_default()
+            .to_owned();
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["DB_PASSWORD"], "Orig1nal-db-pw");
+        assert_eq!(v["API_TOKEN"], "tok-123456789");
+        assert_eq!(v["PORT"], 5432);
+        assert_eq!(v["NESTED"], serde_json::json!({"a": [1, true]}));
+    });
+    // A secret that is not a JSON object is refused, untouched.
+    let other = rt().block_on(async {
+        register_with_role(
+            &w.acct.ecs(REGION).await,
+            "other",
+            &[("DB_PASSWORD", "0ther-db-pw")],
+            Some(w.role_arn.as_str()),
+        )
+        .await
+    });
+    let run = fix_in(
+        dir.path(),
+        &w.acct,
+        &[],
+        &[
+            "--apply",
+            "--store",
+            "secretsmanager",
+            "--overwrite",
+            "--family",
+            "other",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(format!("{}{}", run.stdout, run.stderr).contains("not a JSON object"));
+    let _ = other;
+}
