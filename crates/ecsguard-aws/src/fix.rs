@@ -262,8 +262,9 @@ pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
                     None => {}
                 }
             }
+            // Nothing was changed yet (a describe, a plan, a setting refused):
+            // an input error, exit 2, not a fix that failed part-way.
             Err(e) => {
-                out.failed = options.apply;
                 out.errors
                     .push(InputError::live(None, Some(region), Some(old_arn), e));
             }

@@ -1216,6 +1216,11 @@ fn an_unencrypted_parameter_with_the_same_value_is_not_reused() {
         "{}",
         run.stdout
     );
+    assert!(
+        run.stdout.contains("0 task definitions fixed"),
+        "{}",
+        run.stdout
+    );
     rt().block_on(async {
         assert_eq!(
             service_td(&w.acct).await,
@@ -1295,4 +1300,30 @@ fn overwrite_into_a_secret_keeps_every_other_key_exactly() {
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     assert!(format!("{}{}", run.stdout, run.stderr).contains("not a JSON object"));
     let _ = other;
+}
+
+#[test]
+fn the_plan_shows_the_policy_apply_grants_and_an_alias_is_a_usage_error() {
+    let w = rt().block_on(world("200000000023", true));
+    let dir = common::tempdir();
+    let plan = fix_in(
+        dir.path(),
+        &w.acct,
+        &[],
+        &["--store", "secretsmanager", "--format", "json"],
+    )
+    .json();
+    let doc = plan["plans"][0]["policy"]["document"].to_string();
+    assert!(doc.contains("secret:ecsguard/app/app-??????"), "{doc}");
+    assert!(
+        !doc.contains("::"),
+        "grants secret ARNs, not valueFrom strings: {doc}"
+    );
+    let alias = fix_in(
+        dir.path(),
+        &w.acct,
+        &[],
+        &["--apply", "--kms-key-id", "alias/mine"],
+    );
+    assert_eq!(alias.code, 2, "{}\n{}", alias.stdout, alias.stderr);
 }

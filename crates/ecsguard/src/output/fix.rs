@@ -9,20 +9,23 @@ use ecsguard_core::plan::{RolePlan, StoreKind};
 use serde_json::json;
 
 fn value_from_preview(f: &FamilyFix, m: &ecsguard_core::plan::Move) -> String {
-    let stored = f
-        .journal
+    f.plan.value_from(m, &stored_arn_preview(f, &m.store_name))
+}
+
+/// The ARN a move is stored under: as recorded, or as it will be.
+fn stored_arn_preview(f: &FamilyFix, name: &str) -> String {
+    f.journal
         .as_ref()
-        .and_then(|j| j.stored(&m.store_name))
-        .map(|s| s.arn.clone());
-    let arn = stored.unwrap_or_else(|| match f.plan.store.kind {
-        StoreKind::Ssm => f.plan.parameter_arn(&m.store_name),
-        // The random suffix is known once the secret exists.
-        StoreKind::SecretsManager => format!(
-            "arn:{}:secretsmanager:{}:{}:secret:{}-??????",
-            f.plan.partition, f.plan.region, f.plan.account, m.store_name
-        ),
-    });
-    f.plan.value_from(m, &arn)
+        .and_then(|j| j.stored(name))
+        .map(|s| s.arn.clone())
+        .unwrap_or_else(|| match f.plan.store.kind {
+            StoreKind::Ssm => f.plan.parameter_arn(name),
+            // The random suffix is known once the secret exists.
+            StoreKind::SecretsManager => format!(
+                "arn:{}:secretsmanager:{}:{}:secret:{}-??????",
+                f.plan.partition, f.plan.region, f.plan.account, name
+            ),
+        })
 }
 
 fn notes(f: &FamilyFix) -> Vec<String> {
@@ -85,7 +88,12 @@ pub fn text(report: &FixReport, apply: bool, update_services: bool) -> String {
                 );
             }
         }
-        let resources: Vec<String> = p.moves.iter().map(|m| value_from_preview(f, m)).collect();
+        // Exactly what apply grants: the stored ARNs, not the `valueFrom` strings.
+        let resources: Vec<String> = p
+            .store_names()
+            .into_iter()
+            .map(|n| stored_arn_preview(f, n))
+            .collect();
         let _ = writeln!(out, "    {}", p.policy_document(&resources));
         if f.services.is_empty() {
             let _ = writeln!(out, "  services: none run {}", p.old_arn);
@@ -121,10 +129,19 @@ pub fn text(report: &FixReport, apply: bool, update_services: bool) -> String {
         let _ = writeln!(out, "error: {}", e.message);
     }
     let verb = if apply { "fixed" } else { "to fix" };
+    // Applied: only the families whose fix finished count as fixed.
+    let count = if apply {
+        report
+            .families
+            .iter()
+            .filter(|f| f.journal.as_ref().is_some_and(|j| j.completed))
+            .count()
+    } else {
+        report.families.len()
+    };
     let _ = writeln!(
         out,
-        "{} task definitions {verb}{}",
-        report.families.len(),
+        "{count} task definitions {verb}{}",
         if apply {
             ""
         } else {
@@ -154,7 +171,12 @@ pub fn json(report: &FixReport) -> serde_json::Value {
                            "json_key": m.json_key, "value_from": value_from_preview(f, m)})
                 })
                 .collect();
-            let resources: Vec<String> = p.moves.iter().map(|m| value_from_preview(f, m)).collect();
+            // Exactly what apply grants: the stored ARNs, not the `valueFrom` strings.
+        let resources: Vec<String> = p
+            .store_names()
+            .into_iter()
+            .map(|n| stored_arn_preview(f, n))
+            .collect();
             let (role_name, role_arn, create) = match &p.role {
                 RolePlan::Existing { arn, name } => (name.clone(), Some(arn.clone()), false),
                 RolePlan::Create { name } => (name.clone(), None, true),
