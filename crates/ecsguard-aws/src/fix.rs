@@ -1288,26 +1288,44 @@ pub async fn rollback(
             journal.deregistered.join(", ")
         ));
     }
-    if delete_secrets && out.errors.is_empty() {
-        if let Some(arn) = journal.new_arn().map(str::to_owned) {
-            match clients
-                .ecs
-                .deregister_task_definition()
-                .task_definition(&arn)
-                .send()
-                .await
-            {
-                Ok(_) => out.actions.push(format!(
-                    "deregistered {arn}, which referenced the deleted secrets"
-                )),
-                Err(e) if is_not_found(&e) => {
-                    out.actions.push(format!("{arn} was already deregistered"));
-                }
-                Err(e) => out
-                    .errors
-                    .push(message(&format!("cannot deregister {arn}"), &e)),
+    // The revision this fix registered is deregistered in every rollback:
+    // left ACTIVE, it would be the family's latest, and a scan would call the
+    // family clean while its services run the old values. A run that died
+    // inside RegisterTaskDefinition left no ARN: it is found by its plan tag.
+    if out.errors.is_empty() && !journal.new_deregistered {
+        let registered = match (journal.new_arn(), &journal.register) {
+            (Some(arn), _) => Ok(Some(arn.to_owned())),
+            (None, Some(RegisterStep { arn: None })) => {
+                find_registered(&clients.ecs, &journal.family, &journal.plan_id).await
             }
+            _ => Ok(None),
+        };
+        match registered {
+            Ok(Some(arn)) => {
+                match clients
+                    .ecs
+                    .deregister_task_definition()
+                    .task_definition(&arn)
+                    .send()
+                    .await
+                {
+                    Ok(_) => {
+                        journal.new_deregistered = true;
+                        out.actions.push(format!(
+                            "deregistered {arn}, the revision this fix registered"
+                        ));
+                    }
+                    Err(e) if is_not_found(&e) => journal.new_deregistered = true,
+                    Err(e) => out
+                        .errors
+                        .push(message(&format!("cannot deregister {arn}"), &e)),
+                }
+            }
+            Ok(None) => journal.new_deregistered = true,
+            Err(e) => out.errors.push(e),
         }
+    }
+    if delete_secrets && out.errors.is_empty() {
         if let Some(p) = &journal.policy {
             match clients
                 .iam

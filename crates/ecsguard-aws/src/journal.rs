@@ -34,6 +34,9 @@ pub struct Journal {
     /// whether or not the rollback finished.
     #[serde(default)]
     pub rollback_started: bool,
+    /// The revision this fix registered was deregistered by a rollback.
+    #[serde(default)]
+    pub new_deregistered: bool,
 }
 
 /// The journal format this build writes and reads.

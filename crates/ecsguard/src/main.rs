@@ -90,10 +90,8 @@ fn fix(args: &FixArgs) -> ExitCode {
         apply: args.apply,
         journal_dir: args.journal_dir.clone(),
         // Test hook: stop as a crash would after N steps, to prove resumption.
-        stop_after: std::env::var("ECSGUARD_TEST_STOP_AFTER")
-            .ok()
-            .and_then(|n| n.parse().ok()),
-        crash_in_register: std::env::var_os("ECSGUARD_TEST_CRASH_IN_REGISTER").is_some(),
+        stop_after: test_hook("ECSGUARD_TEST_STOP_AFTER").and_then(|n| n.parse().ok()),
+        crash_in_register: test_hook("ECSGUARD_TEST_CRASH_IN_REGISTER").is_some(),
     };
     let report = runtime.block_on(ecsguard_aws::fix(&options, &rule_config(&args.common)));
     let rendered = match args.common.format {
@@ -290,4 +288,14 @@ fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
         )
         .map_err(std::io::Error::from),
     })
+}
+
+/// A crash-injection hook for the test suite, read only by debug builds: a
+/// release binary never takes its behaviour from these variables.
+fn test_hook(name: &str) -> Option<String> {
+    if cfg!(debug_assertions) {
+        std::env::var(name).ok()
+    } else {
+        None
+    }
 }

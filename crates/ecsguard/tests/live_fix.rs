@@ -1327,3 +1327,48 @@ fn the_plan_shows_the_policy_apply_grants_and_an_alias_is_a_usage_error() {
     );
     assert_eq!(alias.code, 2, "{}\n{}", alias.stdout, alias.stderr);
 }
+
+#[test]
+fn rollback_after_a_crash_inside_register_deregisters_that_revision() {
+    let w = rt().block_on(world("200000000024", true));
+    let dir = common::tempdir();
+    let crash = [("ECSGUARD_TEST_CRASH_IN_REGISTER", "1".to_owned())];
+    let first = fix_in(
+        dir.path(),
+        &w.acct,
+        &crash,
+        &["--apply", "--update-services"],
+    );
+    assert_eq!(first.code, 3, "{}\n{}", first.stdout, first.stderr);
+    let journal = journal_of(dir.path(), "200000000024-us-east-1-app-");
+    let back = common::ecsguard_with(
+        dir.path(),
+        &w.acct.env(REGION),
+        true,
+        &["rollback", "--journal", journal.to_str().expect("path")],
+    );
+    assert_eq!(back.code, 0, "{}\n{}", back.stdout, back.stderr);
+    rt().block_on(async {
+        let ecs = w.acct.ecs(REGION).await;
+        let active = ecs
+            .list_task_definitions()
+            .family_prefix("app")
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(
+            active.task_definition_arns(),
+            [w.old_arn.clone()],
+            "only the old revision is active again, so a scan sees its secrets"
+        );
+    });
+    // A scan finds the family's secrets again.
+    let scan = common::ecsguard_with(
+        dir.path(),
+        &w.acct.env(REGION),
+        true,
+        &["scan", "--aws", "--format", "json"],
+    );
+    assert_eq!(scan.code, 1, "{}", scan.stdout);
+}
