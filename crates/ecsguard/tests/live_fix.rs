@@ -1359,7 +1359,7 @@ fn rollback_after_a_crash_inside_register_deregisters_that_revision() {
             .expect("list");
         assert_eq!(
             active.task_definition_arns(),
-            [w.old_arn.clone()],
+            std::slice::from_ref(&w.old_arn),
             "only the old revision is active again, so a scan sees its secrets"
         );
     });
