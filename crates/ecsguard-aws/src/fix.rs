@@ -364,6 +364,26 @@ async fn fix_family(
         &options.store,
     )
     .map_err(|e| e.0)?;
+    // A variable that already has a `secrets` entry of the same name: the fix
+    // would replace that reference. Said, and done only with --overwrite.
+    if !options.overwrite {
+        for m in &plan.moves {
+            let existing = old
+                .container_definitions()
+                .iter()
+                .filter(|c| c.name() == Some(m.container.as_str()))
+                .flat_map(|c| c.secrets())
+                .find(|s| s.name() == m.variable);
+            if let Some(s) = existing {
+                return Err(format!(
+                    "container {} has both an environment variable and a secrets entry named {} (valueFrom {}); the fix would replace that reference: pass --overwrite to do so",
+                    m.container,
+                    m.variable,
+                    s.value_from()
+                ));
+            }
+        }
+    }
     let services = find_services(&clients.ecs, &options.clusters, old_arn).await?;
     let exposed_revisions = u32::try_from(old.revision()).unwrap_or(0);
     // Resume the unfinished journal of this revision, or start a new one.
@@ -468,10 +488,14 @@ async fn apply(
     let plan = &fix.plan;
     let path = &fix.journal_path;
 
-    // 1. Values: written, read back, compared.
+    // 1. Values: written, read back, compared. On a resume, what the journal
+    // says was stored is checked again: still there, with the same value.
     for name in plan.store_names() {
         if journal.stored(name).is_some() {
-            continue;
+            match recheck_stored(clients, plan, name, values).await? {
+                Recheck::Same => continue,
+                Recheck::Gone => journal.stored.retain(|s| s.name != name),
+            }
         }
         let moves: Vec<&plan::Move> = plan.moves.iter().filter(|m| m.store_name == name).collect();
         let stored = match plan.store.kind {
@@ -799,6 +823,77 @@ async fn read_parameter_typed(
         SecretValue::new(p.and_then(|p| p.value()).unwrap_or_default()),
         p.and_then(|p| p.r#type()).cloned(),
     ))
+}
+
+enum Recheck {
+    Same,
+    Gone,
+}
+
+/// Whether what a journal says was stored is still there with the value the
+/// old revision holds. A value changed since is an error: nothing may be
+/// referenced that no longer matches.
+async fn recheck_stored(
+    clients: &Clients,
+    plan: &FamilyPlan,
+    name: &str,
+    values: &HashMap<(String, String), SecretValue>,
+) -> Result<Recheck, String> {
+    let moves: Vec<&plan::Move> = plan.moves.iter().filter(|m| m.store_name == name).collect();
+    let expected = |m: &plan::Move| values.get(&(m.container.clone(), m.variable.clone()));
+    let changed = || {
+        format!("{name} no longer holds the value the journal stored (changed since the interrupted run); roll the journal back, or fix it by hand")
+    };
+    match plan.store.kind {
+        StoreKind::Ssm => {
+            let current = match clients
+                .ssm
+                .get_parameter()
+                .name(name)
+                .with_decryption(true)
+                .send()
+                .await
+            {
+                Ok(out) => out
+                    .parameter()
+                    .and_then(|p| p.value())
+                    .map(|v| SecretValue::new(v)),
+                Err(e) if is_not_found(&e) => return Ok(Recheck::Gone),
+                Err(e) => return Err(message(&format!("cannot read parameter {name}"), &e)),
+            };
+            let ok = moves
+                .first()
+                .and_then(|m| expected(m))
+                .is_some_and(|v| current.as_ref().map(SecretValue::expose) == Some(v.expose()));
+            if ok {
+                Ok(Recheck::Same)
+            } else {
+                Err(changed())
+            }
+        }
+        StoreKind::SecretsManager => {
+            let object = match clients.sm.get_secret_value().secret_id(name).send().await {
+                Ok(out) => out
+                    .secret_string()
+                    .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()),
+                Err(e) if is_not_found(&e) => return Ok(Recheck::Gone),
+                Err(e) => return Err(message(&format!("cannot read secret {name}"), &e)),
+            };
+            let ok = moves.iter().all(|m| {
+                let key = m.json_key.clone().unwrap_or_else(|| m.variable.clone());
+                let stored = object
+                    .as_ref()
+                    .and_then(|o| o.get(&key))
+                    .and_then(|v| v.as_str());
+                expected(m).is_some_and(|v| stored == Some(v.expose()))
+            });
+            if ok {
+                Ok(Recheck::Same)
+            } else {
+                Err(changed())
+            }
+        }
+    }
 }
 
 /// The plan id a parameter was tagged with when ecsguard created it.

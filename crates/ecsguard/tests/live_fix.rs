@@ -1372,3 +1372,95 @@ fn rollback_after_a_crash_inside_register_deregisters_that_revision() {
     );
     assert_eq!(scan.code, 1, "{}", scan.stdout);
 }
+
+#[test]
+fn a_resume_rechecks_what_the_journal_says_was_stored() {
+    let w = rt().block_on(world("200000000025", true));
+    let dir = common::tempdir();
+    let stop = [("ECSGUARD_TEST_STOP_AFTER", "2".to_owned())];
+    let first = fix_in(dir.path(), &w.acct, &stop, &["--apply"]);
+    assert_ne!(first.code, 0);
+    // Between the crash and the rerun: one parameter changed, one deleted.
+    rt().block_on(async {
+        let ssm = aws_sdk_ssm::Client::new(&w.acct.config(REGION).await);
+        ssm.delete_parameter()
+            .name("/ecsguard/app/app/API_TOKEN")
+            .send()
+            .await
+            .expect("delete");
+    });
+    let rerun = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(
+        rerun.code, 0,
+        "a deleted one is stored again: {}\n{}",
+        rerun.stdout, rerun.stderr
+    );
+    rt().block_on(assert_fixed(&w));
+
+    let w = rt().block_on(world("200000000026", true));
+    let dir = common::tempdir();
+    let first = fix_in(dir.path(), &w.acct, &stop, &["--apply"]);
+    assert_ne!(first.code, 0);
+    rt().block_on(async {
+        let ssm = aws_sdk_ssm::Client::new(&w.acct.config(REGION).await);
+        ssm.put_parameter()
+            .name("/ecsguard/app/app/DB_PASSWORD")
+            .value("changed-meanwhile")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("put");
+    });
+    let rerun = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(rerun.code, 3, "{}\n{}", rerun.stdout, rerun.stderr);
+    assert!(format!("{}{}", rerun.stdout, rerun.stderr).contains("no longer holds"));
+    rt().block_on(async {
+        assert_eq!(
+            service_td(&w.acct).await,
+            w.old_arn,
+            "nothing references it"
+        );
+    });
+}
+
+#[test]
+fn a_variable_also_in_secrets_needs_overwrite() {
+    use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret};
+    let acct = rt().block_on(async {
+        let acct = account("200000000027").await;
+        let ecs = acct.ecs(REGION).await;
+        ecs.register_task_definition()
+            .family("app")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("app")
+                    .image("app:1")
+                    .memory(128)
+                    .environment(
+                        KeyValuePair::builder()
+                            .name("DB_PASSWORD")
+                            .value("B0th-places-pw")
+                            .build(),
+                    )
+                    .secrets(
+                        Secret::builder()
+                            .name("DB_PASSWORD")
+                            .value_from("arn:aws:ssm:us-east-1:200000000027:parameter/existing")
+                            .build()
+                            .expect("secret"),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("register");
+        acct
+    });
+    let dir = common::tempdir();
+    let plan = fix_in(dir.path(), &acct, &[], &[]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(format!("{}{}", plan.stdout, plan.stderr).contains("--overwrite"));
+    let forced = fix_in(dir.path(), &acct, &[], &["--apply", "--overwrite"]);
+    assert_eq!(forced.code, 0, "{}\n{}", forced.stdout, forced.stderr);
+}
