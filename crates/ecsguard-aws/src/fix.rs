@@ -857,7 +857,7 @@ async fn recheck_stored(
                 Ok(out) => out
                     .parameter()
                     .and_then(|p| p.value())
-                    .map(|v| SecretValue::new(v)),
+                    .map(SecretValue::new),
                 Err(e) if is_not_found(&e) => return Ok(Recheck::Gone),
                 Err(e) => return Err(message(&format!("cannot read parameter {name}"), &e)),
             };
