@@ -338,6 +338,12 @@ fn looks_like_password(value: &str) -> bool {
     if v.chars().count() < 8 || v.contains(char::is_whitespace) || !literal_is_secret(v) {
         return false;
     }
+    // Names and settings: a path or secret name (`MyApp/Prod/Db`), a list
+    // or policy (`minLength=12,…`), a header (`X-Api-Key`), a version (`v2024.1`).
+    let version = v.starts_with(['v', 'V']) && v[1..].starts_with(|c: char| c.is_ascii_digit());
+    if v.contains(['/', '=', ',']) || v.starts_with("X-") || v.starts_with("x-") || version {
+        return false;
+    }
     let lower = v.bytes().any(|b| b.is_ascii_lowercase());
     let upper = v.bytes().any(|b| b.is_ascii_uppercase());
     let digit = v.bytes().any(|b| b.is_ascii_digit());

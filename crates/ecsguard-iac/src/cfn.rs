@@ -114,10 +114,12 @@ fn container_definitions(
             Some(all)
         }
         _ => {
-            let what = intrinsic(defs).map_or_else(
-                || "a value that is not a list".to_owned(),
-                |(name, _)| format!("`{name}`"),
-            );
+            // Only a known intrinsic is named: an unknown tag is the author's text.
+            let what = match intrinsic(defs) {
+                Some((name, _)) if INTRINSICS.contains(&name) => format!("`{name}`"),
+                Some(_) => "an unknown tag".to_owned(),
+                None => "a value that is not a list".to_owned(),
+            };
             out.errors.push(InputError::file(
                 file,
                 defs.pos.line,
@@ -282,20 +284,17 @@ fn reference(expression: String, target: ReferenceTarget) -> EnvValue {
 /// sits where a URL or DSN keeps its password: the whole string carries it.
 fn password_from_input<'p>(
     text: &str,
-    parts: impl Iterator<Item = (&'p EnvValue, &'p String)>,
+    parts: impl Iterator<Item = (&'p EnvValue, &'p (usize, usize))>,
     function: &str,
 ) -> Option<EnvValue> {
-    let mut seen = std::collections::HashSet::new();
-    for (part, placeholder) in parts {
-        if !seen.insert(placeholder.as_str()) {
-            continue;
-        }
+    for (part, &(start, end)) in parts {
         if let EnvValue::Reference(Reference {
             expression,
             target: ReferenceTarget::Sensitive(why),
         }) = part
         {
-            if extract::in_password_position(text, placeholder) {
+            // Judged where the placeholder was put, not searched for: linear.
+            if end > start && extract::password_slot_at(text, start, end) {
                 let name = expression
                     .trim_start_matches("!Ref ")
                     .trim_start_matches("!GetAtt ");
@@ -374,6 +373,18 @@ impl Cfn<'_> {
             return reference(expression, ReferenceTarget::Identifier);
         }
         if let Some(param) = self.parameters.and_then(|p| p.get_exact(name)) {
+            // `AWS::SSM::Parameter::Value<…>`: the default names a parameter
+            // whose value is read at deploy time.
+            if param
+                .get_exact("Type")
+                .and_then(Node::as_str)
+                .is_some_and(|t| t.starts_with("AWS::SSM::Parameter::Value"))
+            {
+                return reference(
+                    expression,
+                    ReferenceTarget::Sensitive("value of an SSM parameter".into()),
+                );
+            }
             // A default is a literal committed to the template.
             if let Some(default) = param.get_exact("Default").and_then(Node::scalar_text) {
                 if !default.trim().is_empty() {
@@ -477,7 +488,8 @@ impl Cfn<'_> {
         let mut text = String::new();
         let mut rest = template;
         let mut parts: Vec<EnvValue> = Vec::new();
-        let mut placeholders: Vec<String> = Vec::new();
+        // Where each part's text sits in `text` (empty for a literal).
+        let mut placeholders: Vec<(usize, usize)> = Vec::new();
         let mut only_one_var = false;
         while let Some(start) = rest.find("${") {
             text.push_str(&rest[..start]);
@@ -505,15 +517,19 @@ impl Cfn<'_> {
                     None => self.reference_to(var),
                 },
             };
+            let start = text.len();
             match &value {
-                EnvValue::Literal(v) => text.push_str(v.expose()),
+                EnvValue::Literal(v) => {
+                    text.push_str(v.expose());
+                    placeholders.push((start, start));
+                }
                 _ => {
                     text.push_str("${");
                     text.push_str(var);
                     text.push('}');
+                    placeholders.push((start, text.len()));
                 }
             }
-            placeholders.push(format!("${{{var}}}"));
             parts.push(value);
         }
         text.push_str(rest);
@@ -567,28 +583,28 @@ impl Cfn<'_> {
             return Some(secret.clone());
         }
         let mut literal = true;
-        let text: Vec<String> = parts
-            .iter()
-            .map(|p| match p {
-                EnvValue::Literal(v) => v.expose().to_owned(),
+        let mut text = String::new();
+        let mut placeholders: Vec<(usize, usize)> = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                text.push_str(&sep);
+            }
+            let start = text.len();
+            match p {
+                EnvValue::Literal(v) => text.push_str(v.expose()),
                 EnvValue::Template(v) => {
                     literal = false;
-                    v.expose().to_owned()
+                    text.push_str(v.expose());
                 }
                 EnvValue::Reference(r) => {
                     literal = false;
-                    format!("${{{}}}", r.expression)
+                    text.push_str("${");
+                    text.push_str(&r.expression);
+                    text.push('}');
                 }
-            })
-            .collect();
-        let text = text.join(&sep);
-        let placeholders: Vec<String> = parts
-            .iter()
-            .map(|p| match p {
-                EnvValue::Reference(r) => format!("${{{}}}", r.expression),
-                _ => String::new(),
-            })
-            .collect();
+            }
+            placeholders.push((start, text.len()));
+        }
         if let Some(v) = password_from_input(&text, parts.iter().zip(&placeholders), "!Join") {
             return Some(v);
         }
@@ -611,18 +627,19 @@ impl Cfn<'_> {
         let [map, top, second] = keys else {
             return None;
         };
-        let pick = |node: &'_ Node, key: &Node| -> Vec<Node> {
+        // By reference: a mapping is never copied, however often it is used.
+        fn pick<'m>(node: &'m Node, key: &Node) -> Vec<&'m Node> {
             match key.as_str() {
-                Some(k) => node.get_exact(k).cloned().into_iter().collect(),
-                None => node.entries().iter().map(|(_, v)| v.clone()).collect(),
+                Some(k) => node.get_exact(k).into_iter().collect(),
+                None => node.entries().iter().map(|(_, v)| v).collect(),
             }
-        };
+        }
         let maps = pick(self.mappings?, map);
-        let tops: Vec<Node> = maps.iter().flat_map(|m| pick(m, top)).collect();
+        let tops: Vec<&Node> = maps.iter().flat_map(|m| pick(m, top)).collect();
         let candidates: Vec<EnvValue> = tops
             .iter()
             .flat_map(|t| pick(t, second))
-            .filter_map(|n| self.value(&n))
+            .filter_map(|n| self.value(n))
             .collect();
         if let Some(secret) = candidates.iter().find(|v| is_secret(v)) {
             return Some(secret.clone());
@@ -675,6 +692,17 @@ impl Cfn<'_> {
 }
 
 impl Resolve for Cfn<'_> {
+    /// A name under a tag CloudFormation does not know is its text alone,
+    /// never the tag (which may be anything the author typed).
+    fn name(&self, node: &Node) -> Option<String> {
+        match &node.kind {
+            Kind::Tagged(tag, inner) if !INTRINSICS.contains(&tag.trim_start_matches('!')) => {
+                inner.scalar_text()
+            }
+            _ => node.scalar_text(),
+        }
+    }
+
     fn entries<'n>(&self, node: &'n Node) -> Vec<&'n Node> {
         match intrinsic(node) {
             // `!If [cond, entry, entry-or-!Ref AWS::NoValue]`: both branches are possible.
@@ -737,6 +765,12 @@ fn dynamic_reference(s: &str) -> EnvValue {
         let body = &inner[..end];
         rest = &inner[end + 2..];
         let service = body.split(':').next().unwrap_or_default();
+        if !matches!(service, "ssm" | "ssm-secure" | "secretsmanager") {
+            // Not a dynamic reference CloudFormation knows: shown as such, never quoted.
+            template.push_str("${{{resolve:…}}}");
+            names.push("{{resolve:…}}".to_owned());
+            continue;
+        }
         let name = body.get(service.len() + 1..).unwrap_or_default();
         // Only the part that names the parameter or secret (and the key
         // taken); never a version or stage, which say nothing more.

@@ -45,7 +45,85 @@ pub fn plain_value(node: &Node) -> Option<EnvValue> {
         Kind::Null => Some(EnvValue::Literal(SecretValue::new(""))),
         Kind::Ref(r) => Some(EnvValue::Reference(r.clone())),
         Kind::Template(t) => Some(EnvValue::Template(SecretValue::new(t.as_str()))),
-        Kind::Seq(_) | Kind::Map(_) | Kind::Tagged(..) => None,
+        // A structure as a value (`value = jsonencode({ … })`): its JSON text.
+        Kind::Seq(_) | Kind::Map(_) => Some(json_text(node)),
+        Kind::Tagged(..) => None,
+    }
+}
+
+/// A structure written out as JSON: a literal when every leaf is, a secret
+/// reference when a leaf is one, a template with `${…}` holes otherwise.
+fn json_text(node: &Node) -> EnvValue {
+    fn write(node: &Node, out: &mut String, literal: &mut bool, secret: &mut Option<EnvValue>) {
+        match &node.kind {
+            Kind::Str(s, _) => {
+                out.push('"');
+                for c in s.chars() {
+                    match c {
+                        '"' => out.push_str("\\\""),
+                        '\\' => out.push_str("\\\\"),
+                        '\n' => out.push_str("\\n"),
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+            Kind::Number(n) => out.push_str(n),
+            Kind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Kind::Null => out.push_str("null"),
+            Kind::Seq(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out, literal, secret);
+                }
+                out.push(']');
+            }
+            Kind::Map(entries) => {
+                out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push('"');
+                    out.push_str(&k.text);
+                    out.push_str("\":");
+                    write(v, out, literal, secret);
+                }
+                out.push('}');
+            }
+            Kind::Ref(r) => {
+                *literal = false;
+                if secret.is_none() && matches!(r.target, ecsguard_core::ReferenceTarget::Secret(_))
+                {
+                    *secret = Some(EnvValue::Reference(r.clone()));
+                }
+                out.push_str("\"${");
+                out.push_str(&r.expression);
+                out.push_str("}\"");
+            }
+            Kind::Template(t) => {
+                *literal = false;
+                out.push('"');
+                out.push_str(t);
+                out.push('"');
+            }
+            Kind::Tagged(_, inner) => write(inner, out, literal, secret),
+        }
+    }
+    let mut out = String::new();
+    let mut literal = true;
+    let mut secret = None;
+    write(node, &mut out, &mut literal, &mut secret);
+    if let Some(secret) = secret {
+        return secret;
+    }
+    if literal {
+        EnvValue::Literal(SecretValue::new(out))
+    } else {
+        EnvValue::Template(SecretValue::new(out))
     }
 }
 
@@ -250,13 +328,20 @@ pub fn task_definition(
 /// Each occurrence is judged from a bounded look back, so that a text made
 /// of thousands of placeholders costs linear time per placeholder.
 pub fn in_password_position(text: &str, placeholder: &str) -> bool {
-    const USER_MAX: usize = 256;
     if placeholder.is_empty() {
         return false;
     }
-    text.match_indices(placeholder).any(|(i, _)| {
+    text.match_indices(placeholder)
+        .any(|(i, _)| password_slot_at(text, i, i + placeholder.len()))
+}
+
+/// Whether `text[start..end]` sits where a URL or DSN keeps its password.
+pub fn password_slot_at(text: &str, start: usize, end: usize) -> bool {
+    const USER_MAX: usize = 256;
+    {
+        let i = start;
         let before = &text.as_bytes()[..i];
-        let after = &text[i + placeholder.len()..];
+        let after = &text[end..];
         let tail = &before[before.len().saturating_sub(9)..];
         let tail = String::from_utf8_lossy(tail).to_ascii_lowercase();
         if tail.ends_with("password=") || tail.ends_with("pwd=") || tail.ends_with("pass=") {
@@ -276,7 +361,7 @@ pub fn in_password_position(text: &str, placeholder: &str) -> bool {
             j -= 1;
         }
         before[..j].ends_with(b"://")
-    })
+    }
 }
 
 /// Of two values either of which may be deployed (a conditional's

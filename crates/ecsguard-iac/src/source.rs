@@ -127,17 +127,18 @@ pub fn scan_json_root(root: &Node, file: &str, out: &mut Outcome) {
             containers: extract::containers(root, &files, &Plain),
         });
     } else if let Some(items) = root.as_seq().filter(|items| {
-        !items.is_empty()
-            && items.iter().all(|t| {
-                t.get_exact("containerDefinitions").is_some()
-                    || t.get_exact("taskDefinition").is_some()
-            })
+        items.iter().any(|t| {
+            t.get_exact("containerDefinitions").is_some() || t.get_exact("taskDefinition").is_some()
+        })
     }) {
-        // An array of task definitions (a dump of several, or a deploy tool's list).
+        // An array of task definitions (a dump of several, or a deploy tool's
+        // list, which may hold other items too: those are not read).
         for item in items {
             let td = item.get_exact("taskDefinition").unwrap_or(item);
-            out.task_definitions
-                .extend(extract::task_definition(td, &files, &Plain));
+            if td.get_exact("containerDefinitions").is_some() {
+                out.task_definitions
+                    .extend(extract::task_definition(td, &files, &Plain));
+            }
         }
     } else if root.get_exact("name").is_some()
         && (root.get_exact("image").is_some() || root.get_exact("environment").is_some())

@@ -111,7 +111,7 @@ struct Module<'a> {
     /// Values from `.tfvars` files, the highest precedence last written.
     /// Values from `.tfvars` files, in increasing precedence, each marked
     /// whether Terraform loads its file by itself.
-    var_values: RefCell<HashMap<String, Vec<(bool, VarValue<'a>)>>>,
+    var_values: RefCell<HashMap<String, Vec<(Precedence, VarValue<'a>)>>>,
     /// `data "template_file"` blocks by name.
     template_files: HashMap<String, (u32, &'a Block)>,
     /// Things read only in part (see `Report::notes`).
@@ -301,12 +301,20 @@ fn tfvars_files(dir: &Path, allowed: &[PathBuf]) -> Vec<PathBuf> {
     found.into_iter().map(|(_, _, p)| p).collect()
 }
 
-/// Whether Terraform loads a variable file by itself (not `-var-file`).
-fn loaded_by_terraform(display: &str) -> bool {
+/// Where a variable file stands in Terraform's order (later wins):
+/// `terraform.tfvars`, `terraform.tfvars.json`, `*.auto.tfvars(.json)` by
+/// name, then the `-var-file`s.
+type Precedence = (u8, String);
+
+fn precedence(display: &str) -> Precedence {
     let name = display.rsplit(['/', '\\']).next().unwrap_or(display);
-    matches!(name, "terraform.tfvars" | "terraform.tfvars.json")
-        || name.ends_with(".auto.tfvars")
-        || name.ends_with(".auto.tfvars.json")
+    let rank = match name {
+        "terraform.tfvars" => 0,
+        "terraform.tfvars.json" => 1,
+        _ if name.ends_with(".auto.tfvars") || name.ends_with(".auto.tfvars.json") => 2,
+        _ => 3,
+    };
+    (rank, name.to_owned())
 }
 
 fn is_json_tfvars(path: &Path) -> bool {
@@ -372,7 +380,11 @@ fn parse_tolerant(mut text: String) -> (Result<Body, hcl_edit::parser::Error>, S
         // `_`, then the attempt in base 36, padded with `-`: a valid
         // identifier, and no name anyone writes.
         let mut stand_in = format!("_{}", to_base36(attempt));
-        if stand_in.len() > width {
+        if width == 1 {
+            // One character: each attempt takes another, so repeats stay apart.
+            let pool = b"_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+            stand_in = char::from(pool[attempt % pool.len()]).to_string();
+        } else if stand_in.len() > width {
             stand_in.truncate(width);
         }
         while stand_in.len() < width {
@@ -442,12 +454,12 @@ impl<'a> Module<'a> {
         for (fi, source) in sources.iter().enumerate() {
             let fi = u32::try_from(fi).unwrap_or(u32::MAX);
             if source.display.ends_with(".tfvars") {
-                let auto = loaded_by_terraform(&source.display);
+                let precedence = precedence(&source.display);
                 for attr in source.body.attributes() {
                     var_values
                         .entry(attr.key.as_str().to_owned())
                         .or_insert_with(Vec::new)
-                        .push((auto, VarValue::Expr(fi, &attr.value)));
+                        .push((precedence.clone(), VarValue::Expr(fi, &attr.value)));
                 }
                 continue;
             }
@@ -638,6 +650,16 @@ impl<'a> Module<'a> {
                         .flat_map(|t| t.containers.iter().cloned()),
                 );
             }
+            // Containers written beside the modules' in the same list.
+            if let Some(node) =
+                self.container_definitions(&defs.value, Loc::File(fi), &Scope::new(), 0)
+            {
+                containers.extend(
+                    extract::containers(&node, &self.file_names(), &Plain)
+                        .into_iter()
+                        .filter(|c| c.name.is_some() || !c.environment.is_empty()),
+                );
+            }
             return Some(td(containers));
         }
         let errors_before = self.errors.borrow().len();
@@ -762,13 +784,13 @@ impl<'a> Module<'a> {
                 Ok(Some(mut root)) => {
                     root.relocate(&|p| Pos { file: fi, ..p });
                     if let Kind::Map(entries) = root.kind {
-                        let auto = loaded_by_terraform(&display);
+                        let precedence = precedence(&display);
                         let mut values = self.var_values.borrow_mut();
                         for (k, v) in entries {
                             values
                                 .entry(k.text)
                                 .or_default()
-                                .push((auto, VarValue::Node(v)));
+                                .push((precedence.clone(), VarValue::Node(v)));
                         }
                     }
                 }
@@ -794,40 +816,34 @@ impl<'a> Module<'a> {
         self.local_values
             .borrow_mut()
             .insert(key.clone(), LocalState::InProgress);
-        let candidates: Vec<(bool, Node)> = self
+        let candidates: Vec<(Precedence, Node)> = self
             .var_values
             .borrow()
             .get(name)
             .map(|values| {
                 values
                     .iter()
-                    .map(|(auto, v)| {
+                    .map(|(precedence, v)| {
                         let node = match v {
                             VarValue::Expr(fi, expr) => {
                                 self.eval(expr, Loc::File(*fi), &Scope::new(), depth)
                             }
                             VarValue::Node(node) => node.clone(),
                         };
-                        (*auto, node)
+                        (precedence.clone(), node)
                     })
                     .filter(|(_, n)| usable(n))
                     .collect()
             })
             .unwrap_or_default();
-        // Files Terraform loads itself win, the last one first; otherwise each
-        // `-var-file` may be the one used, and the value more likely secret
-        // is judged.
+        // Any of these files may be the one in use (`-var-file` overrides the
+        // files Terraform loads itself, which override each other): the value
+        // more likely secret is judged, and of equals the one that wins.
         let rank = |n: &Node| extract::plain_value(n).map_or(0, |v| extract::secret_rank(&v));
-        let from_tfvars = match candidates.iter().rposition(|(auto, _)| *auto) {
-            Some(i) => candidates.into_iter().nth(i).map(|(_, n)| n),
-            None => candidates.into_iter().map(|(_, n)| n).reduce(|a, b| {
-                if rank(&b) > rank(&a) {
-                    b
-                } else {
-                    a
-                }
-            }),
-        };
+        let from_tfvars = candidates
+            .into_iter()
+            .max_by(|(pa, a), (pb, b)| rank(a).cmp(&rank(b)).then(pa.cmp(pb)))
+            .map(|(_, n)| n);
         let node = from_tfvars.or_else(|| {
             let (fi, expr) = self.variables.get(name)?.default?;
             Some(self.eval(expr, Loc::File(fi), &Scope::new(), depth))
@@ -1243,7 +1259,7 @@ impl<'a> Module<'a> {
         // Read here as container definitions, with its variables: its own
         // reading is dropped. A file read here as something else (a whole
         // template) keeps its own reading.
-        if node.as_seq().is_some() || node.get("containerDefinitions").is_some() {
+        if extract::looks_like_container_list(&node) || node.get("containerDefinitions").is_some() {
             self.consumed.borrow_mut().push(canonical_name(path));
         }
         Some(node)
@@ -1695,11 +1711,12 @@ impl<'a> Module<'a> {
         scope: &Scope,
         depth: u32,
     ) -> Option<String> {
+        // Only a key written in the code: one computed from a value (a local,
+        // a variable) could be any text, and a reference is shown.
+        let _ = (loc, scope, depth);
         match op.value() {
             TraversalOperator::GetAttr(id) => Some(id.as_str().to_owned()),
-            TraversalOperator::Index(e) => {
-                self.eval(e, loc, scope, depth).as_str().map(str::to_owned)
-            }
+            TraversalOperator::Index(Expression::String(s)) => Some(s.value().to_string()),
             _ => None,
         }
     }
@@ -1788,6 +1805,10 @@ impl<'a> Module<'a> {
                 }
                 _ => unknown("jsondecode(…)", pos),
             },
+            "element" | "one" if args.first().is_some_and(is_secret_ref) => args
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| unknown("element(…)", pos)),
             "element" => match (args.first().and_then(Node::as_seq), args.get(1)) {
                 (Some(items), Some(i)) => i
                     .scalar_text()
@@ -1800,6 +1821,14 @@ impl<'a> Module<'a> {
                 let text = |i: usize| args.get(i).and_then(Node::as_str);
                 match (args.first(), text(0), text(1)) {
                     (Some(first), Some(t), Some(a)) => {
+                        // The result's size is paid for before it is built.
+                        let grows = text(2).map_or(0, str::len);
+                        let size = t
+                            .len()
+                            .saturating_add(t.matches(a).count().saturating_mul(grows));
+                        if !a.is_empty() && !self.spend(size / 16, pos) {
+                            return unknown("replace(…)", pos);
+                        }
                         let out = match name {
                             // A `/regex/` pattern is not evaluated: the text is kept.
                             "replace" if a.starts_with('/') && a.ends_with('/') => t.to_owned(),
@@ -1856,6 +1885,11 @@ impl<'a> Module<'a> {
                     .or_else(|| args.get(2).cloned())
                     .unwrap_or_else(|| unknown("lookup(…)", pos))
             }
+            // Any argument may be the one used: a secret one is judged.
+            "coalesce" if args.iter().any(is_secret_ref) => args
+                .into_iter()
+                .find(is_secret_ref)
+                .unwrap_or_else(|| unknown("coalesce(…)", pos)),
             "coalesce" => args
                 .into_iter()
                 .find(|a| !matches!(a.kind, Kind::Null) && a.as_str() != Some(""))
@@ -1869,8 +1903,9 @@ impl<'a> Module<'a> {
                         return unknown("file(…)", pos);
                     }
                     match input::read_text(&path, self.max_file_size) {
+                        Ok(text) if !self.spend(text.len() / 16, pos) => unknown("file(…)", pos),
                         Ok(text) => Node::new(Kind::Str(text, StrStyle::Inline), pos),
-                        Err(_) => unknown(format!("file(\"{rel}\")"), pos),
+                        Err(_) => unknown("file(…)", pos),
                     }
                 }
                 None => unknown("file(…)", pos),
@@ -1890,42 +1925,56 @@ impl<'a> Module<'a> {
 /// `task_container_environment` …
 fn is_environment_input(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
-    lower.split(['_', '-']).any(|w| {
+    let words: Vec<&str> = lower.split(['_', '-']).collect();
+    let env = |w: &&str| {
         matches!(
-            w,
+            *w,
             "env" | "envs" | "environment" | "environments" | "envvars" | "envvar"
         )
-    })
+    };
+    // `secret_environment`, `env_from_secrets_manager`: references to secrets, not values.
+    let secret_refs = |w: &&str| {
+        matches!(
+            *w,
+            "secret" | "secrets" | "ssm" | "arn" | "arns" | "from" | "files" | "file"
+        )
+    };
+    words.iter().any(env) && !words.iter().any(secret_refs)
 }
 
 /// Whether a module (by its source, or its inputs) deploys ECS containers,
 /// so that its environment inputs are container environment.
 fn looks_like_ecs_module(source: &str, inputs: &[&str]) -> bool {
     let source = source.to_ascii_lowercase();
-    [
-        "ecs",
-        "fargate",
-        "container",
-        "task-definition",
-        "task_definition",
-    ]
-    .iter()
-    .any(|w| source.contains(w))
+    // Containers elsewhere (Kubernetes, Lambda, Batch …) are not ECS tasks.
+    let elsewhere = [
+        "k8s",
+        "kubernetes",
+        "helm",
+        "lambda",
+        "batch",
+        "eks",
+        "cloud-run",
+        "app-runner",
+    ];
+    if elsewhere.iter().any(|w| source.contains(w)) {
+        return false;
+    }
+    ["ecs", "fargate", "task-definition", "task_definition"]
+        .iter()
+        .any(|w| source.contains(w))
         || inputs.iter().any(|k| {
             matches!(
                 *k,
-                "container_image"
-                    | "container_name"
-                    | "container_port"
-                    | "task_cpu"
+                "task_cpu"
                     | "task_memory"
                     | "container_definitions"
                     | "ecs_cluster_id"
                     | "ecs_cluster_arn"
-                    | "cluster_id"
-                    | "cluster_arn"
+                    | "ecs_cluster_name"
                     | "execution_role_arn"
                     | "task_role_arn"
+                    | "task_execution_role_arn"
             )
         })
 }
@@ -1987,13 +2036,17 @@ fn format_parts(spec: &str, args: &[Node], pos: Pos) -> Node {
             lit.push(c);
             continue;
         }
-        match chars.next() {
-            Some('%') => lit.push('%'),
+        match chars.peek().copied() {
+            Some('%') => {
+                chars.next();
+                lit.push('%');
+            }
             Some(_) => {
-                // Flags and widths (`%05d`) end at the verb letter.
+                // Flags and widths (`%05d`, `%-8s`) come before the verb letter.
                 while chars.peek().is_some_and(|c| !c.is_ascii_alphabetic()) {
                     chars.next();
                 }
+                chars.next();
                 if !lit.is_empty() {
                     parts.push(Part::Lit(std::mem::take(&mut lit)));
                 }
@@ -2192,7 +2245,8 @@ fn combine(mut parts: Vec<Part>, pos: Pos) -> Node {
     }
     let mut text = String::new();
     let mut literal = true;
-    let mut marked: Vec<(String, String, String)> = Vec::new();
+    // Inputs marked secret, with where their placeholder sits in `text`.
+    let mut marked: Vec<(usize, usize, String, String)> = Vec::new();
     for part in &parts {
         match part {
             Part::Lit(s) => text.push_str(s),
@@ -2219,7 +2273,13 @@ fn combine(mut parts: Vec<Part>, pos: Pos) -> Node {
                             target: ReferenceTarget::Sensitive(why),
                         }) = &node.kind
                         {
-                            marked.push((placeholder.clone(), expression.clone(), why.clone()));
+                            let start = text.len();
+                            marked.push((
+                                start,
+                                start + placeholder.len(),
+                                expression.clone(),
+                                why.clone(),
+                            ));
                         }
                         text.push_str(&placeholder);
                     }
@@ -2228,10 +2288,8 @@ fn combine(mut parts: Vec<Part>, pos: Pos) -> Node {
         }
     }
     // An input marked secret where a URL or DSN keeps its password.
-    marked.sort();
-    marked.dedup();
-    for (placeholder, expression, why) in &marked {
-        if extract::in_password_position(&text, placeholder) {
+    for (start, end, expression, why) in &marked {
+        if extract::password_slot_at(&text, *start, *end) {
             return reference(
                 format!("\"…${{{expression}}}…\""),
                 ReferenceTarget::Secret(format!("password in a URL or DSN, from a {why}")),
@@ -2240,7 +2298,7 @@ fn combine(mut parts: Vec<Part>, pos: Pos) -> Node {
         }
     }
     // Built from an input marked secret: as marked as the input.
-    if let Some((_, expression, why)) = marked.into_iter().next() {
+    if let Some((_, _, expression, why)) = marked.into_iter().next() {
         return reference(
             format!("\"…${{{expression}}}…\""),
             ReferenceTarget::Sensitive(why),

@@ -67,6 +67,36 @@ const SECRET_SUFFIXES: &[(&str, &str)] = &[
     ("apikey", "API key"),
 ];
 
+/// Short password words, run together only with these (`DBPASS`, `PGPASS`,
+/// `DBPWD`, `ROOTPW`, `BINDPW`), never alone (`COMPASS`, `BYPASS`).
+const SHORT_SUFFIXES: &[&str] = &["pass", "pwd", "pw"];
+const SHORT_PREFIXES: &[&str] = &[
+    "db", "pg", "mysql", "sql", "root", "bind", "admin", "user", "redis", "smtp", "ldap", "app",
+    "mongo", "rabbit", "amqp", "mail", "ftp", "ssh",
+];
+
+fn run_together_password(w: &str) -> bool {
+    SHORT_SUFFIXES.iter().any(|suffix| {
+        w.strip_suffix(suffix)
+            .is_some_and(|prefix| SHORT_PREFIXES.contains(&prefix))
+    })
+}
+
+/// Trailing words that name where a value is used, not what it is
+/// (`DB_PASS_PROD`): a secret word before them still ends the name.
+const STAGE_WORDS: &[&str] = &[
+    "prod",
+    "production",
+    "dev",
+    "development",
+    "staging",
+    "stage",
+    "test",
+    "qa",
+    "live",
+    "uat",
+];
+
 /// Words that say a key or value is made to be public.
 const PUBLIC_WORDS: &[&str] = &["public", "publishable", "pub", "site", "sitekey"];
 
@@ -101,6 +131,8 @@ const KEY_PREFIXES: &[&str] = &[
     "service",
     "account",
     "admin",
+    "ssh",
+    "deploy",
     "write",
     "ingest",
     "webhook",
@@ -281,7 +313,7 @@ fn classify_uncached(name: &str) -> NameClass {
                                                               // A numeric suffix (`RABBITMQ_PASS_2`) does not change what the name says.
     let meaningful = words
         .iter()
-        .rposition(|w| !w.bytes().all(|b| b.is_ascii_digit()))
+        .rposition(|w| !w.bytes().all(|b| b.is_ascii_digit()) && !STAGE_WORDS.contains(&w.as_str()))
         .map_or(0, |i| i + 1);
     for (i, word) in words.iter().enumerate() {
         let last = i + 1 == meaningful;
@@ -300,6 +332,8 @@ fn classify_uncached(name: &str) -> NameClass {
         {
             // Run together: `DBPASSWORD`, `MYSQLROOTPASSWORD`.
             hit = Some((i, i, kind));
+        } else if run_together_password(w) {
+            hit = Some((i, i, "password"));
         } else if (w == "key" || w == "keys")
             && i > 0
             && KEY_PREFIXES.contains(&words[i - 1].as_str())
