@@ -468,3 +468,254 @@ fn a_value_on_the_next_line_of_its_entry_has_no_value_location() {
     assert_eq!(f["origin"], "in-place");
     assert!(f.get("value_location").is_none(), "{f}");
 }
+
+// ---- second adversarial pass ------------------------------------------------
+
+fn assert_no_canary(dir: &std::path::Path, canaries: &[&str]) {
+    for format in ["text", "json", "sarif"] {
+        let run = ecsguard_in(dir, &["scan", "-v", "--format", format, "."]);
+        for canary in canaries {
+            for w in 0..=canary.len() - 6 {
+                let part = &canary[w..w + 6];
+                assert!(
+                    !run.stdout.contains(part) && !run.stderr.contains(part),
+                    "{format} shows {part}: {}{}",
+                    run.stdout,
+                    run.stderr
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn unknown_tags_services_and_computed_keys_are_never_shown() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "defs.yaml",
+        "Resources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions: !Zx9Qw8Er7Ty6Ui5O\n",
+    );
+    write(
+        dir.path(),
+        "name.yaml",
+        &cfn_env("            - Name: !Kk9Ll8Mm7Nn6Bb5V DB_PASSWORD\n              Value: \"{{resolve:Pp4Kd8Sx2Lw6Qe9R}}\"\n"),
+    );
+    write(
+        dir.path(),
+        "tf/main.tf",
+        &format!(
+            "variable \"creds\" {{}}\nlocals {{\n  k = \"Ua5Gh1Ko7Mn3Bv8C\"\n}}\n{}",
+            tf_env("    { name = \"DB_PASSWORD\", value = var.creds[local.k] },\n    { name = \"API_TOKEN\", value = file(\"Wr6Ez2Yt9Ii4Oo1P\") },")
+        ),
+    );
+    assert_no_canary(
+        dir.path(),
+        &[
+            "Zx9Qw8Er7Ty6Ui5O",
+            "Kk9Ll8Mm7Nn6Bb5V",
+            "Pp4Kd8Sx2Lw6Qe9R",
+            "Ua5Gh1Ko7Mn3Bv8C",
+            "Wr6Ez2Yt9Ii4Oo1P",
+        ],
+    );
+}
+
+#[test]
+fn format_keeps_the_text_after_each_verb() {
+    let report = scan(&[(
+        "main.tf",
+        &tf_env("    { name = \"DATABASE_URL\", value = format(\"postgres://admin:%s@db/app\", \"Qq1Ww2Ee3Rr4Tt5Y\") },"),
+    )]);
+    assert_eq!(vars(&report), ["DATABASE_URL"]);
+}
+
+#[test]
+fn a_structure_as_a_value_is_judged_as_its_json() {
+    let report = scan(&[(
+        "main.tf",
+        &tf_env("    { name = \"APP_CONFIG\", value = jsonencode({ database_url = \"postgres://admin:js-Passw0rd@db/app\" }) },\n    { name = \"FLAGS\", value = jsonencode({ a = true }) },"),
+    )]);
+    assert_eq!(vars(&report), ["APP_CONFIG"]);
+}
+
+#[test]
+fn a_var_file_overrides_terraform_tfvars_and_json_does_not_always_win() {
+    let report = scan(&[
+        ("main.tf", &format!("variable \"database_url\" {{}}\nvariable \"api_url\" {{}}\n{}", tf_env("    { name = \"DATABASE_URL\", value = var.database_url },\n    { name = \"API_URL\", value = var.api_url },"))),
+        ("terraform.tfvars", "database_url = \"postgres://localhost/app\"\n"),
+        ("prod.tfvars", "database_url = \"postgres://admin:vf-Passw0rd@prod-db/app\"\n"),
+        ("terraform.tfvars.json", r#"{"api_url": "https://api.example.com"}"#),
+        ("prod.auto.tfvars", "api_url = \"https://admin:au-Passw0rd@api.example.com\"\n"),
+    ]);
+    assert_eq!(vars(&report), ["API_URL", "DATABASE_URL"]);
+}
+
+#[test]
+fn an_ssm_typed_parameter_default_is_a_parameter_name() {
+    let report = scan(&[(
+        "t.yaml",
+        &format!(
+            "Parameters:\n  DbPassword:\n    Type: AWS::SSM::Parameter::Value<String>\n    Default: /app/prod/db_password\n{}",
+            cfn_env("            - Name: DB_PASSWORD\n              Value: !Ref DbPassword\n")
+        ),
+    )]);
+    assert_eq!(
+        found(&report),
+        [("DB_PASSWORD".to_owned(), "secret-named-variable".to_owned())]
+    );
+    assert_eq!(report["findings"][0]["severity"], "high");
+}
+
+#[test]
+fn containers_beside_a_module_container_are_read() {
+    let report = scan(&[(
+        "main.tf",
+        "module \"app\" {\n  source = \"cloudposse/ecs-container-definition/aws\"\n  container_name = \"app\"\n  environment = [{ name = \"GITHUB_TOKEN\", value = \"ghp_1A2b3C4d5E6f7G8h9I0jK1lM2nO3pQ4rS5tU\" }]\n}\nresource \"aws_ecs_task_definition\" \"t\" {\n  family = \"t\"\n  container_definitions = jsonencode([module.app.json_map_object, { name = \"sidecar\", environment = [{ name = \"DD_API_KEY\", value = \"dd-Api-K3y-0123456789abcdef\" }] }])\n}\n",
+    )]);
+    assert_eq!(vars(&report), ["DD_API_KEY", "GITHUB_TOKEN"]);
+}
+
+#[test]
+fn templates_of_task_definition_arrays_keep_their_own_findings() {
+    let report = scan(&[
+        ("tds.json", r#"[{"family": "a", "containerDefinitions": [{"name": "c", "environment": [{"name": "DB_PASSWORD", "value": "arr-Passw0rd-1"}]}]}, {"serviceName": "web"}]"#),
+        ("main.tf", "resource \"aws_ecs_task_definition\" \"x\" {\n  family = \"x\"\n  container_definitions = templatefile(\"tds.json\", {})\n}\n"),
+    ]);
+    assert_eq!(vars(&report), ["DB_PASSWORD"]);
+}
+
+#[test]
+fn three_one_character_duplicate_keys_parse() {
+    let report = scan(&[(
+        "main.tf",
+        &format!(
+            "locals {{\n  m = {{ a = 1, a = 2, a = 3 }}\n}}\n{}",
+            tf_env("    { name = \"DB_PASSWORD\", value = \"dup3-Passw0rd\" },")
+        ),
+    )]);
+    assert!(
+        report["errors"].as_array().expect("errors").is_empty(),
+        "{}",
+        report["errors"]
+    );
+    assert_eq!(vars(&report), ["DB_PASSWORD"]);
+}
+
+#[test]
+fn string_growth_and_file_reads_are_paid_from_the_budget() {
+    let a = "a".repeat(1000);
+    let report = scan(&[(
+        "main.tf",
+        &format!(
+            "locals {{\n  a = \"{a}\"\n  r1 = replace(local.a, \"a\", local.a)\n  r2 = replace(local.r1, \"a\", local.a)\n  r3 = replace(local.r2, \"a\", local.a)\n}}\n{}",
+            tf_env("    { name = \"X\", value = local.r3 },")
+        ),
+    )]);
+    assert!(
+        report["errors"].to_string().contains("evaluation stopped"),
+        "{}",
+        report["errors"]
+    );
+    let dir = tempdir();
+    write(dir.path(), "big.txt", "x".repeat(5 << 20));
+    let refs = vec!["file(\"big.txt\")"; 800].join(", ");
+    write(
+        dir.path(),
+        "main.tf",
+        format!(
+            "locals {{\n  x = [{refs}]\n}}\n{}",
+            tf_env("    { name = \"X\", value = jsonencode(local.x) },")
+        ),
+    );
+    let (report, _) = scan_dir(dir.path(), &[]);
+    assert!(
+        report["errors"].to_string().contains("evaluation stopped"),
+        "{}",
+        report["errors"]
+    );
+}
+
+#[test]
+fn many_distinct_sensitive_inputs_in_one_string_cost_linear_time() {
+    let n = 20_000;
+    let vars_tf: String = (0..n)
+        .map(|i| format!("variable \"v{i}\" {{\n  sensitive = true\n}}\n"))
+        .collect();
+    let value: String = (0..n).map(|i| format!("${{var.v{i}}}")).collect();
+    let report = scan(&[(
+        "main.tf",
+        &format!(
+            "{vars_tf}{}",
+            tf_env(&format!(
+                "    {{ name = \"DB_PASSWORD\", value = \"{value}\" }},"
+            ))
+        ),
+    )]);
+    assert_eq!(vars(&report), ["DB_PASSWORD"]);
+}
+
+#[test]
+fn non_ecs_modules_and_secret_reference_inputs_are_not_container_environment() {
+    let report = scan(&[(
+        "main.tf",
+        "module \"k8s\" {\n  source = \"./modules/k8s-deployment\"\n  container_image = \"x\"\n  env = { API_TOKEN = \"k8s-T0ken-value-123\" }\n}\nmodule \"svc\" {\n  source = \"./modules/ecs-service\"\n  secret_environment = { DB_PASSWORD = \"prod/api/DbPassword\" }\n  env_from_secrets_manager = { API_KEY = \"arn:aws:secretsmanager:eu-west-1:1:secret:x\" }\n  environment = { LOG_LEVEL = \"info\" }\n}\n",
+    )]);
+    assert!(vars(&report).is_empty(), "{:?}", found(&report));
+}
+
+#[test]
+fn settings_under_names_about_secrets_are_not_passwords() {
+    let env = [
+        ("DB_SECRET_NAME", "MyApp/Prod/DbCredentials2"),
+        ("PASSWORD_POLICY", "minLength=12,requireUpper"),
+        ("API_KEY_HEADER", "X-Api-Key-v2"),
+        ("SECRET_KEY_VERSION", "v2024.1-Rc1"),
+    ]
+    .iter()
+    .map(|(n, v)| format!(r#"{{"name": "{n}", "value": "{v}"}}"#))
+    .collect::<Vec<_>>()
+    .join(", ");
+    let report = scan(&[("td.json", &td_json(&env))]);
+    assert!(vars(&report).is_empty(), "{:?}", found(&report));
+}
+
+#[test]
+fn short_run_together_password_names_are_secret_names() {
+    let env = [
+        "DBPASS",
+        "PGPASS",
+        "DBPWD",
+        "ROOTPW",
+        "LDAP_BINDPW",
+        "DB_PASS_PROD",
+        "SSH_KEY",
+        "COMPASS_URL",
+    ]
+    .iter()
+    .map(|n| format!(r#"{{"name": "{n}", "value": "plain-pw-value"}}"#))
+    .collect::<Vec<_>>()
+    .join(", ");
+    let report = scan(&[("td.json", &td_json(&env))]);
+    assert_eq!(
+        vars(&report),
+        [
+            "DBPASS",
+            "DBPWD",
+            "DB_PASS_PROD",
+            "LDAP_BINDPW",
+            "PGPASS",
+            "ROOTPW",
+            "SSH_KEY"
+        ]
+    );
+}
+
+#[test]
+fn secrets_among_coalesce_and_element_arguments_are_judged() {
+    let report = scan(&[(
+        "main.tf",
+        &format!("variable \"x\" {{}}\n{}", tf_env("    { name = \"A\", value = element(random_password.p[*].result, 0) },\n    { name = \"B\", value = coalesce(var.x, random_password.p.result) },")),
+    )]);
+    assert_eq!(vars(&report), ["A", "B"]);
+}
