@@ -65,6 +65,9 @@ const MODULE_MARKERS: &[&[u8]] = &[
     // In-house ECS modules and Terragrunt inputs.
     b"container_image",
     b"container_definitions",
+    b"task_cpu",
+    b"task_memory",
+    b"execution_role_arn",
     b"fargate",
     b"ecs_",
     b"-ecs",
@@ -176,6 +179,13 @@ pub fn scan_module(
         MODULE_MARKERS
             .iter()
             .any(|m| memchr::memmem::find(t.as_bytes(), m).is_some())
+            // `//ECS-Service`: sources are not case-sensitive to a reader.
+            || (t.contains("module") && {
+                let lower = t.to_ascii_lowercase();
+                MODULE_MARKERS
+                    .iter()
+                    .any(|m| memchr::memmem::find(lower.as_bytes(), m).is_some())
+            })
     });
     if !relevant {
         return out;

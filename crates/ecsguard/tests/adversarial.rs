@@ -499,12 +499,12 @@ fn unknown_tags_services_and_computed_keys_are_never_shown() {
     write(
         dir.path(),
         "name.yaml",
-        &cfn_env("            - Name: !Kk9Ll8Mm7Nn6Bb5V DB_PASSWORD\n              Value: \"{{resolve:Pp4Kd8Sx2Lw6Qe9R}}\"\n"),
+        cfn_env("            - Name: !Kk9Ll8Mm7Nn6Bb5V DB_PASSWORD\n              Value: \"{{resolve:Pp4Kd8Sx2Lw6Qe9R}}\"\n"),
     );
     write(
         dir.path(),
         "tf/main.tf",
-        &format!(
+        format!(
             "variable \"creds\" {{}}\nlocals {{\n  k = \"Ua5Gh1Ko7Mn3Bv8C\"\n}}\n{}",
             tf_env("    { name = \"DB_PASSWORD\", value = var.creds[local.k] },\n    { name = \"API_TOKEN\", value = file(\"Wr6Ez2Yt9Ii4Oo1P\") },")
         ),
@@ -718,4 +718,13 @@ fn secrets_among_coalesce_and_element_arguments_are_judged() {
         &format!("variable \"x\" {{}}\n{}", tf_env("    { name = \"A\", value = element(random_password.p[*].result, 0) },\n    { name = \"B\", value = coalesce(var.x, random_password.p.result) },")),
     )]);
     assert_eq!(vars(&report), ["A", "B"]);
+}
+
+#[test]
+fn an_ecs_module_is_read_whatever_the_case_of_its_source() {
+    let report = scan(&[(
+        "main.tf",
+        "module \"svc\" {\n  source = \"git::https://example.com/mods.git//ECS-Service\"\n  environment = { DB_PASSWORD = \"case-Passw0rd-1\" }\n}\nmodule \"api\" {\n  source = \"./modules/svc\"\n  container_name = \"api\"\n  task_cpu = 256\n  environment = { API_TOKEN = \"cpu-T0ken-value-1\" }\n}\n",
+    )]);
+    assert_eq!(vars(&report), ["API_TOKEN", "DB_PASSWORD"]);
 }
