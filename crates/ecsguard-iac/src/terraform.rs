@@ -1299,26 +1299,20 @@ impl<'a> Module<'a> {
         shift: u32,
         interpolate: bool,
     ) -> Option<Node> {
-        if !interpolate {
-            return match json::parse(text) {
-                Ok(Some(mut node)) => {
-                    node.shift_spans(shift);
-                    node.relocate(&|p| relocate(p));
-                    Some(node)
-                }
-                Ok(None) => None,
-                Err(e) => {
-                    let at = relocate(e.pos);
-                    self.error(at, format!("container definitions: {}", e.message));
-                    None
-                }
-            };
-        }
-        let (masked, holes) = mask_interpolations(text);
+        // A template's holes are masked for the parser, then evaluated.
+        let (masked, holes) = if interpolate {
+            mask_interpolations(text)
+        } else {
+            (text.to_owned(), HashMap::new())
+        };
         match json::parse(&masked) {
             Ok(Some(mut node)) => {
                 node.shift_spans(shift);
-                self.fill(&mut node, &holes, relocate, scope);
+                if interpolate {
+                    self.fill(&mut node, &holes, relocate, scope);
+                } else {
+                    node.relocate(&|p| relocate(p));
+                }
                 Some(node)
             }
             Ok(None) => None,
