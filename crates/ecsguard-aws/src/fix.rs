@@ -224,13 +224,15 @@ pub async fn fix(options: &FixOptions, rules: &RuleConfig) -> FixReport {
     };
     let report = crate::scan::scan(&scan_options, rules).await;
     out.errors.extend(report.errors);
-    let resumed_families: Vec<String> = targets.values().map(|(_, f)| f.clone()).collect();
+    // A family resumed in one region says nothing about the same family in
+    // another: resumed pairs are (region, family).
+    let resumed: Vec<(String, String)> = targets.values().cloned().collect();
     for f in &report.findings {
         let (Location::Live { arn, region, .. }, Some(family)) = (&f.location, &f.family) else {
             continue;
         };
         if (!options.families.is_empty() && !options.families.contains(family))
-            || resumed_families.contains(family)
+            || resumed.contains(&(region.clone(), family.clone()))
         {
             continue;
         }
@@ -579,7 +581,9 @@ async fn apply(
                 arn: arn.clone(),
                 created: false,
             },
-            RolePlan::Create { name } => create_role(clients, name, &plan.old_arn).await?,
+            RolePlan::Create { name } => {
+                create_role(clients, name, &plan.old_arn, &journal.plan_id).await?
+            }
         };
         journal.role = Some(role);
         steps.finished(journal, path)?;
@@ -1038,7 +1042,19 @@ async fn store_secret(
     })
 }
 
-async fn create_role(clients: &Clients, name: &str, source: &str) -> Result<RoleStep, String> {
+async fn create_role(
+    clients: &Clients,
+    name: &str,
+    source: &str,
+    plan_id: &str,
+) -> Result<RoleStep, String> {
+    // Tagged in the creating call, so a run killed before its journal
+    // recorded the role still knows it as its own.
+    let tag = aws_sdk_iam::types::Tag::builder()
+        .key(PLAN_TAG)
+        .value(plan_id)
+        .build()
+        .map_err(|e| format!("cannot build a tag: {e}"))?;
     let (arn, created) = match clients
         .iam
         .create_role()
@@ -1047,11 +1063,15 @@ async fn create_role(clients: &Clients, name: &str, source: &str) -> Result<Role
         .description(format!(
             "ECS task execution role created by ecsguard for {source}"
         ))
+        .tags(tag)
         .send()
         .await
     {
         Ok(out) => (
-            out.role().map(|r| r.arn().to_owned()).unwrap_or_default(),
+            out.role()
+                .map(|r| r.arn().to_owned())
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| format!("CreateRole returned no ARN for {name}"))?,
             true,
         ),
         Err(e)
@@ -1065,10 +1085,15 @@ async fn create_role(clients: &Clients, name: &str, source: &str) -> Result<Role
                 .send()
                 .await
                 .map_err(|e| message(&format!("cannot read role {name}"), &e))?;
-            (
-                out.role().map(|r| r.arn().to_owned()).unwrap_or_default(),
-                false,
-            )
+            let role = out.role();
+            // Ours only when this plan created it; any other role is never
+            // deleted by this fix's rollback.
+            let ours = role.is_some_and(|r| {
+                r.tags()
+                    .iter()
+                    .any(|t| t.key() == PLAN_TAG && t.value() == plan_id)
+            });
+            (role.map(|r| r.arn().to_owned()).unwrap_or_default(), ours)
         }
         Err(e) => return Err(message(&format!("cannot create role {name}"), &e)),
     };

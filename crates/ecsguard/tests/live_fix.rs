@@ -1464,3 +1464,39 @@ fn a_variable_also_in_secrets_needs_overwrite() {
     let forced = fix_in(dir.path(), &acct, &[], &["--apply", "--overwrite"]);
     assert_eq!(forced.code, 0, "{}\n{}", forced.stdout, forced.stderr);
 }
+
+#[test]
+fn after_an_interruption_the_same_family_is_fixed_in_every_region() {
+    let w = rt().block_on(world("200000000028", true));
+    let west = rt().block_on(async {
+        register_with_role(
+            &w.acct.ecs("eu-west-1").await,
+            "app",
+            &[("DB_PASSWORD", "West-db-Passw0rd")],
+            Some(w.role_arn.as_str()),
+        )
+        .await
+    });
+    let dir = common::tempdir();
+    let regions = ["--region", "us-east-1", "--region", "eu-west-1"];
+    let stop = [("ECSGUARD_TEST_STOP_AFTER", "1".to_owned())];
+    let mut args = vec!["--apply"];
+    args.extend_from_slice(&regions);
+    let first = fix_in(dir.path(), &w.acct, &stop, &args);
+    assert_ne!(first.code, 0);
+    let rerun = fix_in(dir.path(), &w.acct, &[], &args);
+    assert_eq!(rerun.code, 0, "{}\n{}", rerun.stdout, rerun.stderr);
+    rt().block_on(async {
+        for region in ["us-east-1", "eu-west-1"] {
+            let ssm = aws_sdk_ssm::Client::new(&w.acct.config(region).await);
+            let got = ssm
+                .get_parameter()
+                .name("/ecsguard/app/app/DB_PASSWORD")
+                .with_decryption(true)
+                .send()
+                .await;
+            assert!(got.is_ok(), "fixed in {region}");
+        }
+    });
+    let _ = west;
+}
