@@ -63,6 +63,9 @@ pub struct ServiceRef {
 pub struct FamilyFix {
     pub plan: FamilyPlan,
     pub services: Vec<ServiceRef>,
+    /// Services running an older revision of the family (with it): they
+    /// still read the values from it, and are not moved by this fix.
+    pub older_services: Vec<(ServiceRef, String)>,
     /// Older revisions of the family that still hold the values.
     pub exposed_revisions: u32,
     pub journal_path: PathBuf,
@@ -386,7 +389,20 @@ async fn fix_family(
             }
         }
     }
-    let services = find_services(&clients.ecs, &options.clusters, old_arn).await?;
+    // Services of the family: those on this revision move; those on an older
+    // one still read the values from it, and are listed.
+    let family_prefix = old_arn
+        .rsplit_once(':')
+        .map_or(old_arn, |(head, _)| head)
+        .to_owned()
+        + ":";
+    let of_family = services_running(&clients.ecs, &options.clusters, |td| {
+        td.starts_with(&family_prefix)
+    })
+    .await?;
+    let (services, older_services): (Vec<_>, Vec<_>) =
+        of_family.into_iter().partition(|(_, td)| td == old_arn);
+    let services: Vec<ServiceRef> = services.into_iter().map(|(s, _)| s).collect();
     let exposed_revisions = u32::try_from(old.revision()).unwrap_or(0);
     // Resume the unfinished journal of this revision, or start a new one.
     let (journal_path, existing) = match existing {
@@ -402,6 +418,7 @@ async fn fix_family(
     let mut fix = FamilyFix {
         plan,
         services,
+        older_services,
         exposed_revisions,
         journal_path,
         journal: None,
@@ -1274,6 +1291,19 @@ pub async fn find_services(
     clusters: &[String],
     arn: &str,
 ) -> Result<Vec<ServiceRef>, String> {
+    Ok(services_running(ecs, clusters, |td| td == arn)
+        .await?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect())
+}
+
+/// The services whose task definition `wanted` accepts, with that task definition.
+async fn services_running(
+    ecs: &aws_sdk_ecs::Client,
+    clusters: &[String],
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Vec<(ServiceRef, String)>, String> {
     let clusters: Vec<String> = if clusters.is_empty() {
         let mut all = Vec::new();
         let mut pages = ecs.list_clusters().into_paginator().send();
@@ -1307,16 +1337,19 @@ pub async fn find_services(
                 .await
                 .map_err(|e| message(&format!("cannot describe services in {cluster}"), &e))?;
             for s in out.services() {
-                if s.task_definition() == Some(arn) {
-                    found.push(ServiceRef {
-                        cluster: cluster.clone(),
-                        service: s.service_name().unwrap_or_default().to_owned(),
-                    });
+                if let Some(td) = s.task_definition().filter(|td| wanted(td)) {
+                    found.push((
+                        ServiceRef {
+                            cluster: cluster.clone(),
+                            service: s.service_name().unwrap_or_default().to_owned(),
+                        },
+                        td.to_owned(),
+                    ));
                 }
             }
         }
     }
-    found.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+    found.sort_by(|(a, _), (b, _)| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
     Ok(found)
 }
 

@@ -1500,3 +1500,26 @@ fn after_an_interruption_the_same_family_is_fixed_in_every_region() {
     });
     let _ = west;
 }
+
+#[test]
+fn services_on_older_revisions_holding_the_values_are_listed() {
+    let w = rt().block_on(world("200000000029", true));
+    // A newer revision with the same secrets; the service stays on the old one.
+    rt().block_on(async {
+        register_with_role(
+            &w.acct.ecs(REGION).await,
+            "app",
+            &[("DB_PASSWORD", "Orig1nal-db-pw"), ("LOG_LEVEL", "info")],
+            Some(w.role_arn.as_str()),
+        )
+        .await
+    });
+    let dir = common::tempdir();
+    let plan = fix_in(dir.path(), &w.acct, &[], &[]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("service web in") && plan.stdout.contains("runs an older revision"),
+        "{}",
+        plan.stdout
+    );
+}

@@ -33,6 +33,12 @@ fn notes(f: &FamilyFix) -> Vec<String> {
         "rotate the exposed values: revisions 1 to {} of {} can still be read with ecs:DescribeTaskDefinition (deregistered ones too); --deregister-old deregisters {} once no service uses it",
         f.exposed_revisions, f.plan.family, f.plan.old_arn
     )];
+    for (s, td) in &f.older_services {
+        notes.push(format!(
+            "service {} in {} runs an older revision ({td}) that holds the same values; it is not moved: deploy the fixed revision to it, then rotate",
+            s.service, s.cluster
+        ));
+    }
     if f.plan.static_aws_keys {
         notes.push("AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are static keys: give the task a task role (taskRoleArn) instead, then delete the keys".into());
     }
@@ -189,6 +195,7 @@ pub fn json(report: &FixReport) -> serde_json::Value {
                 "execution_role": {"name": role_name, "arn": role_arn, "create": create},
                 "policy": {"name": p.policy_name, "document": serde_json::from_str::<serde_json::Value>(&p.policy_document(&resources)).unwrap_or_default()},
                 "services": f.services.iter().map(|s| json!({"cluster": s.cluster, "service": s.service})).collect::<Vec<_>>(),
+                "older_services": f.older_services.iter().map(|(s, td)| json!({"cluster": s.cluster, "service": s.service, "task_definition": td})).collect::<Vec<_>>(),
                 "notes": notes(f),
                 "journal": f.journal.as_ref().map(|_| f.journal_path.display().to_string()),
                 "new_arn": f.journal.as_ref().and_then(|j| j.new_arn()),
