@@ -405,15 +405,13 @@ async fn fix_family(
     let services: Vec<ServiceRef> = services.into_iter().map(|(s, _)| s).collect();
     let exposed_revisions = u32::try_from(old.revision()).unwrap_or(0);
     // Resume the unfinished journal of this revision, or start a new one.
+    let new_id = plan_id(old_arn);
     let (journal_path, existing) = match existing {
         Some((path, journal)) => (path, Some(journal)),
-        None => {
-            let id = plan_id(old_arn);
-            (
-                Journal::path(&options.journal_dir, &account, region, family, &id),
-                None,
-            )
-        }
+        None => (
+            Journal::path(&options.journal_dir, &account, region, family, &new_id),
+            None,
+        ),
     };
     let mut fix = FamilyFix {
         plan,
@@ -446,13 +444,7 @@ async fn fix_family(
         Some(j) => j,
         None => Journal {
             version: crate::journal::JOURNAL_VERSION,
-            plan_id: fix
-                .journal_path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.rsplit('-').next())
-                .unwrap_or_default()
-                .to_owned(),
+            plan_id: new_id,
             account: account.clone(),
             region: region.to_owned(),
             family: family.to_owned(),

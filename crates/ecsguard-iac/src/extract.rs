@@ -364,6 +364,40 @@ pub fn password_slot_at(text: &str, start: usize, end: usize) -> bool {
     }
 }
 
+/// Container definitions held in a JSON string (`container_definitions` in
+/// plan JSON and `.tf.json`): parsed, every position set to the string's
+/// (its lines are not the file's), and marked embedded in it. A parse error
+/// names `address` and the string's line. `None` when nothing was read.
+pub fn containers_in_string(
+    defs: &Node,
+    text: &str,
+    file: &str,
+    address: &str,
+    out: &mut crate::source::Outcome,
+) -> Option<Vec<Container>> {
+    let mut node = match crate::json::parse(text) {
+        Ok(Some(node)) => node,
+        Ok(None) => return None,
+        Err(e) => {
+            out.errors.push(ecsguard_core::InputError::file(
+                file,
+                defs.pos.line,
+                Some(defs.pos.column),
+                format!("{address}: container_definitions: {}", e.message),
+            ));
+            return None;
+        }
+    };
+    let at = defs.pos;
+    node.relocate(&|_| at);
+    let files = [file.to_owned()];
+    let mut containers = containers(&node, &files, &Plain);
+    if let Some(host) = file_span(&files, defs) {
+        set_origin(&mut containers, &Origin::Embedded { host });
+    }
+    Some(containers)
+}
+
 /// Of two values either of which may be deployed (a conditional's
 /// branches), the one more likely to be a secret, so that it is judged:
 /// a secret reference, then a literal a value detector recognises, then a

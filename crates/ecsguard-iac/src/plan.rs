@@ -5,8 +5,7 @@
 
 use ecsguard_core::{InputError, TaskDefinition};
 
-use crate::extract::{self, Plain};
-use crate::json;
+use crate::extract;
 use crate::source::Outcome;
 use crate::tree::{Kind, Node};
 
@@ -88,21 +87,11 @@ fn resource(values: &Node, address: &str, file: &str, out: &mut Outcome) {
     let Kind::Str(text, _) = &defs.kind else {
         return;
     };
-    let mut node = match json::parse(text) {
-        Ok(Some(node)) => node,
-        Ok(None) => return,
-        Err(e) => {
-            out.errors.push(InputError::file(
-                file,
-                defs.pos.line,
-                Some(defs.pos.column),
-                format!("{address}: container_definitions: {}", e.message),
-            ));
-            return;
-        }
+    let Some(mut containers) = extract::containers_in_string(defs, text, file, address, out) else {
+        return;
     };
-    let at = defs.pos;
-    node.relocate(&|_| at);
+    // A plan is generated: the fix belongs in the `.tf` that produced it.
+    extract::set_origin(&mut containers, &ecsguard_core::Origin::Generated);
     let family = values
         .get_exact("family")
         .and_then(Node::as_str)
@@ -114,11 +103,6 @@ fn resource(values: &Node, address: &str, file: &str, out: &mut Outcome) {
             .get_exact("revision")
             .and_then(Node::scalar_text)
             .and_then(|r| r.parse().ok()),
-        containers: {
-            // A plan is generated: the fix belongs in the `.tf` that produced it.
-            let mut containers = extract::containers(&node, &[file.to_owned()], &Plain);
-            extract::set_origin(&mut containers, &ecsguard_core::Origin::Generated);
-            containers
-        },
+        containers,
     });
 }

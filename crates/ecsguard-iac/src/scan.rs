@@ -58,6 +58,15 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// The name a file is known by across units: its canonical path, so that a
+/// file reached as `tf/../shared/x.json` and as `/abs/shared/x.json` is one.
+pub fn canonical_name(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| normalize(path))
+        .display()
+        .to_string()
+}
+
 /// Drops inner `.` components (`./dir/./x.json` → `./dir/x.json`), keeping
 /// the rest of the path as the user gave it.
 pub fn without_curdir(path: &Path) -> PathBuf {
@@ -162,7 +171,7 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
             !consumed.is_empty()
                 && r.file
                     .as_deref()
-                    .is_some_and(|f| consumed.contains(terraform::canonical_name(f).as_str()))
+                    .is_some_and(|f| consumed.contains(canonical_name(f).as_str()))
         })
         .collect();
     let total: usize = results.iter().map(|r| r.findings.len()).sum();

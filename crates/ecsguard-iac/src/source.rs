@@ -179,32 +179,15 @@ fn tf_json(resources: &Node, file: &str, out: &mut Outcome) {
         let Some(defs) = resource.get_exact("container_definitions") else {
             continue;
         };
+        let address = format!("aws_ecs_task_definition.{name}");
         let mut containers = match defs.as_str() {
+            // `${…}` holes are not evaluated here: masked, they read as unknown.
             Some(text) => {
                 let (masked, _) = crate::terraform::mask_interpolations(text);
-                let mut node = match json::parse(&masked) {
-                    Ok(Some(node)) => node,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        out.errors.push(InputError::file(
-                            file,
-                            defs.pos.line,
-                            Some(defs.pos.column),
-                            format!(
-                                "aws_ecs_task_definition.{name}: container_definitions: {}",
-                                e.message
-                            ),
-                        ));
-                        continue;
-                    }
-                };
-                let at = defs.pos;
-                node.relocate(&|_| at);
-                let mut containers = extract::containers(&node, &files, &Plain);
-                if let Some(host) = extract::file_span(&files, defs) {
-                    extract::set_origin(&mut containers, &ecsguard_core::Origin::Embedded { host });
+                match extract::containers_in_string(defs, &masked, file, &address, out) {
+                    Some(c) => c,
+                    None => continue,
                 }
-                containers
             }
             None => extract::containers(defs, &files, &Plain),
         };

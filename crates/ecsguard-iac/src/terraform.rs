@@ -22,7 +22,7 @@ use hcl_edit::Span;
 use crate::extract::{self, Plain};
 use crate::input;
 use crate::json;
-use crate::scan::{normalize, without_curdir};
+use crate::scan::{canonical_name, without_curdir};
 use crate::source::Outcome;
 use crate::tree::{ByteSpan, Key, Kind, LineIndex, Node, Pos, StrStyle};
 
@@ -1692,7 +1692,7 @@ impl<'a> Module<'a> {
                 Some(n) => node = n,
                 None => {
                     if let Kind::Ref(r) = &node.kind {
-                        if let Some(key) = self.literal_key(op, loc, scope, depth) {
+                        if let Some(key) = self.literal_key(op) {
                             node = Node::new(Kind::Ref(key_of(r, &key)), pos);
                             continue;
                         }
@@ -1708,16 +1708,9 @@ impl<'a> Module<'a> {
     }
 
     /// The key an attribute access or a literal index names, if any.
-    fn literal_key(
-        &self,
-        op: &hcl_edit::Decorated<TraversalOperator>,
-        loc: Loc,
-        scope: &Scope,
-        depth: u32,
-    ) -> Option<String> {
+    fn literal_key(&self, op: &hcl_edit::Decorated<TraversalOperator>) -> Option<String> {
         // Only a key written in the code: one computed from a value (a local,
         // a variable) could be any text, and a reference is shown.
-        let _ = (loc, scope, depth);
         match op.value() {
             TraversalOperator::GetAttr(id) => Some(id.as_str().to_owned()),
             TraversalOperator::Index(Expression::String(s)) => Some(s.value().to_string()),
@@ -2085,15 +2078,6 @@ fn join_lexically(dir: &Path, rel: &Path) -> PathBuf {
         return PathBuf::from(".");
     }
     parts.iter().collect()
-}
-
-/// The name a file is known by across units: its canonical path, so that a
-/// file reached as `tf/../shared/x.json` and as `/abs/shared/x.json` is one.
-pub(crate) fn canonical_name(path: &Path) -> String {
-    std::fs::canonicalize(path)
-        .unwrap_or_else(|_| normalize(path))
-        .display()
-        .to_string()
 }
 
 /// Whether a variable's value says anything: not null, not empty.
