@@ -728,3 +728,61 @@ fn an_ecs_module_is_read_whatever_the_case_of_its_source() {
     )]);
     assert_eq!(vars(&report), ["API_TOKEN", "DB_PASSWORD"]);
 }
+
+#[test]
+fn verbose_lists_recognised_files_and_says_when_there_are_none() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "td.json",
+        td_json(r#"{"name": "DB_PASSWORD", "value": "v-Passw0rd-1"}"#),
+    );
+    let run = ecsguard_in(dir.path(), &["scan", "-v", "."]);
+    assert!(
+        run.stderr.contains("td.json: 1 task definition"),
+        "{}",
+        run.stderr
+    );
+    let empty = tempdir();
+    write(empty.path(), "other.json", r#"{"a": 1}"#);
+    let run = ecsguard_in(empty.path(), &["scan", "-v", "."]);
+    assert!(
+        run.stderr.contains("no task definition was recognised"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_value_location_reaches_text_and_sarif() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "main.tf",
+        format!(
+            "variable \"db_password\" {{}}\n{}",
+            tf_env("    { name = \"DB_PASSWORD\", value = var.db_password },")
+        ),
+    );
+    write(
+        dir.path(),
+        "terraform.tfvars",
+        "db_password = \"tv-Passw0rd-1\"\n",
+    );
+    let text = ecsguard_in(dir.path(), &["scan", "."]);
+    assert!(
+        text.stdout
+            .contains("value written at ./terraform.tfvars:1"),
+        "{}",
+        text.stdout
+    );
+    let sarif: Value = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]).json();
+    let run = &sarif["runs"][0];
+    assert_eq!(run["columnKind"], "unicodeCodePoints");
+    let related = &run["results"][0]["relatedLocations"][0];
+    assert_eq!(
+        related["physicalLocation"]["artifactLocation"]["uri"],
+        "terraform.tfvars"
+    );
+    assert_eq!(related["physicalLocation"]["region"]["startLine"], 1);
+}
