@@ -21,15 +21,11 @@ use ecsguard_core::{Finding, InputError, Location, RuleConfig, SecretValue};
 
 use crate::journal::{Journal, PolicyStep, RegisterStep, RoleStep, ServiceStep, Stored};
 use crate::scan::{base_config, is_not_found, message, LiveOptions};
+use crate::store::{Recheck, SecretStore, Write, PLAN_TAG};
 
-/// SSM's Standard tier holds 4 KB; Advanced holds 8 KB.
-const SSM_STANDARD_LIMIT: usize = 4096;
-const SSM_ADVANCED_LIMIT: usize = 8192;
 const EXECUTION_ROLE_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-const PLAN_TAG: &str = "ecsguard:plan-id";
-const SOURCE_TAG: &str = "ecsguard:source-task-definition";
 
 #[derive(Debug, Clone)]
 pub struct FixOptions {
@@ -110,6 +106,13 @@ impl Clients {
                     .build(),
             ),
             iam: aws_sdk_iam::Client::new(config),
+        }
+    }
+
+    fn store(&self, kind: &StoreKind) -> SecretStore<'_> {
+        match kind {
+            StoreKind::Ssm => SecretStore::Ssm(&self.ssm),
+            StoreKind::SecretsManager => SecretStore::SecretsManager(&self.sm),
         }
     }
 }
@@ -501,64 +504,26 @@ async fn apply(
 
     // 1. Values: written, read back, compared. On a resume, what the journal
     // says was stored is checked again: still there, with the same value.
+    let store = clients.store(&plan.store.kind);
     for name in plan.store_names() {
+        let entries = entries_for(plan, name, values)?;
         if journal.stored(name).is_some() {
-            match recheck_stored(clients, plan, name, values).await? {
+            match store.recheck(name, &entries).await? {
                 Recheck::Same => continue,
                 Recheck::Gone => journal.stored.retain(|s| s.name != name),
             }
         }
-        let moves: Vec<&plan::Move> = plan.moves.iter().filter(|m| m.store_name == name).collect();
-        let stored = match plan.store.kind {
-            StoreKind::Ssm => {
-                let m = moves
-                    .first()
-                    .ok_or_else(|| format!("nothing to store in {name}"))?;
-                let value = values
-                    .get(&(m.container.clone(), m.variable.clone()))
-                    .ok_or_else(|| {
-                        format!(
-                            "{} in container {} has no literal value to move",
-                            m.variable, m.container
-                        )
-                    })?;
-                store_parameter(
-                    clients,
-                    plan,
-                    name,
-                    value,
-                    options.overwrite,
-                    &journal.plan_id,
-                )
-                .await?
-            }
-            StoreKind::SecretsManager => {
-                let mut doc: BTreeMap<String, String> = BTreeMap::new();
-                for m in &moves {
-                    let value = values
-                        .get(&(m.container.clone(), m.variable.clone()))
-                        .ok_or_else(|| {
-                            format!(
-                                "{} in container {} has no literal value to move",
-                                m.variable, m.container
-                            )
-                        })?;
-                    doc.insert(
-                        m.json_key.clone().unwrap_or_else(|| m.variable.clone()),
-                        value.expose().to_owned(),
-                    );
-                }
-                store_secret(
-                    clients,
-                    plan,
-                    name,
-                    &doc,
-                    options.overwrite,
-                    &journal.plan_id,
-                )
-                .await?
-            }
-        };
+        let stored = store
+            .write(&Write {
+                name,
+                entries: &entries,
+                source: &plan.old_arn,
+                plan_id: &journal.plan_id,
+                kms_key_id: plan.store.kms_key_id.clone(),
+                overwrite: options.overwrite,
+                parameter_arn: plan.parameter_arn(name),
+            })
+            .await?;
         journal.stored.push(stored);
         steps.finished(journal, path)?;
     }
@@ -589,6 +554,7 @@ async fn apply(
                 name: name.clone(),
                 arn: arn.clone(),
                 created: false,
+                deleted: false,
             },
             RolePlan::Create { name } => {
                 create_role(clients, name, &plan.old_arn, &journal.plan_id).await?
@@ -619,6 +585,7 @@ async fn apply(
         journal.policy = Some(PolicyStep {
             role: role.name.clone(),
             name: plan.policy_name.clone(),
+            deleted: false,
         });
         steps.finished(journal, path)?;
     }
@@ -655,8 +622,16 @@ async fn apply(
                         .value(&journal.plan_id)
                         .build(),
                 );
-                let arn =
-                    register_copy(&clients.ecs, old, &moved, Some(&role.arn), new_tags).await?;
+                let request =
+                    || register_copy(&clients.ecs, old, &moved, Some(&role.arn), new_tags.clone());
+                let arn = register_once(
+                    &clients.ecs,
+                    request,
+                    &plan.family,
+                    &journal.plan_id,
+                    options.live.max_attempts,
+                )
+                .await?;
                 if options.crash_in_register {
                     return Err(StepError::Stopped);
                 }
@@ -672,16 +647,28 @@ async fn apply(
         .ok_or_else(|| "the new revision has no ARN".to_owned())?
         .to_owned();
 
-    // 4. Services.
+    // 4. Services. Each update is journaled as intended before the call, so
+    // that an update whose answer was lost is still known, and rolled back.
     if options.update_services {
         for s in &fix.services {
-            if journal
+            let at = match journal
                 .services
                 .iter()
-                .any(|j| j.cluster == s.cluster && j.service == s.service && j.updated)
+                .position(|j| j.cluster == s.cluster && j.service == s.service)
             {
-                continue;
-            }
+                Some(i) if journal.services[i].updated => continue,
+                Some(i) => i,
+                None => {
+                    journal.services.push(ServiceStep {
+                        cluster: s.cluster.clone(),
+                        service: s.service.clone(),
+                        previous: plan.old_arn.clone(),
+                        updated: false,
+                    });
+                    journal.save(path)?;
+                    journal.services.len() - 1
+                }
+            };
             clients
                 .ecs
                 .update_service()
@@ -696,13 +683,22 @@ async fn apply(
                         &e,
                     )
                 })?;
-            journal.services.push(ServiceStep {
-                cluster: s.cluster.clone(),
-                service: s.service.clone(),
-                previous: plan.old_arn.clone(),
-                updated: true,
-            });
+            journal.services[at].updated = true;
             steps.finished(journal, path)?;
+        }
+        // Updates an interrupted run began: done if the service runs the new
+        // revision now (it is then no longer among those running the old).
+        for i in 0..journal.services.len() {
+            let step = &journal.services[i];
+            if step.updated {
+                continue;
+            }
+            let current =
+                current_task_definition(&clients.ecs, &step.cluster, &step.service).await?;
+            if current.as_deref() == Some(new_arn.as_str()) {
+                journal.services[i].updated = true;
+                journal.save(path)?;
+            }
         }
     }
 
@@ -733,322 +729,36 @@ async fn apply(
     Ok(())
 }
 
-async fn store_parameter(
-    clients: &Clients,
-    plan: &FamilyPlan,
-    name: &str,
-    value: &SecretValue,
-    overwrite: bool,
-    plan_id: &str,
-) -> Result<Stored, String> {
-    use aws_sdk_ssm::types::{ParameterTier, ParameterType, Tag};
-    let len = value.expose().len();
-    if len > SSM_ADVANCED_LIMIT {
-        return Err(format!(
-            "{name}: the value is {len} bytes, over SSM's 8 KB limit; use --store secretsmanager (values are never truncated)"
-        ));
-    }
-    let tier = if len > SSM_STANDARD_LIMIT {
-        ParameterTier::Advanced
-    } else {
-        ParameterTier::Standard
-    };
-    // Tagged in the creating call, with the plan id, so that a run killed
-    // before its journal recorded the parameter still knows it as its own.
-    let tags = [(SOURCE_TAG, plan.old_arn.as_str()), (PLAN_TAG, plan_id)]
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("cannot build a tag: {e}"))?;
-    let put = |overwrite: bool| {
-        clients
-            .ssm
-            .put_parameter()
-            .name(name)
-            .value(value.expose())
-            .r#type(ParameterType::SecureString)
-            .set_key_id(plan.store.kms_key_id.clone())
-            .tier(tier.clone())
-            .overwrite(overwrite)
-            // Tags may only be given when creating.
-            .set_tags((!overwrite).then(|| tags.clone()))
-            .send()
-    };
-    let mut created = true;
-    if let Err(e) = put(false).await {
-        let exists = e
-            .as_service_error()
-            .is_some_and(|s| s.is_parameter_already_exists());
-        if !exists {
-            return Err(message(&format!("cannot write parameter {name}"), &e));
-        }
-        created = parameter_plan_id(clients, name).await?.as_deref() == Some(plan_id);
-        let (current, kind) = read_parameter_typed(clients, name).await?;
-        if current.expose() == value.expose() && kind != Some(ParameterType::SecureString) {
-            return Err(format!(
-                "parameter {name} already exists, unencrypted ({}), with the same value; a task definition must not read a secret from it: delete it or choose another --prefix",
-                kind.map_or_else(|| "unknown type".to_owned(), |k| k.as_str().to_owned())
-            ));
-        }
-        if current.expose() != value.expose() {
-            if !overwrite {
-                return Err(format!(
-                    "parameter {name} already exists with a different value; it was not overwritten (pass --overwrite to replace it)"
-                ));
-            }
-            put(true)
-                .await
-                .map_err(|e| message(&format!("cannot overwrite parameter {name}"), &e))?;
-        }
-    }
-    let back = read_parameter(clients, name).await?;
-    if back.expose() != value.expose() {
-        return Err(format!(
-            "parameter {name} does not read back the value written; nothing references it yet"
-        ));
-    }
-    Ok(Stored {
-        name: name.to_owned(),
-        arn: plan.parameter_arn(name),
-        created,
-    })
-}
-
-async fn read_parameter(clients: &Clients, name: &str) -> Result<SecretValue, String> {
-    Ok(read_parameter_typed(clients, name).await?.0)
-}
-
-/// A parameter's value and type.
-async fn read_parameter_typed(
-    clients: &Clients,
-    name: &str,
-) -> Result<(SecretValue, Option<aws_sdk_ssm::types::ParameterType>), String> {
-    let out = clients
-        .ssm
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|e| message(&format!("cannot read parameter {name} back"), &e))?;
-    let p = out.parameter();
-    Ok((
-        SecretValue::new(p.and_then(|p| p.value()).unwrap_or_default()),
-        p.and_then(|p| p.r#type()).cloned(),
-    ))
-}
-
-enum Recheck {
-    Same,
-    Gone,
-}
-
-/// Whether what a journal says was stored is still there with the value the
-/// old revision holds. A value changed since is an error: nothing may be
-/// referenced that no longer matches.
-async fn recheck_stored(
-    clients: &Clients,
+/// What a store name holds: for SSM one value, for Secrets Manager each
+/// move's JSON key (the variable name unless the plan says otherwise).
+fn entries_for(
     plan: &FamilyPlan,
     name: &str,
     values: &HashMap<(String, String), SecretValue>,
-) -> Result<Recheck, String> {
-    let moves: Vec<&plan::Move> = plan.moves.iter().filter(|m| m.store_name == name).collect();
-    let expected = |m: &plan::Move| values.get(&(m.container.clone(), m.variable.clone()));
-    let changed = || {
-        format!("{name} no longer holds the value the journal stored (changed since the interrupted run); roll the journal back, or fix it by hand")
-    };
-    match plan.store.kind {
-        StoreKind::Ssm => {
-            let current = match clients
-                .ssm
-                .get_parameter()
-                .name(name)
-                .with_decryption(true)
-                .send()
-                .await
-            {
-                Ok(out) => out
-                    .parameter()
-                    .and_then(|p| p.value())
-                    .map(SecretValue::new),
-                Err(e) if is_not_found(&e) => return Ok(Recheck::Gone),
-                Err(e) => return Err(message(&format!("cannot read parameter {name}"), &e)),
-            };
-            let ok = moves
-                .first()
-                .and_then(|m| expected(m))
-                .is_some_and(|v| current.as_ref().map(SecretValue::expose) == Some(v.expose()));
-            if ok {
-                Ok(Recheck::Same)
-            } else {
-                Err(changed())
-            }
-        }
-        StoreKind::SecretsManager => {
-            let object = match clients.sm.get_secret_value().secret_id(name).send().await {
-                Ok(out) => out
-                    .secret_string()
-                    .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()),
-                Err(e) if is_not_found(&e) => return Ok(Recheck::Gone),
-                Err(e) => return Err(message(&format!("cannot read secret {name}"), &e)),
-            };
-            let ok = moves.iter().all(|m| {
-                let key = m.json_key.clone().unwrap_or_else(|| m.variable.clone());
-                let stored = object
-                    .as_ref()
-                    .and_then(|o| o.get(&key))
-                    .and_then(|v| v.as_str());
-                expected(m).is_some_and(|v| stored == Some(v.expose()))
-            });
-            if ok {
-                Ok(Recheck::Same)
-            } else {
-                Err(changed())
-            }
-        }
-    }
-}
-
-/// The plan id a parameter was tagged with when ecsguard created it.
-async fn parameter_plan_id(clients: &Clients, name: &str) -> Result<Option<String>, String> {
-    let out = clients
-        .ssm
-        .list_tags_for_resource()
-        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
-        .resource_id(name)
-        .send()
-        .await
-        .map_err(|e| message(&format!("cannot read the tags of parameter {name}"), &e))?;
-    Ok(out
-        .tag_list()
+) -> Result<Vec<(String, SecretValue)>, String> {
+    let entries = plan
+        .moves
         .iter()
-        .find(|t| t.key() == PLAN_TAG)
-        .map(|t| t.value().to_owned()))
-}
-
-/// A secret's ARN and its JSON object, exactly as stored. A secret that is
-/// not a JSON object cannot be merged into: it is refused.
-async fn read_secret_object(
-    clients: &Clients,
-    id: &str,
-) -> Result<(String, serde_json::Map<String, serde_json::Value>), String> {
-    let out = clients
-        .sm
-        .get_secret_value()
-        .secret_id(id)
-        .send()
-        .await
-        .map_err(|e| message(&format!("cannot read secret {id}"), &e))?;
-    let object = out
-        .secret_string()
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
-        .and_then(|v| match v {
-            serde_json::Value::Object(map) => Some(map),
-            _ => None,
+        .filter(|m| m.store_name == name)
+        .map(|m| {
+            let value = values
+                .get(&(m.container.clone(), m.variable.clone()))
+                .ok_or_else(|| {
+                    format!(
+                        "{} in container {} has no literal value to move",
+                        m.variable, m.container
+                    )
+                })?;
+            Ok((
+                m.json_key.clone().unwrap_or_else(|| m.variable.clone()),
+                value.clone(),
+            ))
         })
-        .ok_or_else(|| {
-            format!("secret {id} exists but is not a JSON object, so keys cannot be added to it; choose another --prefix")
-        })?;
-    Ok((out.arn().unwrap_or_default().to_owned(), object))
-}
-
-/// The plan id a secret was tagged with when ecsguard created it.
-async fn secret_plan_id(clients: &Clients, id: &str) -> Result<Option<String>, String> {
-    let out = clients
-        .sm
-        .describe_secret()
-        .secret_id(id)
-        .send()
-        .await
-        .map_err(|e| message(&format!("cannot describe secret {id}"), &e))?;
-    Ok(out
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some(PLAN_TAG))
-        .and_then(|t| t.value())
-        .map(str::to_owned))
-}
-
-async fn store_secret(
-    clients: &Clients,
-    plan: &FamilyPlan,
-    name: &str,
-    doc: &BTreeMap<String, String>,
-    overwrite: bool,
-    plan_id: &str,
-) -> Result<Stored, String> {
-    let text =
-        serde_json::to_string(doc).map_err(|e| format!("cannot encode secret {name}: {e}"))?;
-    let tag = |k: &str, v: &str| {
-        aws_sdk_secretsmanager::types::Tag::builder()
-            .key(k)
-            .value(v)
-            .build()
-    };
-    let mut created = true;
-    let created_arn = match clients
-        .sm
-        .create_secret()
-        .name(name)
-        .secret_string(&text)
-        .set_kms_key_id(plan.store.kms_key_id.clone())
-        .tags(tag(SOURCE_TAG, &plan.old_arn))
-        .tags(tag(PLAN_TAG, plan_id))
-        .send()
-        .await
-    {
-        Ok(out) => out.arn().map(str::to_owned),
-        Err(e) => {
-            if !e
-                .as_service_error()
-                .is_some_and(|s| s.is_resource_exists_exception())
-            {
-                return Err(message(&format!("cannot create secret {name}"), &e));
-            }
-            created = secret_plan_id(clients, name).await?.as_deref() == Some(plan_id);
-            let (_, current) = read_secret_object(clients, name).await?;
-            let same = doc
-                .iter()
-                .all(|(k, v)| current.get(k).and_then(|c| c.as_str()) == Some(v.as_str()));
-            if !same {
-                if !overwrite {
-                    return Err(format!(
-                        "secret {name} already exists with different values; it was not overwritten (pass --overwrite to replace them)"
-                    ));
-                }
-                // Every other key keeps its value exactly, whatever its type.
-                let mut merged = current;
-                for (k, v) in doc {
-                    merged.insert(k.clone(), serde_json::Value::String(v.clone()));
-                }
-                let merged = serde_json::to_string(&merged)
-                    .map_err(|e| format!("cannot encode secret {name}: {e}"))?;
-                clients
-                    .sm
-                    .put_secret_value()
-                    .secret_id(name)
-                    .secret_string(merged)
-                    .send()
-                    .await
-                    .map_err(|e| message(&format!("cannot update secret {name}"), &e))?;
-            }
-            None
-        }
-    };
-    let (arn, back) = read_secret_object(clients, name).await?;
-    if !doc
-        .iter()
-        .all(|(k, v)| back.get(k).and_then(|b| b.as_str()) == Some(v.as_str()))
-    {
-        return Err(format!(
-            "secret {name} does not read back the values written; nothing references it yet"
-        ));
+        .collect::<Result<Vec<_>, String>>()?;
+    if entries.is_empty() {
+        return Err(format!("nothing to store in {name}"));
     }
-    Ok(Stored {
-        name: name.to_owned(),
-        arn: created_arn.unwrap_or(arn),
-        created,
-    })
+    Ok(entries)
 }
 
 async fn create_role(
@@ -1102,7 +812,11 @@ async fn create_role(
                     .iter()
                     .any(|t| t.key() == PLAN_TAG && t.value() == plan_id)
             });
-            (role.map(|r| r.arn().to_owned()).unwrap_or_default(), ours)
+            let arn = role
+                .map(|r| r.arn().to_owned())
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| format!("GetRole returned no ARN for {name}"))?;
+            (arn, ours)
         }
         Err(e) => return Err(message(&format!("cannot create role {name}"), &e)),
     };
@@ -1123,13 +837,51 @@ async fn create_role(
         name: name.to_owned(),
         arn,
         created,
+        deleted: false,
     })
+}
+
+/// `RegisterTaskDefinition` is not idempotent: a retry after an answer that
+/// was lost (a reset, a 500 or a timeout after the call took effect)
+/// registers a second revision. So the SDK never retries it; after a failure
+/// the revision is looked for by its plan tag, and registered again only when
+/// it is not there.
+async fn register_once<F, Fut>(
+    ecs: &aws_sdk_ecs::Client,
+    request: F,
+    family: &str,
+    plan_id: &str,
+    attempts: u32,
+) -> Result<String, String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let mut last = String::new();
+    for attempt in 0..attempts.max(1) {
+        if attempt > 0 {
+            let wait = std::time::Duration::from_millis(200u64 << attempt.min(5));
+            tokio::time::sleep(wait).await;
+            if let Some(arn) = find_registered(ecs, family, plan_id).await? {
+                return Ok(arn);
+            }
+        }
+        match request().await {
+            Ok(arn) => return Ok(arn),
+            Err(e) => last = e,
+        }
+    }
+    match find_registered(ecs, family, plan_id).await? {
+        Some(arn) => Ok(arn),
+        None => Err(last),
+    }
 }
 
 /// Registers a copy of `old` with `moved` (container, variable, valueFrom)
 /// taken out of `environment` and added to `secrets`. Everything else that
-/// RegisterTaskDefinition accepts is copied as it is.
-pub async fn register_copy(
+/// RegisterTaskDefinition accepts is copied as it is. One attempt only: see
+/// [`register_once`].
+async fn register_copy(
     ecs: &aws_sdk_ecs::Client,
     old: &ApiTaskDefinition,
     moved: &[(String, String, String)],
@@ -1170,6 +922,11 @@ pub async fn register_copy(
         })
         .collect();
     let out = copy_request(ecs, old, containers, execution_role_arn, tags)
+        .customize()
+        .config_override(
+            aws_sdk_ecs::config::Builder::default()
+                .retry_config(aws_smithy_types::retry::RetryConfig::disabled()),
+        )
         .send()
         .await
         .map_err(|e| message("cannot register the new revision", &e))?;
@@ -1236,9 +993,11 @@ async fn current_task_definition(
                 &e,
             )
         })?;
+    // A deleted service is still described for a while, as INACTIVE.
     Ok(out
         .services()
         .first()
+        .filter(|s| s.status() != Some("INACTIVE"))
         .and_then(|s| s.task_definition())
         .map(str::to_owned))
 }
@@ -1249,6 +1008,20 @@ async fn find_registered(
     family: &str,
     plan_id: &str,
 ) -> Result<Option<String>, String> {
+    Ok(all_registered(ecs, family, plan_id)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Every ACTIVE revision among the family's latest that carries the plan
+/// tag, newest first: normally one, but a registration whose answer was lost
+/// may have made two before the listing showed the first.
+async fn all_registered(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+    plan_id: &str,
+) -> Result<Vec<String>, String> {
     let out = ecs
         .list_task_definitions()
         .family_prefix(family)
@@ -1265,16 +1038,17 @@ async fn find_registered(
                 .unwrap_or(0),
         )
     });
+    let mut found = Vec::new();
     for arn in arns.into_iter().take(10) {
         let (_, tags) = describe(ecs, arn).await?;
         if tags
             .iter()
             .any(|t| t.key() == Some(PLAN_TAG) && t.value() == Some(plan_id))
         {
-            return Ok(Some(arn.clone()));
+            found.push(arn.clone());
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// Services (in `clusters`, or every cluster) whose task definition is `arn`.
@@ -1345,6 +1119,253 @@ async fn services_running(
     Ok(found)
 }
 
+/// What the task definitions that may still run read: every ACTIVE revision
+/// in the region, and every revision a service runs (ACTIVE or not).
+struct Readers {
+    revisions: Vec<Reader>,
+}
+
+/// One revision that may run: what it runs as and what it reads.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Reader {
+    arn: String,
+    execution_role: Option<String>,
+    task_role: Option<String>,
+    value_froms: Vec<String>,
+}
+
+impl Readers {
+    async fn load(ecs: &aws_sdk_ecs::Client) -> Result<Self, String> {
+        let mut arns: Vec<String> = Vec::new();
+        let mut pages = ecs
+            .list_task_definitions()
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| message("cannot list task definitions", &e))?;
+            arns.extend(page.task_definition_arns().iter().cloned());
+        }
+        arns.extend(
+            services_running(ecs, &[], |_| true)
+                .await?
+                .into_iter()
+                .map(|(_, td)| td),
+        );
+        arns.sort();
+        arns.dedup();
+        use futures::StreamExt as _;
+        let described: Vec<Result<ApiTaskDefinition, String>> =
+            futures::stream::iter(arns.iter().map(|arn| async move {
+                let out = ecs
+                    .describe_task_definition()
+                    .task_definition(arn)
+                    .send()
+                    .await
+                    .map_err(|e| message(&format!("cannot describe {arn}"), &e))?;
+                out.task_definition
+                    .ok_or_else(|| format!("{arn} has no task definition"))
+            }))
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let mut revisions = Vec::new();
+        for td in described {
+            let td = td?;
+            let value_froms = td
+                .container_definitions()
+                .iter()
+                .flat_map(|c| c.secrets().iter().map(|s| s.value_from().to_owned()))
+                .collect();
+            revisions.push(Reader {
+                arn: td.task_definition_arn().unwrap_or_default().to_owned(),
+                execution_role: td.execution_role_arn().map(str::to_owned),
+                task_role: td.task_role_arn().map(str::to_owned),
+                value_froms,
+            });
+        }
+        revisions.sort();
+        Ok(Self { revisions })
+    }
+
+    /// Revisions that read `stored` (by ARN, partial ARN or name).
+    fn of_value(&self, stored: &Stored) -> Vec<&str> {
+        self.revisions
+            .iter()
+            .filter(|r| r.value_froms.iter().any(|f| reads(f, stored)))
+            .map(|r| r.arn.as_str())
+            .collect()
+    }
+
+    /// Revisions that run as `role` (execution or task role).
+    fn of_role(&self, role: &str) -> Vec<&str> {
+        self.revisions
+            .iter()
+            .filter(|r| {
+                r.execution_role.as_deref() == Some(role) || r.task_role.as_deref() == Some(role)
+            })
+            .map(|r| r.arn.as_str())
+            .collect()
+    }
+}
+
+/// Whether a `valueFrom` reads what was stored: its ARN (with a JSON key
+/// after it, or without Secrets Manager's random suffix), or its name.
+fn reads(value_from: &str, stored: &Stored) -> bool {
+    let name = stored.name.trim_start_matches('/');
+    let arn = stored.arn.as_str();
+    // `arn:…:secret:NAME-AbCdEf`: the partial ARN leaves out `-AbCdEf`.
+    let partial = arn
+        .rsplit_once('-')
+        .filter(|(_, suffix)| suffix.len() == 6 && arn.contains(":secret:"))
+        .map(|(head, _)| head);
+    let at_or_key = |prefix: &str| {
+        value_from == prefix
+            || value_from
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with(':'))
+    };
+    at_or_key(arn)
+        || partial.is_some_and(at_or_key)
+        || value_from.trim_start_matches('/') == name
+        || value_from.ends_with(&format!(":parameter/{name}"))
+}
+
+fn listed(arns: &[&str]) -> String {
+    const SHOWN: usize = 3;
+    let mut s = arns
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if arns.len() > SHOWN {
+        s.push_str(&format!(" and {} more", arns.len() - SHOWN));
+    }
+    s
+}
+
+/// `rollback --delete-secrets`: deletes what the fix created, each step
+/// journaled so a rerun carries on where an interrupted one stopped. What a
+/// revision that may still run reads, or runs as, is never deleted: a
+/// deployment that copied the fix's revision since (a new image, say) still
+/// needs the values, the grant and the role.
+async fn delete_created(
+    clients: &Clients,
+    journal: &mut Journal,
+    journal_path: &Path,
+    out: &mut RollbackReport,
+) -> Result<(), String> {
+    // The fix's own revisions were deregistered above, so they are not among
+    // the ACTIVE ones; a service that still runs one is a reader like any other.
+    let readers = Readers::load(&clients.ecs).await?;
+    let kind = if journal.store == "ssm" {
+        StoreKind::Ssm
+    } else {
+        StoreKind::SecretsManager
+    };
+    let store = clients.store(&kind);
+
+    let mut still_read = false;
+    for s in &journal.stored {
+        let users = readers.of_value(s);
+        if s.created && !s.deleted && !users.is_empty() {
+            still_read = true;
+            out.errors.push(format!(
+                "not deleting {}: {} still read(s) it; point it elsewhere, then roll back again",
+                s.name,
+                listed(&users)
+            ));
+        }
+    }
+    // The grant goes only when nothing still reads what it grants.
+    if let Some(p) = journal.policy.as_mut().filter(|p| !p.deleted) {
+        if still_read {
+            out.errors.push(format!(
+                "not deleting inline policy {} from {}: it grants values still read",
+                p.name, p.role
+            ));
+        } else {
+            match clients
+                .iam
+                .delete_role_policy()
+                .role_name(&p.role)
+                .policy_name(&p.name)
+                .send()
+                .await
+            {
+                Ok(_) => out
+                    .actions
+                    .push(format!("deleted inline policy {} from {}", p.name, p.role)),
+                Err(e) if is_not_found(&e) => out
+                    .actions
+                    .push(format!("inline policy {} was already gone", p.name)),
+                Err(e) => {
+                    return Err(message(&format!("cannot delete policy {}", p.name), &e));
+                }
+            }
+            p.deleted = true;
+            journal.save(journal_path)?;
+        }
+    }
+    if let Some(r) = journal.role.as_mut().filter(|r| r.created && !r.deleted) {
+        let users = readers.of_role(&r.arn);
+        if users.is_empty() {
+            delete_role(clients, &r.name).await?;
+            out.actions.push(format!("deleted role {}", r.name));
+            r.deleted = true;
+            journal.save(journal_path)?;
+        } else {
+            out.errors.push(format!(
+                "not deleting role {}: {} still run(s) as it",
+                r.name,
+                listed(&users)
+            ));
+        }
+    }
+    for i in 0..journal.stored.len() {
+        let s = &journal.stored[i];
+        if !s.created || s.deleted || !readers.of_value(s).is_empty() {
+            continue;
+        }
+        match store.delete(s).await {
+            Ok(()) => {
+                out.actions.push(format!("deleted {}", s.name));
+                journal.stored[i].deleted = true;
+                journal.save(journal_path)?;
+            }
+            Err(e) => out.errors.push(e),
+        }
+    }
+    Ok(())
+}
+
+/// Detaches the managed policy from a role the fix created, and deletes it.
+async fn delete_role(clients: &Clients, name: &str) -> Result<(), String> {
+    match clients
+        .iam
+        .detach_role_policy()
+        .role_name(name)
+        .policy_arn(EXECUTION_ROLE_POLICY)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => {
+            return Err(message(
+                &format!("cannot detach the managed policy from {name}"),
+                &e,
+            ))
+        }
+    }
+    match clients.iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(message(&format!("cannot delete role {name}"), &e)),
+    }
+}
+
 /// What `rollback` did.
 #[derive(Debug, Default)]
 pub struct RollbackReport {
@@ -1388,10 +1409,15 @@ pub async fn rollback(
     };
     let clients = Clients::new(&config, &journal.region);
     let new_arn = journal.new_arn().map(str::to_owned);
-    for s in journal.services.iter_mut().filter(|s| s.updated) {
+    // Every service the fix moved, or began to move (its answer may have been
+    // lost after the update took effect): whatever runs the fix's revision.
+    for s in journal.services.iter_mut() {
         // A service that moved on to another deployment since is left alone.
         match current_task_definition(&clients.ecs, &s.cluster, &s.service).await {
             Ok(Some(current)) if Some(&current) != new_arn.as_ref() => {
+                if !s.updated {
+                    continue;
+                }
                 out.actions.push(format!(
                     "service {} in {} now runs {current}, not the fix's revision: left as it is",
                     s.service, s.cluster
@@ -1399,7 +1425,17 @@ pub async fn rollback(
                 s.updated = false;
                 continue;
             }
-            Ok(_) => {}
+            Ok(None) => {
+                if s.updated {
+                    out.actions.push(format!(
+                        "service {} in {} is gone: nothing to point back",
+                        s.service, s.cluster
+                    ));
+                }
+                s.updated = false;
+                continue;
+            }
+            Ok(Some(_)) => {}
             Err(e) => {
                 out.errors.push(e);
                 continue;
@@ -1438,118 +1474,46 @@ pub async fn rollback(
     // family clean while its services run the old values. A run that died
     // inside RegisterTaskDefinition left no ARN: it is found by its plan tag.
     if out.errors.is_empty() && !journal.new_deregistered {
-        let registered = match (journal.new_arn(), &journal.register) {
-            (Some(arn), _) => Ok(Some(arn.to_owned())),
-            (None, Some(RegisterStep { arn: None })) => {
-                find_registered(&clients.ecs, &journal.family, &journal.plan_id).await
-            }
-            _ => Ok(None),
+        // The journal's revision, and any other this plan tagged.
+        let registered = match &journal.register {
+            Some(_) => all_registered(&clients.ecs, &journal.family, &journal.plan_id).await,
+            None => Ok(Vec::new()),
         };
         match registered {
-            Ok(Some(arn)) => {
-                match clients
-                    .ecs
-                    .deregister_task_definition()
-                    .task_definition(&arn)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {
-                        journal.new_deregistered = true;
-                        out.actions.push(format!(
-                            "deregistered {arn}, the revision this fix registered"
-                        ));
+            Ok(mut arns) => {
+                if let Some(arn) = journal.new_arn() {
+                    if !arns.iter().any(|a| a == arn) {
+                        arns.push(arn.to_owned());
                     }
-                    Err(e) if is_not_found(&e) => journal.new_deregistered = true,
-                    Err(e) => out
-                        .errors
-                        .push(message(&format!("cannot deregister {arn}"), &e)),
                 }
+                let mut all_done = true;
+                for arn in arns {
+                    match clients
+                        .ecs
+                        .deregister_task_definition()
+                        .task_definition(&arn)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => out.actions.push(format!(
+                            "deregistered {arn}, the revision this fix registered"
+                        )),
+                        Err(e) if is_not_found(&e) => {}
+                        Err(e) => {
+                            all_done = false;
+                            out.errors
+                                .push(message(&format!("cannot deregister {arn}"), &e));
+                        }
+                    }
+                }
+                journal.new_deregistered = all_done;
             }
-            Ok(None) => journal.new_deregistered = true,
             Err(e) => out.errors.push(e),
         }
     }
     if delete_secrets && out.errors.is_empty() {
-        if let Some(p) = &journal.policy {
-            match clients
-                .iam
-                .delete_role_policy()
-                .role_name(&p.role)
-                .policy_name(&p.name)
-                .send()
-                .await
-            {
-                Ok(_) => out
-                    .actions
-                    .push(format!("deleted inline policy {} from {}", p.name, p.role)),
-                Err(e) if is_not_found(&e) => out
-                    .actions
-                    .push(format!("inline policy {} was already gone", p.name)),
-                Err(e) => out
-                    .errors
-                    .push(message(&format!("cannot delete policy {}", p.name), &e)),
-            }
-        }
-        if let Some(r) = journal.role.as_ref().filter(|r| r.created) {
-            let result = async {
-                match clients
-                    .iam
-                    .detach_role_policy()
-                    .role_name(&r.name)
-                    .policy_arn(EXECUTION_ROLE_POLICY)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => {
-                        return Err(message(
-                            &format!("cannot detach the managed policy from {}", r.name),
-                            &e,
-                        ))
-                    }
-                }
-                match clients.iam.delete_role().role_name(&r.name).send().await {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => return Err(message(&format!("cannot delete role {}", r.name), &e)),
-                }
-                Ok::<(), String>(())
-            }
-            .await;
-            match result {
-                Ok(()) => out.actions.push(format!("deleted role {}", r.name)),
-                Err(e) => out.errors.push(e),
-            }
-        }
-        for s in journal.stored.iter().filter(|s| s.created) {
-            let context = format!("cannot delete {}", s.name);
-            // Already deleted (a second rollback): done.
-            let result = if journal.store == "ssm" {
-                match clients.ssm.delete_parameter().name(&s.name).send().await {
-                    Ok(_) => Ok(()),
-                    Err(e) if is_not_found(&e) => Ok(()),
-                    Err(e) => Err(message(&context, &e)),
-                }
-            } else {
-                match clients
-                    .sm
-                    .delete_secret()
-                    .secret_id(&s.arn)
-                    .force_delete_without_recovery(true)
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(e) if is_not_found(&e) => Ok(()),
-                    Err(e) => Err(message(&context, &e)),
-                }
-            };
-            match result {
-                Ok(()) => out.actions.push(format!("deleted {}", s.name)),
-                Err(e) => out.errors.push(e),
-            }
+        if let Err(e) = delete_created(&clients, &mut journal, journal_path, &mut out).await {
+            out.errors.push(e);
         }
     }
     // Once rolled back, always rolled back: a later failing run never flips it.
@@ -1558,6 +1522,58 @@ pub async fn rollback(
         out.errors.push(e);
     }
     out
+}
+
+#[cfg(test)]
+mod reads_tests {
+    use super::*;
+
+    fn stored(name: &str, arn: &str) -> Stored {
+        Stored {
+            name: name.into(),
+            arn: arn.into(),
+            created: true,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn a_value_from_reads_a_parameter_by_arn_or_name() {
+        let p = stored(
+            "/ecsguard/app/web/DB_PASSWORD",
+            "arn:aws:ssm:us-east-1:1:parameter/ecsguard/app/web/DB_PASSWORD",
+        );
+        assert!(reads(&p.arn, &p));
+        assert!(reads("/ecsguard/app/web/DB_PASSWORD", &p));
+        assert!(reads("ecsguard/app/web/DB_PASSWORD", &p));
+        assert!(reads(
+            "arn:aws:ssm:us-east-1:1:parameter/ecsguard/app/web/DB_PASSWORD",
+            &p
+        ));
+        assert!(!reads("/ecsguard/app/web/DB_PASSWORD_2", &p));
+        assert!(!reads(
+            "arn:aws:ssm:us-east-1:1:parameter/ecsguard/app/web/DB_PASSWORD_OLD",
+            &p
+        ));
+    }
+
+    #[test]
+    fn a_value_from_reads_a_secret_by_full_or_partial_arn_and_key() {
+        let s = stored(
+            "ecsguard/app/web",
+            "arn:aws:secretsmanager:us-east-1:1:secret:ecsguard/app/web-AbCdEf",
+        );
+        assert!(reads(&s.arn, &s));
+        assert!(reads(&format!("{}:DB_PASSWORD::", s.arn), &s));
+        assert!(reads(
+            "arn:aws:secretsmanager:us-east-1:1:secret:ecsguard/app/web:DB_PASSWORD::",
+            &s
+        ));
+        assert!(!reads(
+            "arn:aws:secretsmanager:us-east-1:1:secret:ecsguard/app/web2-XyZabc",
+            &s
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ pub struct Stored {
     pub arn: String,
     /// False when it existed already: rollback leaves it alone.
     pub created: bool,
+    /// Deleted by `rollback --delete-secrets`.
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -56,12 +59,18 @@ pub struct RoleStep {
     pub name: String,
     pub arn: String,
     pub created: bool,
+    /// Deleted by `rollback --delete-secrets`.
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PolicyStep {
     pub role: String,
     pub name: String,
+    /// Deleted by `rollback --delete-secrets`.
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -154,6 +163,7 @@ mod tests {
                 name: "/x".into(),
                 arn: "arn:x".into(),
                 created: true,
+                deleted: false,
             }],
             ..Journal::default()
         };

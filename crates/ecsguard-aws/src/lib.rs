@@ -10,6 +10,7 @@ mod counter;
 pub mod fix;
 pub mod journal;
 mod scan;
+mod store;
 
 pub use fix::{fix, rollback, FixOptions, FixReport};
 pub use scan::{scan, LiveOptions};

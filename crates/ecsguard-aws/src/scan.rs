@@ -48,6 +48,8 @@ pub struct LiveOptions {
     pub concurrency: usize,
     /// Attempts per call, throttling included (adaptive retry with backoff).
     pub max_attempts: u32,
+    /// Longest one attempt of a call may take; a hung connection is retried.
+    pub api_timeout: std::time::Duration,
     /// Show a progress bar on stderr (only drawn when stderr is a terminal).
     pub progress: bool,
 }
@@ -63,6 +65,7 @@ impl Default for LiveOptions {
             org_role_name: None,
             concurrency: 16,
             max_attempts: 8,
+            api_timeout: std::time::Duration::from_secs(60),
             progress: true,
         }
     }
@@ -329,7 +332,15 @@ fn finish(mut report: Report, mut summary: LiveSummary, counter: &ApiCounter) ->
 /// `--role-arn` assumed.
 pub(crate) async fn base_config(options: &LiveOptions) -> Result<SdkConfig, String> {
     let retry = RetryConfig::adaptive().with_max_attempts(options.max_attempts.max(1));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+    // Without an attempt timeout a connection that never answers hangs the
+    // run for good; with one, the attempt is retried like any other failure.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(5).min(options.api_timeout))
+        .operation_attempt_timeout(options.api_timeout)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
     }

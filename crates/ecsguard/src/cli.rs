@@ -92,6 +92,10 @@ pub struct FixArgs {
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
 
+    /// Seconds one API call attempt may take before it is retried
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub api_timeout: u64,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -119,6 +123,14 @@ pub struct RollbackArgs {
     /// Assume this role first
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
+
+    /// Attempts per API call before it counts as failed
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+
+    /// Seconds one API call attempt may take before it is retried
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub api_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +188,10 @@ pub struct LiveArgs {
     /// Attempts per API call before it counts as failed (throttling is retried adaptively, with backoff)
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20), requires = "aws")]
     pub max_attempts: u32,
+
+    /// Seconds one API call attempt may take before it is retried
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600), requires = "aws")]
+    pub api_timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -71,6 +71,7 @@ fn fix(args: &FixArgs) -> ExitCode {
             profile: args.profile.clone(),
             role_arn: args.role_arn.clone(),
             max_attempts: args.max_attempts,
+            api_timeout: std::time::Duration::from_secs(args.api_timeout),
             progress: false,
             ..ecsguard_aws::LiveOptions::default()
         },
@@ -130,6 +131,8 @@ fn rollback(args: &RollbackArgs) -> ExitCode {
     let options = ecsguard_aws::LiveOptions {
         profile: args.profile.clone(),
         role_arn: args.role_arn.clone(),
+        max_attempts: args.max_attempts,
+        api_timeout: std::time::Duration::from_secs(args.api_timeout),
         progress: false,
         ..ecsguard_aws::LiveOptions::default()
     };
@@ -162,6 +165,7 @@ fn scan_live(live: &LiveArgs, common: &CommonArgs) -> ExitCode {
         org_role_name: live.role_name.clone().filter(|_| live.org),
         concurrency: usize::from(live.concurrency),
         max_attempts: live.max_attempts,
+        api_timeout: std::time::Duration::from_secs(live.api_timeout),
         ..ecsguard_aws::LiveOptions::default()
     };
     let runtime = match runtime() {

@@ -4,6 +4,8 @@
 mod common;
 #[path = "common/moto.rs"]
 mod moto;
+#[path = "common/proxy.rs"]
+mod proxy;
 
 use std::path::Path;
 
@@ -1522,4 +1524,353 @@ fn services_on_older_revisions_holding_the_values_are_listed() {
         "{}",
         plan.stdout
     );
+}
+
+/// Every kind of fault, before and after the call takes effect.
+const FAULTS: &[&str] = &[
+    "--rate",
+    "throttle=0.10",
+    "--rate",
+    "error=0.04",
+    "--rate",
+    "reset=0.04",
+    "--rate",
+    "error-after=0.05",
+    "--rate",
+    "reset-after=0.05",
+    "--rate",
+    "timeout-after=0.02",
+    "--delay",
+    "3",
+];
+
+/// Runs `args` through `proxy` until it exits 0, allowing only exit 3 (a
+/// step failed; the journal says where) or 2 (something could not be read)
+/// on the way. Returns how many runs it took.
+fn until_done(dir: &Path, proxy: &proxy::Proxy, acct: &Account, args: &[&str]) -> usize {
+    let env = proxy.env(acct.env(REGION));
+    let mut all = args.to_vec();
+    // Few attempts, so that faults do make steps fail, and a short attempt
+    // timeout, so that an answer that never comes is retried.
+    all.extend_from_slice(&["--max-attempts", "2", "--api-timeout", "1"]);
+    let mut last = String::new();
+    for run in 1..=15 {
+        let r = common::ecsguard_with(dir, &env, true, &all);
+        match r.code {
+            0 => return run,
+            2 | 3 => last = format!("{}\n{}", r.stdout, r.stderr),
+            other => panic!("exit {other}: {}\n{}", r.stdout, r.stderr),
+        }
+    }
+    panic!("{args:?} did not finish in 15 runs through the fault proxy; the last said:\n{last}");
+}
+
+/// A fix through throttling, 500s, resets and timeouts, some of them after
+/// the call took effect, finishes (at once or on a rerun) with exactly the
+/// state of a clean fix: every value stored intact, one new revision, the
+/// service moved. Two rollbacks through the same faults then undo all of it.
+#[test]
+fn a_fix_through_api_faults_finishes_on_rerun_and_loses_nothing() {
+    let w = rt().block_on(world("200000000040", true));
+    let dir = common::tempdir();
+    let proxy = proxy::Proxy::start(dir.path(), &[&["--seed", "40"][..], FAULTS].concat());
+    let fix = [
+        "fix",
+        "--aws",
+        "--journal-dir",
+        "journal",
+        "--apply",
+        "--update-services",
+    ];
+    until_done(dir.path(), &proxy, &w.acct, &fix);
+    rt().block_on(assert_fixed(&w));
+    let faults = proxy.faults();
+    assert!(
+        faults.values().sum::<usize>() >= 3,
+        "the proxy injected faults: {faults:?}"
+    );
+    // Done is done: a rerun has nothing left to do.
+    let again = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    rt().block_on(assert_fixed(&w));
+
+    let journal = journal_of(dir.path(), "200000000040-us-east-1-app-");
+    let journal_arg = journal.to_str().expect("path");
+    let back = ["rollback", "--journal", journal_arg, "--delete-secrets"];
+    until_done(dir.path(), &proxy, &w.acct, &back);
+    until_done(dir.path(), &proxy, &w.acct, &back);
+    rt().block_on(async {
+        assert_eq!(service_td(&w.acct).await, w.old_arn);
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD").await,
+            None
+        );
+        let ecs = w.acct.ecs(REGION).await;
+        let active = ecs
+            .list_task_definitions()
+            .family_prefix("app")
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(
+            active.task_definition_arns(),
+            std::slice::from_ref(&w.old_arn),
+            "only the original revision is left ACTIVE"
+        );
+        // The original still holds its values: nothing was lost.
+        let old = describe(&w.acct, &w.old_arn).await;
+        let env: Vec<(&str, &str)> = old.container_definitions()[0]
+            .environment()
+            .iter()
+            .map(|e| (e.name().unwrap_or(""), e.value().unwrap_or("")))
+            .collect();
+        assert!(env.contains(&("DB_PASSWORD", "Orig1nal-db-pw")), "{env:?}");
+    });
+}
+
+/// The same through Secrets Manager, whose create call carries an
+/// idempotency token, and a role the fix has to create.
+#[test]
+fn a_secrets_manager_fix_through_api_faults_finishes_and_loses_nothing() {
+    let w = rt().block_on(world("200000000041", false));
+    let dir = common::tempdir();
+    let proxy = proxy::Proxy::start(dir.path(), &[&["--seed", "41"][..], FAULTS].concat());
+    let fix = [
+        "fix",
+        "--aws",
+        "--journal-dir",
+        "journal",
+        "--apply",
+        "--update-services",
+        "--store",
+        "secretsmanager",
+    ];
+    until_done(dir.path(), &proxy, &w.acct, &fix);
+    rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&w.acct.config(REGION).await);
+        let value = sm
+            .get_secret_value()
+            .secret_id("ecsguard/app/app")
+            .send()
+            .await
+            .expect("secret");
+        let doc: serde_json::Value =
+            serde_json::from_str(value.secret_string().unwrap_or("")).expect("json");
+        assert_eq!(doc["DB_PASSWORD"], "Orig1nal-db-pw");
+        assert_eq!(doc["API_TOKEN"], "tok-123456789");
+        let revs = revisions(&w.acct).await;
+        assert_eq!(revs.len(), 2, "exactly one new revision: {revs:?}");
+        let new_arn = revs.iter().find(|a| **a != w.old_arn).expect("new").clone();
+        assert_eq!(service_td(&w.acct).await, new_arn);
+        let new = describe(&w.acct, &new_arn).await;
+        let role = new.execution_role_arn().expect("a role was set").to_owned();
+        let iam = aws_sdk_iam::Client::new(&w.acct.config(REGION).await);
+        let name = role.rsplit('/').next().unwrap_or_default().to_owned();
+        let roles = iam.list_roles().send().await.expect("roles");
+        let created: Vec<&str> = roles
+            .roles()
+            .iter()
+            .map(|r| r.role_name())
+            .filter(|n| n.starts_with("ecsguard-"))
+            .collect();
+        assert_eq!(created, [name.as_str()], "one role, not one per retry");
+    });
+}
+
+/// Every call that changes something, answered with a 500 or a reset after it
+/// took effect, most of the time: each retry meets its own earlier work. A
+/// parameter, role or revision is still made once, and the rerun completes.
+#[test]
+fn writes_that_took_effect_but_seemed_to_fail_are_not_made_twice() {
+    let w = rt().block_on(world("200000000042", false));
+    let dir = common::tempdir();
+    let mut args = vec![
+        "--seed",
+        "42",
+        "--rate",
+        "error-after=0.35",
+        "--rate",
+        "reset-after=0.35",
+    ];
+    for action in [
+        "PutParameter",
+        "CreateRole",
+        "AttachRolePolicy",
+        "PutRolePolicy",
+        "RegisterTaskDefinition",
+        "UpdateService",
+        "DeregisterTaskDefinition",
+        "DeleteParameter",
+        "DeleteRolePolicy",
+        "DetachRolePolicy",
+        "DeleteRole",
+    ] {
+        args.extend_from_slice(&["--only", action]);
+    }
+    let proxy = proxy::Proxy::start(dir.path(), &args);
+    let fix = [
+        "fix",
+        "--aws",
+        "--journal-dir",
+        "journal",
+        "--apply",
+        "--update-services",
+    ];
+    until_done(dir.path(), &proxy, &w.acct, &fix);
+    let hit: std::collections::BTreeSet<String> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.2.is_some())
+        .map(|r| r.0)
+        .collect();
+    for action in ["PutParameter", "RegisterTaskDefinition", "CreateRole"] {
+        assert!(hit.contains(action), "{action} never faulted: {hit:?}");
+    }
+    rt().block_on(async {
+        let revs = revisions(&w.acct).await;
+        assert_eq!(revs.len(), 2, "exactly one new revision: {revs:?}");
+        let new_arn = revs.iter().find(|a| **a != w.old_arn).expect("new").clone();
+        assert_eq!(service_td(&w.acct).await, new_arn);
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD")
+                .await
+                .as_deref(),
+            Some("Orig1nal-db-pw")
+        );
+        let iam = aws_sdk_iam::Client::new(&w.acct.config(REGION).await);
+        let roles = iam.list_roles().send().await.expect("roles");
+        let created = roles
+            .roles()
+            .iter()
+            .filter(|r| r.role_name().starts_with("ecsguard-"))
+            .count();
+        assert_eq!(created, 1, "one role");
+    });
+    let journal = journal_of(dir.path(), "200000000042-us-east-1-app-");
+    let back = [
+        "rollback",
+        "--journal",
+        journal.to_str().expect("path"),
+        "--delete-secrets",
+    ];
+    until_done(dir.path(), &proxy, &w.acct, &back);
+    rt().block_on(async {
+        assert_eq!(service_td(&w.acct).await, w.old_arn);
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD").await,
+            None
+        );
+        let iam = aws_sdk_iam::Client::new(&w.acct.config(REGION).await);
+        let roles = iam.list_roles().send().await.expect("roles");
+        assert!(
+            roles
+                .roles()
+                .iter()
+                .all(|r| !r.role_name().starts_with("ecsguard-")),
+            "the created role is gone"
+        );
+    });
+}
+
+/// A deployment pipeline copies the latest revision (the fix's) with a new
+/// image, and the service moves on to it. Rolling the fix back must not
+/// delete the values, grant or role that copy still needs: the service would
+/// fail at its next task start. Once nothing reads them, a rerun deletes them.
+#[test]
+fn rollback_never_deletes_what_a_later_deployment_still_reads() {
+    let w = rt().block_on(world("200000000043", false));
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let deployed = rt().block_on(async {
+        let ecs = w.acct.ecs(REGION).await;
+        let fixed = service_td(&w.acct).await;
+        let td = describe(&w.acct, &fixed).await;
+        let mut containers = td.container_definitions().to_vec();
+        containers[0].image = Some("app:2".to_owned());
+        let out = ecs
+            .register_task_definition()
+            .family("app")
+            .set_execution_role_arn(td.execution_role_arn().map(str::to_owned))
+            .set_container_definitions(Some(containers))
+            .send()
+            .await
+            .expect("deploy");
+        let arn = out
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .expect("arn")
+            .to_owned();
+        ecs.update_service()
+            .cluster("main")
+            .service("web")
+            .task_definition(&arn)
+            .send()
+            .await
+            .expect("service");
+        arn
+    });
+    let journal = journal_of(dir.path(), "200000000043-us-east-1-app-");
+    let env = w.acct.env(REGION);
+    let back = [
+        "rollback",
+        "--journal",
+        journal.to_str().expect("path"),
+        "--delete-secrets",
+    ];
+    let run = common::ecsguard_with(dir.path(), &env, true, &back);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("not deleting /ecsguard/app/app/DB_PASSWORD")
+            && run.stderr.contains(&deployed),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("not deleting role"), "{}", run.stderr);
+    rt().block_on(async {
+        assert_eq!(
+            service_td(&w.acct).await,
+            deployed,
+            "left on the deployment"
+        );
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD")
+                .await
+                .as_deref(),
+            Some("Orig1nal-db-pw"),
+            "still read, so kept"
+        );
+        let iam = aws_sdk_iam::Client::new(&w.acct.config(REGION).await);
+        let roles = iam.list_roles().send().await.expect("roles");
+        assert!(roles
+            .roles()
+            .iter()
+            .any(|r| r.role_name().starts_with("ecsguard-")));
+        // The deployment goes away: nothing reads the values any more.
+        let ecs = w.acct.ecs(REGION).await;
+        ecs.update_service()
+            .cluster("main")
+            .service("web")
+            .task_definition(&w.old_arn)
+            .send()
+            .await
+            .expect("service");
+        moto::deregister(&ecs, &deployed).await;
+    });
+    let run = common::ecsguard_with(dir.path(), &env, true, &back);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD").await,
+            None
+        );
+        let iam = aws_sdk_iam::Client::new(&w.acct.config(REGION).await);
+        let roles = iam.list_roles().send().await.expect("roles");
+        assert!(roles
+            .roles()
+            .iter()
+            .all(|r| !r.role_name().starts_with("ecsguard-")));
+    });
 }
