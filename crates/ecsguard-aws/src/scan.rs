@@ -180,6 +180,7 @@ pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
         .map(str::to_owned);
 
     // Accounts.
+    let mut not_entered = 0;
     let targets = match &options.org_role_name {
         Some(role_name) => {
             let partition = options
@@ -189,14 +190,50 @@ pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
                 .to_owned();
             match organization_accounts(&base, &counter).await {
                 Ok(ids) => {
-                    let mut targets = Vec::new();
+                    // The account we are in is scanned as we are: the
+                    // management account has no OrganizationAccountAccessRole.
+                    let region = base.region().map(|r| r.to_string()).unwrap_or_default();
+                    let own = caller_account(&base, &region, &counter).await;
+                    let mut candidates = Vec::new();
                     for id in ids {
-                        let role = format!("arn:{partition}:iam::{id}:role/{role_name}");
-                        targets.push(Target {
-                            account: Some(id),
-                            config: assume(&base, &role).await,
-                        });
+                        let (config, role) = if own.as_deref() == Some(id.as_str()) {
+                            (base.clone(), None)
+                        } else {
+                            let role = format!("arn:{partition}:iam::{id}:role/{role_name}");
+                            (assume(&base, &role).await, Some(role))
+                        };
+                        candidates.push((id, config, role));
                     }
+                    // Each account is entered first: one that cannot be is one
+                    // error for that account, and the others are scanned.
+                    let entered = futures::future::join_all(candidates.iter().map(
+                        |(_, config, role)| async {
+                            match role {
+                                Some(_) => enter(config, &region, &counter).await,
+                                None => Ok(()),
+                            }
+                        },
+                    ))
+                    .await;
+                    let mut targets = Vec::new();
+                    for ((id, config, role), entered) in candidates.into_iter().zip(entered) {
+                        match entered {
+                            Ok(()) => targets.push(Target {
+                                account: Some(id),
+                                config,
+                            }),
+                            Err(e) => report.errors.push(InputError::live(
+                                Some(id),
+                                None,
+                                None,
+                                format!(
+                                    "cannot enter the account as {}: {e}; its task definitions were not scanned",
+                                    role.unwrap_or_default()
+                                ),
+                            )),
+                        }
+                    }
+                    not_entered = report.errors.len();
                     targets
                 }
                 Err(e) => {
@@ -212,30 +249,40 @@ pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
             config: base.clone(),
         }],
     };
-    summary.accounts = targets.len();
+    // Every account of the Organization, entered or not.
+    summary.accounts = targets.len() + not_entered;
 
-    // Regions.
-    let regions: Vec<String> = if options.all_regions {
-        match enabled_regions(&targets[0].config, &counter).await {
-            Ok(r) => r,
-            Err(e) => {
-                report
-                    .errors
-                    .push(InputError::live(targets[0].account.clone(), None, None, e));
-                return finish(report, summary, &counter);
+    // Regions, per account: accounts differ in which regions they enable,
+    // and one that cannot be entered is an error for that account alone.
+    let mut per_target: Vec<Vec<String>> = Vec::with_capacity(targets.len());
+    for target in &targets {
+        let regions = if options.all_regions {
+            match enabled_regions(&target.config, &counter).await {
+                Ok(r) => r,
+                Err(e) => {
+                    report
+                        .errors
+                        .push(InputError::live(target.account.clone(), None, None, e));
+                    Vec::new()
+                }
             }
-        }
-    } else if options.regions.is_empty() {
-        base.region()
-            .map(|r| vec![r.to_string()])
-            .unwrap_or_default()
-    } else {
-        let mut r = options.regions.clone();
-        r.sort();
-        r.dedup();
-        r
-    };
-    summary.regions = regions.len();
+        } else if options.regions.is_empty() {
+            base.region()
+                .map(|r| vec![r.to_string()])
+                .unwrap_or_default()
+        } else {
+            let mut r = options.regions.clone();
+            r.sort();
+            r.dedup();
+            r
+        };
+        per_target.push(regions);
+    }
+    summary.regions = per_target
+        .iter()
+        .flatten()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
 
     let progress = if options.progress && std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
@@ -255,8 +302,10 @@ pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
         all_revisions: options.all_revisions,
     };
 
-    let jobs: Vec<(usize, &String)> = (0..targets.len())
-        .flat_map(|t| regions.iter().map(move |r| (t, r)))
+    let jobs: Vec<(usize, &String)> = per_target
+        .iter()
+        .enumerate()
+        .flat_map(|(t, regions)| regions.iter().map(move |r| (t, r)))
         .collect();
     let results =
         futures::future::join_all(jobs.iter().map(|(t, r)| scan_region(&ctx, &targets[*t], r)))
@@ -417,6 +466,23 @@ async fn enabled_regions(config: &SdkConfig, counter: &ApiCounter) -> Result<Vec
         .collect();
     regions.sort();
     Ok(regions)
+}
+
+/// Assumes the account's role (through `GetCallerIdentity`), to learn early
+/// whether the account can be entered at all.
+async fn enter(config: &SdkConfig, region: &str, counter: &ApiCounter) -> Result<(), String> {
+    let client = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(config)
+            .region(Region::new(region.to_owned()))
+            .interceptor(counter.clone())
+            .build(),
+    );
+    client
+        .get_caller_identity()
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| message("cannot assume the role", &e))
 }
 
 async fn caller_account(config: &SdkConfig, region: &str, counter: &ApiCounter) -> Option<String> {

@@ -4,6 +4,8 @@
 mod common;
 #[path = "common/moto.rs"]
 mod moto;
+#[path = "common/proxy.rs"]
+mod proxy;
 
 use std::collections::BTreeSet;
 
@@ -374,5 +376,256 @@ fn no_planted_value_reaches_any_output() {
                 }
             }
         }
+    }
+}
+
+/// An Organization whose accounts enable different regions, and one account
+/// that cannot be entered: each account's own regions are scanned, and the
+/// one that cannot be entered is one error for that account alone.
+#[test]
+fn org_regions_are_discovered_per_account_and_one_failing_account_is_its_own_error() {
+    let mgmt_id = "100000000020";
+    let (mgmt, members) = rt().block_on(async {
+        let mgmt = account(mgmt_id).await;
+        let orgs = aws_sdk_organizations::Client::new(&mgmt.config("us-east-1").await);
+        orgs.create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .expect("create organization");
+        let mut members = Vec::new();
+        for (name, region) in [
+            ("east", "us-east-1"),
+            ("west", "eu-west-1"),
+            ("locked", "us-east-1"),
+        ] {
+            let out = orgs
+                .create_account()
+                .account_name(name)
+                .email(format!("{name}@example.com"))
+                .send()
+                .await
+                .expect("create account");
+            let id = out
+                .create_account_status()
+                .and_then(|s| s.account_id())
+                .expect("account id")
+                .to_owned();
+            let member = account(&id).await;
+            register(
+                &member.ecs(region).await,
+                name,
+                &[("DB_PASSWORD", &format!("{name}-org-password-1"))],
+            )
+            .await;
+            members.push((name, id));
+        }
+        (mgmt, members)
+    });
+    let id_of = |name: &str| {
+        members
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, id)| id.clone())
+            .expect("member")
+    };
+    let dir = common::tempdir();
+    let mut args: Vec<String> = vec![
+        "--account".into(),
+        format!("{}={mgmt_id}", mgmt.access_key_id),
+        "--regions".into(),
+        format!("{mgmt_id}=us-east-1"),
+        "--regions".into(),
+        format!("{}=us-east-1", id_of("east")),
+        "--regions".into(),
+        format!("{}=eu-west-1", id_of("west")),
+        "--regions".into(),
+        format!("{}=us-east-1", id_of("locked")),
+        "--fail".into(),
+        format!("{}:GetCallerIdentity", id_of("locked")),
+        "--fail".into(),
+        format!("{}:DescribeRegions", id_of("locked")),
+    ];
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let proxy = proxy::Proxy::start(dir.path(), &refs);
+    let run = run_with(
+        &proxy.env(mgmt.env("us-east-1")),
+        &[
+            "scan",
+            "--aws",
+            "--format",
+            "json",
+            "--org",
+            "--role-name",
+            "OrganizationAccountAccessRole",
+            "--all-regions",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    let places: BTreeSet<(String, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["location"]["account"].as_str().unwrap_or("").to_owned(),
+                f["location"]["region"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        places.contains(&(id_of("east"), "us-east-1".to_owned())),
+        "{places:?}"
+    );
+    assert!(
+        places.contains(&(id_of("west"), "eu-west-1".to_owned())),
+        "the second account's own region was scanned: {places:?}"
+    );
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["account"], id_of("locked").as_str());
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot enter the account"),
+        "{errors:?}"
+    );
+    assert_eq!(report["summary"]["accounts"], 4);
+}
+
+/// Eight families in two regions.
+fn spread(id: &str) -> Account {
+    rt().block_on(async {
+        let acct = account(id).await;
+        for (i, region) in [
+            "us-east-1",
+            "us-east-1",
+            "us-east-1",
+            "us-east-1",
+            "us-east-1",
+            "us-east-1",
+            "eu-west-1",
+            "eu-west-1",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            register(
+                &acct.ecs(region).await,
+                &format!("svc{i}"),
+                &[
+                    ("DB_PASSWORD", &format!("spread-{i}-Pw9xQ2")),
+                    ("LOG_LEVEL", "info"),
+                ],
+            )
+            .await;
+        }
+        acct
+    })
+}
+
+const TWO_REGIONS: &[&str] = &[
+    "scan",
+    "--aws",
+    "--format",
+    "json",
+    "--region",
+    "us-east-1",
+    "--region",
+    "eu-west-1",
+];
+
+/// Throttling, 500s, resets and timeouts: retried, and the scan finds what a
+/// clean one finds.
+#[test]
+fn a_scan_through_api_faults_finds_what_a_clean_scan_finds() {
+    let acct = spread("100000000021");
+    let clean = run_with(&acct.env("us-east-1"), TWO_REGIONS);
+    assert_eq!(clean.code, 1, "{}\n{}", clean.stdout, clean.stderr);
+    let expected = found(&clean.json());
+    assert_eq!(expected.len(), 8);
+    let dir = common::tempdir();
+    let proxy = proxy::Proxy::start(
+        dir.path(),
+        &[
+            "--seed",
+            "21",
+            "--rate",
+            "throttle=0.12",
+            "--rate",
+            "error=0.05",
+            "--rate",
+            "reset=0.05",
+            "--rate",
+            "error-after=0.05",
+            "--rate",
+            "reset-after=0.05",
+            "--rate",
+            "timeout-after=0.03",
+            "--delay",
+            "3",
+        ],
+    );
+    let mut args = TWO_REGIONS.to_vec();
+    args.extend_from_slice(&["--api-timeout", "1"]);
+    let faulty = run_with(&proxy.env(acct.env("us-east-1")), &args);
+    assert_eq!(faulty.code, 1, "{}\n{}", faulty.stdout, faulty.stderr);
+    assert_eq!(found(&faulty.json()), expected);
+    let faults = proxy.faults();
+    assert!(
+        faults.values().sum::<usize>() >= 3,
+        "the proxy injected faults: {faults:?}"
+    );
+}
+
+/// With one attempt per call, faults are failures: the scan exits 2 and
+/// names, for every finding it missed, the region or revision it could not
+/// read. Never a clean result for what it did not see.
+#[test]
+fn a_scan_that_cannot_read_everything_says_what_it_missed() {
+    let acct = spread("100000000022");
+    let clean = run_with(&acct.env("us-east-1"), TWO_REGIONS);
+    let expected = found(&clean.json());
+    let dir = common::tempdir();
+    let proxy = proxy::Proxy::start(dir.path(), &["--seed", "22", "--rate", "error=0.3"]);
+    let mut args = TWO_REGIONS.to_vec();
+    args.extend_from_slice(&["--max-attempts", "1"]);
+    let run = run_with(&proxy.env(acct.env("us-east-1")), &args);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    let got = found(&report);
+    let errors = report["errors"].as_array().expect("errors");
+    assert!(!errors.is_empty());
+    let clean_report = clean.json();
+    for (tail, variable) in &expected {
+        if got.contains(&(tail.clone(), variable.clone())) {
+            continue;
+        }
+        let family = tail.split(':').next().unwrap_or("");
+        let region = clean_report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| {
+                f["location"]["arn"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with(tail.as_str())
+            })
+            .and_then(|f| f["location"]["region"].as_str())
+            .unwrap_or("")
+            .to_owned();
+        let covered = errors.iter().any(|e| {
+            e["region"] == region.as_str()
+                && (e["arn"].is_null()
+                    || e["arn"].as_str().unwrap_or("").contains(family)
+                    || e["message"].as_str().unwrap_or("").contains(family))
+        });
+        assert!(
+            covered,
+            "{tail} was missed and no error says so: {errors:?}"
+        );
     }
 }
