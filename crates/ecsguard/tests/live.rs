@@ -430,7 +430,7 @@ fn org_regions_are_discovered_per_account_and_one_failing_account_is_its_own_err
             .expect("member")
     };
     let dir = common::tempdir();
-    let mut args: Vec<String> = vec![
+    let args: Vec<String> = vec![
         "--account".into(),
         format!("{}={mgmt_id}", mgmt.access_key_id),
         "--regions".into(),
