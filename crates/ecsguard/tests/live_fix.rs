@@ -283,6 +283,10 @@ fn ssm_fix_moves_values_updates_services_and_is_idempotent() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs the test-hooks feature (./scripts/test turns it on)"
+)]
 fn interrupted_after_any_step_a_rerun_completes_without_loss_or_duplicates() {
     // Steps: 2 parameters, role, policy, registration, service update.
     for k in 1..=6usize {
@@ -826,6 +830,10 @@ fn no_planted_value_reaches_output_or_journal() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs the test-hooks feature (./scripts/test turns it on)"
+)]
 fn a_crash_between_registering_and_journaling_does_not_register_twice() {
     let w = rt().block_on(world("200000000009", true));
     let dir = common::tempdir();
@@ -1056,6 +1064,10 @@ fn journal_of(dir: &std::path::Path, prefix: &str) -> std::path::PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs the test-hooks feature (./scripts/test turns it on)"
+)]
 fn a_resume_with_other_store_flags_is_refused() {
     let w = rt().block_on(world("200000000017", true));
     let dir = common::tempdir();
@@ -1161,6 +1173,10 @@ fn rollback_leaves_a_service_that_moved_on() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs the test-hooks feature (./scripts/test turns it on)"
+)]
 fn a_parameter_created_before_a_crash_is_still_known_as_the_fix_own() {
     let w = rt().block_on(world("200000000020", true));
     let dir = common::tempdir();
@@ -1331,6 +1347,10 @@ fn the_plan_shows_the_policy_apply_grants_and_an_alias_is_a_usage_error() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs the test-hooks feature (./scripts/test turns it on)"
+)]
 fn rollback_after_a_crash_inside_register_deregisters_that_revision() {
     let w = rt().block_on(world("200000000024", true));
     let dir = common::tempdir();
@@ -1376,6 +1396,10 @@ fn rollback_after_a_crash_inside_register_deregisters_that_revision() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs the test-hooks feature (./scripts/test turns it on)"
+)]
 fn a_resume_rechecks_what_the_journal_says_was_stored() {
     let w = rt().block_on(world("200000000025", true));
     let dir = common::tempdir();
@@ -1468,6 +1492,10 @@ fn a_variable_also_in_secrets_needs_overwrite() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs the test-hooks feature (./scripts/test turns it on)"
+)]
 fn after_an_interruption_the_same_family_is_fixed_in_every_region() {
     let w = rt().block_on(world("200000000028", true));
     let west = rt().block_on(async {
