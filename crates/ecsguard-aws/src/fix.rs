@@ -408,7 +408,7 @@ async fn fix_family(
     let services: Vec<ServiceRef> = services.into_iter().map(|(s, _)| s).collect();
     let exposed_revisions = u32::try_from(old.revision()).unwrap_or(0);
     // Resume the unfinished journal of this revision, or start a new one.
-    let new_id = plan_id(old_arn);
+    let new_id = new_plan_id(old_arn);
     let (journal_path, existing) = match existing {
         Some((path, journal)) => (path, Some(journal)),
         None => (
@@ -479,7 +479,7 @@ async fn fix_family(
 }
 
 /// A plan id from the old ARN and the time: unique per fix, and not secret.
-fn plan_id(old_arn: &str) -> String {
+pub(crate) fn new_plan_id(old_arn: &str) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     old_arn.hash(&mut h);

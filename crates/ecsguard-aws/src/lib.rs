@@ -9,8 +9,10 @@ mod convert;
 mod counter;
 pub mod fix;
 pub mod journal;
+pub mod push;
 mod scan;
 mod store;
 
 pub use fix::{fix, rollback, FixOptions, FixReport};
+pub use push::{push, PushItem, PushReport};
 pub use scan::{scan, LiveOptions};

@@ -107,29 +107,13 @@ fn safe(segment: &str) -> String {
         .collect()
 }
 
-/// Builds the plan for one task definition from its findings.
-pub fn plan_family(
-    old_arn: &str,
+/// Where each finding's value goes: one parameter per variable, or one
+/// secret per container with a JSON key per variable. Names never collide.
+pub fn plan_moves(
     family: &str,
-    execution_role_arn: Option<&str>,
     findings: &[&Finding],
     store: &StoreSettings,
-) -> Result<FamilyPlan, PlanError> {
-    let (Some(partition), Some(region), Some(account)) = (
-        arn_part(old_arn, 1),
-        arn_part(old_arn, 3),
-        arn_part(old_arn, 4),
-    ) else {
-        return Err(PlanError(format!("not a task definition ARN: {old_arn}")));
-    };
-    if let Some(key) = &store.kms_key_id {
-        if key.starts_with("alias/") {
-            return Err(PlanError(
-                "--kms-key-id must be a key id or key ARN: an alias cannot be granted kms:Decrypt"
-                    .into(),
-            ));
-        }
-    }
+) -> Result<Vec<Move>, PlanError> {
     let prefix = clean_prefix(&store.prefix);
     let mut moves: Vec<Move> = Vec::new();
     for f in findings {
@@ -180,6 +164,33 @@ pub fn plan_family(
             }
         }
     }
+    Ok(moves)
+}
+
+/// Builds the plan for one task definition from its findings.
+pub fn plan_family(
+    old_arn: &str,
+    family: &str,
+    execution_role_arn: Option<&str>,
+    findings: &[&Finding],
+    store: &StoreSettings,
+) -> Result<FamilyPlan, PlanError> {
+    let (Some(partition), Some(region), Some(account)) = (
+        arn_part(old_arn, 1),
+        arn_part(old_arn, 3),
+        arn_part(old_arn, 4),
+    ) else {
+        return Err(PlanError(format!("not a task definition ARN: {old_arn}")));
+    };
+    if let Some(key) = &store.kms_key_id {
+        if key.starts_with("alias/") {
+            return Err(PlanError(
+                "--kms-key-id must be a key id or key ARN: an alias cannot be granted kms:Decrypt"
+                    .into(),
+            ));
+        }
+    }
+    let moves = plan_moves(family, findings, store)?;
     let role = match execution_role_arn.and_then(|arn| role_name(arn).map(|n| (arn, n))) {
         Some((arn, name)) => RolePlan::Existing {
             arn: arn.to_owned(),

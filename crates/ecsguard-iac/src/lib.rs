@@ -3,6 +3,7 @@
 
 pub mod cfn;
 pub mod extract;
+pub mod fix;
 pub mod input;
 pub mod json;
 pub mod plan;

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
-use ecsguard_core::{Finding, InputError, Report, RuleConfig};
+use ecsguard_core::{Finding, InputError, Report, RuleConfig, TaskDefinition};
 use rayon::prelude::*;
 
 use crate::input;
@@ -79,6 +79,20 @@ pub fn without_curdir(path: &Path) -> PathBuf {
 
 /// Scans files and folders.
 pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
+    scan_paths_keeping(paths, options, false).0
+}
+
+/// Scans, and also returns the task definitions that have findings, values
+/// and spans included: what a file fix works from.
+pub fn scan_for_fix(paths: &[PathBuf], options: &ScanOptions) -> (Report, Vec<TaskDefinition>) {
+    scan_paths_keeping(paths, options, true)
+}
+
+fn scan_paths_keeping(
+    paths: &[PathBuf],
+    options: &ScanOptions,
+    keep: bool,
+) -> (Report, Vec<TaskDefinition>) {
     let walked = walk::walk(paths, options.max_file_size);
     let mut modules: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     let mut units = Vec::new();
@@ -127,13 +141,22 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
                         (Some(path), outcome)
                     }
                 };
+                let mut findings = Vec::new();
+                let mut kept = Vec::new();
+                for td in &outcome.task_definitions {
+                    let found = ecsguard_core::check(td, &options.rules);
+                    if keep && !found.is_empty() {
+                        kept.push(td.clone());
+                    }
+                    findings.extend(found);
+                }
                 let mut recognised: BTreeMap<String, usize> = BTreeMap::new();
                 for td in &outcome.task_definitions {
                     if let Some(f) = &td.file {
                         *recognised.entry(f.clone()).or_default() += 1;
                     }
                 }
-                UnitResult {
+                let mut result = UnitResult {
                     file,
                     files: outcome.files,
                     task_definitions: outcome.task_definitions.len(),
@@ -142,16 +165,16 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
                         .iter()
                         .map(|t| t.containers.len())
                         .sum(),
-                    findings: outcome
-                        .task_definitions
-                        .iter()
-                        .flat_map(|td| ecsguard_core::check(td, &options.rules))
-                        .collect(),
+                    findings: Vec::new(),
+                    kept: Vec::new(),
                     errors: outcome.errors,
                     notes: outcome.notes,
                     consumed: outcome.consumed,
                     recognised: recognised.into_iter().collect(),
-                }
+                };
+                result.findings = findings;
+                result.kept = kept;
+                result
             })
             .collect()
     };
@@ -176,6 +199,7 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
         .collect();
     let total: usize = results.iter().map(|r| r.findings.len()).sum();
 
+    let mut kept = Vec::new();
     let mut report = Report {
         errors: walked.errors,
         notes: walked.notes,
@@ -194,9 +218,10 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
         report.summary.task_definitions += result.task_definitions;
         report.summary.containers += result.containers;
         report.findings.extend(result.findings);
+        kept.extend(result.kept);
     }
     report.sort();
-    report
+    (report, kept)
 }
 
 struct UnitResult {
@@ -205,6 +230,7 @@ struct UnitResult {
     task_definitions: usize,
     containers: usize,
     findings: Vec<Finding>,
+    kept: Vec<TaskDefinition>,
     errors: Vec<InputError>,
     notes: Vec<InputError>,
     consumed: Vec<String>,

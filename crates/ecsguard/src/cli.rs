@@ -28,13 +28,17 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct FixArgs {
-    /// Files and folders to fix (file fixes are not available yet: use --aws)
+    /// Files and folders to fix (default "."): task-definition JSON and CloudFormation JSON are rewritten; other shapes get an outcome and what to do by hand
     #[arg(conflicts_with = "aws")]
     pub paths: Vec<PathBuf>,
 
-    /// Fix live task definitions through the AWS API (required: file fixes are not available yet)
+    /// Fix live task definitions through the AWS API instead of files
     #[arg(long)]
     pub aws: bool,
+
+    /// With --apply on files: store the literal values first (SSM or Secrets Manager, verified and journaled), then make the files read them
+    #[arg(long, requires = "apply", conflicts_with = "aws")]
+    pub push: bool,
 
     /// Region to fix (repeatable); default: the configured region
     #[arg(long = "region", value_name = "REGION")]

@@ -52,10 +52,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 
 fn fix(args: &FixArgs) -> ExitCode {
     if !args.aws {
-        eprintln!(
-            "error: only live fixes are available: pass --aws (file fixes are not built yet)"
-        );
-        return ExitCode::from(exit::INPUT_ERROR);
+        return fix_files(args);
     }
     if args.common.format == Format::Sarif {
         eprintln!("error: a fix plan is printed as text or json, not sarif");
@@ -121,6 +118,120 @@ fn fix(args: &FixArgs) -> ExitCode {
         return ExitCode::from(exit::INPUT_ERROR);
     }
     ExitCode::SUCCESS
+}
+
+/// `fix PATH`: plan file rewrites; with `--apply`, write them (after
+/// `--push` stored the literal values).
+fn fix_files(args: &FixArgs) -> ExitCode {
+    if !matches!(args.common.format, Format::Text | Format::Json) {
+        eprintln!("error: a fix plan is printed as text or json");
+        return ExitCode::from(exit::INPUT_ERROR);
+    }
+    let paths = if args.paths.is_empty() {
+        vec![std::path::PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let settings = ecsguard_iac::fix::FixSettings {
+        scan: scan_options(&args.common),
+        store: store_settings(args),
+        preview: !args.apply,
+    };
+    let mut plan = ecsguard_iac::fix::plan(&paths, &settings, &Default::default());
+    let mut push_errors = Vec::new();
+    let mut journal = None;
+    if args.push && !plan.pushes.is_empty() {
+        let runtime = match runtime() {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let items: Vec<ecsguard_aws::PushItem> = plan
+            .pushes
+            .iter()
+            .map(|p| ecsguard_aws::PushItem {
+                store_name: p.store_name.clone(),
+                entries: p.entries.clone(),
+                source: p.source.clone(),
+            })
+            .collect();
+        let live = ecsguard_aws::LiveOptions {
+            regions: args.regions.clone(),
+            profile: args.profile.clone(),
+            role_arn: args.role_arn.clone(),
+            max_attempts: args.max_attempts,
+            api_timeout: std::time::Duration::from_secs(args.api_timeout),
+            progress: false,
+            ..ecsguard_aws::LiveOptions::default()
+        };
+        let pushed = runtime.block_on(ecsguard_aws::push(
+            &live,
+            &settings.store,
+            &items,
+            args.overwrite,
+            &args.journal_dir,
+        ));
+        journal = pushed.journal.clone();
+        push_errors = pushed.errors;
+        // Only what was stored and verified is referenced.
+        plan = ecsguard_iac::fix::plan(&paths, &settings, &pushed.stored);
+    }
+    let mut write_error = None;
+    let mut written = Vec::new();
+    if args.apply && push_errors.is_empty() {
+        match ecsguard_iac::fix::write_all(
+            &plan,
+            &settings.scan.rules,
+            test_hook("ECSGUARD_TEST_CORRUPT_REWRITE").is_some(),
+        ) {
+            Ok(w) => written = w,
+            Err(e) => write_error = Some(e),
+        }
+    }
+    let outcome = output::file_fix::Outcome {
+        apply: args.apply,
+        written: &written,
+        push_errors: &push_errors,
+        write_error: write_error.as_deref(),
+        journal: journal.as_deref(),
+    };
+    let rendered = match args.common.format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&output::file_fix::json(&plan, &outcome))
+                .unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        _ => output::file_fix::text(&plan, &outcome),
+    };
+    if let Err(message) = write_result(&args.common, |sink| sink.write_all(rendered.as_bytes())) {
+        eprintln!("error: {message}");
+        return ExitCode::from(exit::INPUT_ERROR);
+    }
+    if !push_errors.is_empty() || write_error.is_some() {
+        return ExitCode::from(exit::FIX_FAILED);
+    }
+    if !plan.errors.is_empty() {
+        return ExitCode::from(exit::INPUT_ERROR);
+    }
+    let open = plan.planned.iter().any(|p| {
+        p.outcome != ecsguard_iac::fix::OutcomeKind::Unchanged
+            && !(args.apply && p.outcome == ecsguard_iac::fix::OutcomeKind::Fixed)
+    });
+    if args.apply && open {
+        return ExitCode::from(exit::FINDINGS);
+    }
+    ExitCode::SUCCESS
+}
+
+fn store_settings(args: &FixArgs) -> ecsguard_core::plan::StoreSettings {
+    ecsguard_core::plan::StoreSettings {
+        kind: match args.store {
+            StoreArg::Ssm => ecsguard_core::plan::StoreKind::Ssm,
+            StoreArg::Secretsmanager => ecsguard_core::plan::StoreKind::SecretsManager,
+        },
+        prefix: args.prefix.clone(),
+        kms_key_id: args.kms_key_id.clone(),
+    }
 }
 
 fn rollback(args: &RollbackArgs) -> ExitCode {
@@ -190,12 +301,16 @@ fn rule_config(common: &CommonArgs) -> RuleConfig {
     }
 }
 
-fn scan(paths: &[std::path::PathBuf], common: &CommonArgs) -> ExitCode {
-    let started = Instant::now();
-    let options = ScanOptions {
+fn scan_options(common: &CommonArgs) -> ScanOptions {
+    ScanOptions {
         rules: rule_config(common),
         max_file_size: common.max_file_size,
-    };
+    }
+}
+
+fn scan(paths: &[std::path::PathBuf], common: &CommonArgs) -> ExitCode {
+    let started = Instant::now();
+    let options = scan_options(common);
     let report = ecsguard_iac::scan_paths(paths, &options);
     finish(&report, common, started)
 }

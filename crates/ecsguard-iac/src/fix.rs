@@ -1,0 +1,757 @@
+//! File fixes (`ecsguard fix PATH`, DESIGN §5): each finding gets an outcome,
+//! and the rewrite is data — byte-range edits of one file — so that it can be
+//! shown as a diff, checked, and only then written.
+//!
+//! Built so far: task-definition JSON and CloudFormation JSON, whose entries
+//! are written in place. The `environment` entry leaves its list, and a
+//! `secrets` entry with the same name and a `valueFrom` joins the
+//! container's `secrets` list (made when missing), in the file's own style:
+//! the new entry is the old one's text with `value` renamed `valueFrom` and
+//! the value replaced. Everything else is `manual`, with the reason.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use ecsguard_core::plan::{plan_moves, StoreKind, StoreSettings};
+use ecsguard_core::{EnvValue, Finding, InputError, Origin, ReferenceTarget, SecretValue};
+
+use crate::scan::{scan_for_fix, ScanOptions};
+use crate::source::FileKind;
+use crate::tree::{Kind, Node};
+
+/// What happens to one finding (names FIXED by DESIGN §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OutcomeKind {
+    Fixed,
+    NeedsPush,
+    Manual,
+    Unchanged,
+}
+
+impl OutcomeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Fixed => "fixed",
+            OutcomeKind::NeedsPush => "needs-push",
+            OutcomeKind::Manual => "manual",
+            OutcomeKind::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// One finding and what the fix does with it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub finding: Finding,
+    pub outcome: OutcomeKind,
+    /// Why, for `manual` (and what to do by hand); what was done otherwise.
+    pub reason: String,
+    /// The parameter or secret that holds (or would hold) the value.
+    pub store_name: Option<String>,
+    /// The `valueFrom` the file now reads.
+    pub value_from: Option<String>,
+}
+
+/// A literal value to store before any file references it.
+#[derive(Debug, Clone)]
+pub struct Push {
+    pub store_name: String,
+    /// (JSON key or variable, value): one entry for SSM, one per variable of
+    /// the container for Secrets Manager.
+    pub entries: Vec<(String, SecretValue)>,
+    /// Where the values are written (`file`, family), for the store's tags.
+    pub source: String,
+}
+
+/// One byte-range replacement in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// The edits to one file, and the byte ranges of values that must never be
+/// shown (every environment value of the containers touched).
+#[derive(Debug, Clone)]
+pub struct FilePatch {
+    pub path: PathBuf,
+    pub original: String,
+    pub edits: Vec<Edit>,
+    pub secret_ranges: Vec<(usize, usize)>,
+}
+
+impl FilePatch {
+    /// The file's text after the edits.
+    pub fn patched(&self) -> String {
+        apply_edits(&self.original, &self.edits)
+    }
+
+    /// A unified diff with every value redacted: the texts diffed have each
+    /// environment value of the touched containers replaced by a marker, so
+    /// a value cannot reach the diff whatever the edit.
+    pub fn redacted_texts(&self) -> (String, String) {
+        let marks: Vec<Edit> = self
+            .secret_ranges
+            .iter()
+            .map(|&(start, end)| Edit {
+                start,
+                end,
+                text: "<redacted>".to_owned(),
+            })
+            .collect();
+        let before = apply_edits(&self.original, &marks);
+        // Redactions inside a removed range disappear with it.
+        let mut after_edits = self.edits.clone();
+        for m in marks {
+            if !self
+                .edits
+                .iter()
+                .any(|e| e.start < m.end && m.start < e.end.max(e.start + 1))
+            {
+                after_edits.push(m);
+            }
+        }
+        (before, apply_edits(&self.original, &after_edits))
+    }
+}
+
+/// The plan for every file under the given paths.
+#[derive(Debug, Default)]
+pub struct FixPlan {
+    pub planned: Vec<Planned>,
+    pub pushes: Vec<Push>,
+    pub files: Vec<FilePatch>,
+    pub errors: Vec<InputError>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FixSettings {
+    pub scan: ScanOptions,
+    pub store: StoreSettings,
+    /// Show literals' rewrites in the diff as they will be once pushed (the
+    /// outcome stays `needs-push`); never for a plan that is written.
+    pub preview: bool,
+}
+
+/// Applies non-overlapping edits (in any order).
+pub fn apply_edits(text: &str, edits: &[Edit]) -> String {
+    let mut sorted: Vec<&Edit> = edits.iter().collect();
+    sorted.sort_by_key(|e| (e.start, e.end));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for e in sorted {
+        if e.start < at || e.end > text.len() {
+            continue;
+        }
+        out.push_str(&text[at..e.start]);
+        out.push_str(&e.text);
+        at = e.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// One variable the fix will move, with what it needs.
+struct Candidate {
+    finding: Finding,
+    value: EnvValue,
+}
+
+/// Plans the fix. `stored` maps store names to the ARNs `--push` stored them
+/// under: a literal whose name is there is rewritten to read it; one that is
+/// not is `needs-push`.
+pub fn plan(
+    paths: &[PathBuf],
+    settings: &FixSettings,
+    stored: &HashMap<String, String>,
+) -> FixPlan {
+    let (report, tds) = scan_for_fix(paths, &settings.scan);
+    let mut plan = FixPlan {
+        errors: report.errors,
+        ..FixPlan::default()
+    };
+    // Findings grouped by task definition, with their values.
+    let mut by_container: BTreeMap<(String, String, String), Vec<Candidate>> = BTreeMap::new();
+    for td in &tds {
+        let findings = ecsguard_core::check(td, &settings.scan.rules);
+        for f in findings {
+            let value = td
+                .containers
+                .iter()
+                .filter(|c| c.name == f.container)
+                .flat_map(|c| c.environment.iter())
+                .filter(|v| v.name == f.variable)
+                .max_by_key(|v| crate::extract::secret_rank(&v.value))
+                .map(|v| v.value.clone());
+            let Some(value) = value else { continue };
+            let file = f
+                .spans
+                .as_ref()
+                .map(|s| s.file.to_string())
+                .or_else(|| td.file.clone())
+                .unwrap_or_default();
+            // A bare container list has no family: its file names it.
+            let family = td.family.clone().unwrap_or_else(|| {
+                Path::new(&file)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().trim_end_matches(".json").to_owned())
+                    .unwrap_or_else(|| "containers".to_owned())
+            });
+            by_container
+                .entry((file, family, f.container.clone().unwrap_or_default()))
+                .or_default()
+                .push(Candidate { finding: f, value });
+        }
+    }
+
+    // Per file: the containers whose entries are rewritten.
+    let mut per_file: BTreeMap<String, Vec<ContainerMove>> = BTreeMap::new();
+    for ((file, family, _container), candidates) in by_container {
+        let refs: Vec<&Finding> = candidates.iter().map(|c| &c.finding).collect();
+        let moves = match plan_moves(&family, &refs, &settings.store) {
+            Ok(m) => m,
+            Err(e) => {
+                for c in candidates {
+                    plan.planned.push(manual(c.finding, e.to_string()));
+                }
+                continue;
+            }
+        };
+        let mut moving = ContainerMove::default();
+        let mut push_entries: BTreeMap<String, Vec<(String, SecretValue)>> = BTreeMap::new();
+        for c in candidates {
+            let Some(m) = moves.iter().find(|m| {
+                m.variable == c.finding.variable
+                    && Some(&m.container) == c.finding.container.as_ref()
+            }) else {
+                plan.planned
+                    .push(manual(c.finding, "no store name could be made".into()));
+                continue;
+            };
+            if let Some(reason) = why_manual(&c.finding, &file) {
+                plan.planned.push(manual(c.finding, reason));
+                continue;
+            }
+            match &c.value {
+                EnvValue::Literal(v) | EnvValue::Template(v) => {
+                    if matches!(c.value, EnvValue::Template(_)) {
+                        plan.planned.push(manual(
+                            c.finding,
+                            "the value is only partly written here (it has `${…}` parts known at deploy time): move it by hand".into(),
+                        ));
+                        continue;
+                    }
+                    let key = m.json_key.clone().unwrap_or_else(|| m.variable.clone());
+                    push_entries
+                        .entry(m.store_name.clone())
+                        .or_default()
+                        .push((key, v.clone()));
+                    match stored.get(&m.store_name) {
+                        Some(arn) => {
+                            let value_from = match &m.json_key {
+                                Some(key) => format!("{arn}:{key}::"),
+                                None => arn.clone(),
+                            };
+                            moving.entries.push((c.finding.clone(), value_from.clone()));
+                            plan.planned.push(Planned {
+                                reason: format!(
+                                    "stored in {} and read through secrets",
+                                    m.store_name
+                                ),
+                                finding: c.finding,
+                                outcome: OutcomeKind::Fixed,
+                                store_name: Some(m.store_name.clone()),
+                                value_from: Some(value_from),
+                            });
+                        }
+                        None => {
+                            if settings.preview {
+                                let value_from = preview_value_from(
+                                    &settings.store.kind,
+                                    &m.store_name,
+                                    m.json_key.as_deref(),
+                                );
+                                moving.entries.push((c.finding.clone(), value_from));
+                            }
+                            plan.planned.push(Planned {
+                            reason: format!(
+                                "a literal in the code: store it with --push (as {} {}), then the file reads it through secrets; rotate it, since it stays in the repository's history",
+                                store_word(&settings.store.kind),
+                                m.store_name
+                            ),
+                            finding: c.finding,
+                            outcome: OutcomeKind::NeedsPush,
+                            store_name: Some(m.store_name.clone()),
+                            value_from: None,
+                        });
+                        }
+                    }
+                }
+                EnvValue::Reference(r) => {
+                    let reason = match &r.target {
+                        ReferenceTarget::Secret(_) | ReferenceTarget::Sensitive(_) => format!(
+                            "the value comes from `{}`: declare a store fed by it and read that through secrets (not yet rewritten automatically)",
+                            r.expression
+                        ),
+                        _ => format!(
+                            "the value comes from `{}`: move what it refers to into SSM or Secrets Manager and read it through secrets",
+                            r.expression
+                        ),
+                    };
+                    plan.planned.push(manual(c.finding, reason));
+                }
+            }
+        }
+        for (name, entries) in push_entries {
+            plan.pushes.push(Push {
+                store_name: name,
+                entries,
+                source: format!("{file} ({family})"),
+            });
+        }
+        if !moving.entries.is_empty() {
+            per_file.entry(file).or_default().push(moving);
+        }
+    }
+
+    for (file, moves) in per_file {
+        match patch_file(Path::new(&file), &moves) {
+            Ok(patch) => plan.files.push(patch),
+            Err(message) => {
+                let ids: Vec<(Option<String>, String)> = moves
+                    .iter()
+                    .flat_map(|m| m.entries.iter())
+                    .map(|(f, _)| (f.container.clone(), f.variable.clone()))
+                    .collect();
+                for p in &mut plan.planned {
+                    if p.outcome == OutcomeKind::Fixed
+                        && p.finding.spans.as_ref().is_some_and(|s| *s.file == *file)
+                        && ids.contains(&(p.finding.container.clone(), p.finding.variable.clone()))
+                    {
+                        p.outcome = OutcomeKind::Manual;
+                        p.reason = message.clone();
+                    }
+                }
+            }
+        }
+    }
+    plan.planned
+        .sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));
+    plan
+}
+
+/// What a literal's `valueFrom` will look like once pushed: the parameter's
+/// name (ECS accepts it for a parameter in the task's own region), or the
+/// secret's ARN with its account, region and random suffix still unknown.
+fn preview_value_from(kind: &StoreKind, name: &str, key: Option<&str>) -> String {
+    match kind {
+        StoreKind::Ssm => name.to_owned(),
+        StoreKind::SecretsManager => format!(
+            "arn:aws:secretsmanager:REGION:ACCOUNT:secret:{name}-??????:{}::",
+            key.unwrap_or_default()
+        ),
+    }
+}
+
+fn store_word(kind: &StoreKind) -> &'static str {
+    match kind {
+        StoreKind::Ssm => "SSM SecureString parameter",
+        StoreKind::SecretsManager => "Secrets Manager secret",
+    }
+}
+
+fn manual(finding: Finding, reason: String) -> Planned {
+    Planned {
+        finding,
+        outcome: OutcomeKind::Manual,
+        reason,
+        store_name: None,
+        value_from: None,
+    }
+}
+
+/// Why a finding cannot be rewritten here, if it cannot.
+fn why_manual(f: &Finding, file: &str) -> Option<String> {
+    match &f.origin {
+        Origin::Generated => Some(if file.contains("cdk.out") {
+            "generated by the CDK: change the CDK app that produces this template, then synthesise again".into()
+        } else {
+            "generated (a Terraform plan): change the .tf that produced it, then plan again".into()
+        }),
+        Origin::Embedded { .. } => Some(
+            "the container definitions are a JSON string inside another value: rewriting inside it is not built yet; move the variable to secrets by hand".into(),
+        ),
+        Origin::Computed { .. } => Some(
+            "the value is computed (a variable, local, module input or template variable): move it to secrets where it is defined, by hand".into(),
+        ),
+        Origin::Live => Some("a live task definition: use fix --aws".into()),
+        Origin::InPlace => {
+            let kind = FileKind::of(Path::new(file));
+            if kind == Some(FileKind::Json) && f.spans.is_some() {
+                None
+            } else {
+                Some(
+                    "rewriting this file type in place is not built yet: move the variable from environment to secrets by hand".into(),
+                )
+            }
+        }
+    }
+}
+
+/// The variables of one container that move, with their new `valueFrom`.
+#[derive(Default)]
+struct ContainerMove {
+    entries: Vec<(Finding, String)>,
+}
+
+/// Finds the node whose span is exactly `span`.
+fn node_at(node: &Node, span: (u32, u32)) -> Option<&Node> {
+    if (node.span.start, node.span.end) == span {
+        return Some(node);
+    }
+    if !node.span.is_empty() && (span.0 < node.span.start || span.1 > node.span.end) {
+        return None;
+    }
+    match &node.kind {
+        Kind::Seq(items) => items.iter().find_map(|n| node_at(n, span)),
+        Kind::Map(entries) => entries.iter().find_map(|(_, n)| node_at(n, span)),
+        Kind::Tagged(_, inner) => node_at(inner, span),
+        _ => None,
+    }
+}
+
+/// The edits for one JSON file.
+fn patch_file(path: &Path, moves: &[ContainerMove]) -> Result<FilePatch, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {} again to rewrite it: {e}", path.display()))?;
+    let root = crate::json::parse(&text)
+        .map_err(|e| format!("{} no longer parses: {}", path.display(), e.message))?
+        .ok_or_else(|| format!("{} is empty", path.display()))?;
+    let mut edits = Vec::new();
+    let mut secret_ranges = Vec::new();
+    for m in moves {
+        let Some((first, _)) = m.entries.first() else {
+            continue;
+        };
+        let spans = first
+            .spans
+            .as_ref()
+            .ok_or_else(|| "the finding has no position to rewrite".to_owned())?;
+        let container = node_at(&root, spans.container)
+            .ok_or_else(|| format!("{} changed since it was scanned", path.display()))?;
+        let list = node_at(container, spans.list)
+            .ok_or_else(|| format!("{} changed since it was scanned", path.display()))?;
+        let items = list.as_seq().unwrap_or_default();
+        // Every value of the container is redacted in the diff.
+        for item in items {
+            if let Some(v) = item.get("value") {
+                secret_ranges.push((v.span.start as usize, v.span.end as usize));
+            }
+        }
+        let removed: Vec<usize> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| {
+                m.entries.iter().any(|(f, _)| {
+                    f.spans
+                        .as_ref()
+                        .is_some_and(|s| s.entry == (item.span.start, item.span.end))
+                })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if removed.is_empty() {
+            return Err(format!("{} changed since it was scanned", path.display()));
+        }
+        edits.extend(remove_items(&text, list, items, &removed));
+        // The new `secrets` entries, each made from its environment entry.
+        let mut new_entries = Vec::new();
+        for &i in &removed {
+            let item = &items[i];
+            let (_, value_from) = m
+                .entries
+                .iter()
+                .find(|(f, _)| {
+                    f.spans
+                        .as_ref()
+                        .is_some_and(|s| s.entry == (item.span.start, item.span.end))
+                })
+                .ok_or_else(|| "lost track of an entry".to_owned())?;
+            new_entries.push(secret_entry(&text, item, value_from)?);
+        }
+        edits.push(add_secrets(&text, container, list, items, &new_entries)?);
+    }
+    Ok(FilePatch {
+        path: path.to_path_buf(),
+        original: text,
+        edits,
+        secret_ranges,
+    })
+}
+
+/// Removes the chosen items of a JSON array, keeping the separators and
+/// indentation of those that stay.
+fn remove_items(text: &str, list: &Node, items: &[Node], removed: &[usize]) -> Vec<Edit> {
+    let span = |n: &Node| (n.span.start as usize, n.span.end as usize);
+    if removed.len() == items.len() {
+        let (start, end) = span(list);
+        return vec![Edit {
+            start: start + 1,
+            end: end - 1,
+            text: String::new(),
+        }];
+    }
+    let last_kept = (0..items.len())
+        .rev()
+        .find(|i| !removed.contains(i))
+        .unwrap_or(0);
+    let mut edits = Vec::new();
+    for &i in removed {
+        if i < last_kept {
+            // Up to the next item: the item, its comma and the space after.
+            edits.push(Edit {
+                start: span(&items[i]).0,
+                end: span(&items[i + 1]).0,
+                text: String::new(),
+            });
+        }
+    }
+    // The removed items after the last kept one: from the end of that one.
+    let trailing: Vec<usize> = removed.iter().copied().filter(|&i| i > last_kept).collect();
+    if let Some(&last) = trailing.iter().max() {
+        edits.push(Edit {
+            start: span(&items[last_kept]).1,
+            end: span(&items[last]).1,
+            text: String::new(),
+        });
+    }
+    let _ = text;
+    edits
+}
+
+/// A `secrets` entry written like the environment entry it replaces: the
+/// same text, with the `value` key renamed `valueFrom` and its value
+/// replaced, so spacing and key case stay the file's own.
+fn secret_entry(text: &str, item: &Node, value_from: &str) -> Result<String, String> {
+    let (key, value) = match &item.kind {
+        Kind::Map(entries) => entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k.text.eq_ignore_ascii_case("value"))
+            .map(|(k, v)| (k.text.clone(), v))
+            .ok_or_else(|| "an environment entry has no value".to_owned())?,
+        _ => return Err("an environment entry is not an object".to_owned()),
+    };
+    let (start, vs, ve) = (
+        item.span.start as usize,
+        value.span.start as usize,
+        value.span.end as usize,
+    );
+    let before = &text[start..vs];
+    let quoted_key = format!("\"{key}\"");
+    let at = before
+        .rfind(&quoted_key)
+        .ok_or_else(|| "cannot find the value's key".to_owned())?;
+    let new_key = format!("\"{key}From\"");
+    let encoded = serde_json::to_string(value_from).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{}{}{}{}{}",
+        &before[..at],
+        new_key,
+        &before[at + quoted_key.len()..],
+        encoded,
+        &text[ve..item.span.end as usize]
+    ))
+}
+
+/// Adds entries to the container's `secrets` list, made when missing.
+fn add_secrets(
+    text: &str,
+    container: &Node,
+    env_list: &Node,
+    env_items: &[Node],
+    entries: &[String],
+) -> Result<Edit, String> {
+    let (ls, le) = (env_list.span.start as usize, env_list.span.end as usize);
+    // The environment list's own layout: what follows `[`, what separates.
+    let (open, sep, close) = match (env_items.first(), env_items.last()) {
+        (Some(first), Some(last)) => {
+            let open = text[ls + 1..first.span.start as usize].to_owned();
+            let close = text[last.span.end as usize..le - 1].to_owned();
+            let sep = match env_items.get(1) {
+                Some(second) => {
+                    text[first.span.end as usize..second.span.start as usize].to_owned()
+                }
+                None => format!(",{open}"),
+            };
+            (open, sep, close)
+        }
+        _ => (String::new(), ", ".to_owned(), String::new()),
+    };
+    let secrets_key = container
+        .entries()
+        .iter()
+        .rev()
+        .find(|(k, _)| k.text.eq_ignore_ascii_case("secrets"));
+    if let Some((_, secrets)) = secrets_key {
+        let items = secrets
+            .as_seq()
+            .ok_or_else(|| "`secrets` is not a list".to_owned())?;
+        return Ok(match items.last() {
+            Some(last) => {
+                let between = match items.len() {
+                    1 => format!(
+                        ",{}",
+                        &text[secrets.span.start as usize + 1..items[0].span.start as usize]
+                    ),
+                    _ => text[items[0].span.end as usize..items[1].span.start as usize].to_owned(),
+                };
+                Edit {
+                    start: last.span.end as usize,
+                    end: last.span.end as usize,
+                    text: entries
+                        .iter()
+                        .map(|e| format!("{between}{e}"))
+                        .collect::<String>(),
+                }
+            }
+            None => Edit {
+                start: secrets.span.start as usize,
+                end: secrets.span.end as usize,
+                text: format!("[{open}{}{close}]", entries.join(&sep)),
+            },
+        });
+    }
+    // No `secrets` yet: added after the environment list, with its key
+    // written as the environment key is (`secrets` or `Secrets`).
+    let env_key = container
+        .entries()
+        .iter()
+        .rev()
+        .find(|(_, v)| v.span == env_list.span)
+        .map(|(k, _)| k.text.clone())
+        .unwrap_or_else(|| "environment".to_owned());
+    let key = if env_key.starts_with('E') {
+        "Secrets"
+    } else {
+        "secrets"
+    };
+    // The space before the environment key: back from its quote.
+    let key_start = text[..ls]
+        .rfind(&format!("\"{env_key}\""))
+        .ok_or_else(|| "cannot find the environment key".to_owned())?;
+    let lead_start = text[..key_start]
+        .trim_end_matches([' ', '\t', '\r', '\n'])
+        .len();
+    let lead = &text[lead_start..key_start];
+    let colon = &text[key_start + env_key.len() + 2..ls];
+    Ok(Edit {
+        start: le,
+        end: le,
+        text: format!(
+            ",{lead}\"{key}\"{colon}[{open}{}{close}]",
+            entries.join(&sep)
+        ),
+    })
+}
+
+/// Whether a patched file still parses and no longer holds the variables
+/// the plan says it fixed.
+pub fn verify(
+    patch: &FilePatch,
+    planned: &[Planned],
+    rules: &ecsguard_core::RuleConfig,
+) -> Result<(), String> {
+    let text = patch.patched();
+    let file = patch.path.display().to_string();
+    let mut out = crate::source::Outcome::default();
+    crate::source::scan_json(&file, &text, &mut out);
+    if let Some(e) = out.errors.first() {
+        return Err(format!(
+            "{file}: the rewritten file does not parse ({}); it was not written",
+            e.message
+        ));
+    }
+    let left: Vec<Finding> = out
+        .task_definitions
+        .iter()
+        .flat_map(|td| ecsguard_core::check(td, rules))
+        .collect();
+    for p in planned.iter().filter(|p| {
+        p.outcome == OutcomeKind::Fixed
+            && p.finding
+                .spans
+                .as_ref()
+                .is_some_and(|s| Path::new(&*s.file) == patch.path)
+    }) {
+        if left
+            .iter()
+            .any(|f| f.container == p.finding.container && f.variable == p.finding.variable)
+        {
+            return Err(format!(
+                "{file}: {} is still reported after the rewrite; the file was not written",
+                p.finding.variable
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes every patched file atomically (a temporary file beside it, then a
+/// rename), after each has been verified. When one cannot be verified or
+/// written, those already written are put back as they were: no file is
+/// left half-fixed. Returns the files written.
+pub fn write_all(
+    plan: &FixPlan,
+    rules: &ecsguard_core::RuleConfig,
+    corrupt_for_test: bool,
+) -> Result<Vec<PathBuf>, String> {
+    let mut texts = Vec::new();
+    for patch in &plan.files {
+        let mut patched = patch.clone();
+        if corrupt_for_test {
+            patched.edits.push(Edit {
+                start: patched.original.len(),
+                end: patched.original.len(),
+                text: "\n{ not json".into(),
+            });
+        }
+        verify(&patched, &plan.planned, rules)?;
+        texts.push((patch, patched.patched()));
+    }
+    let mut written: Vec<&FilePatch> = Vec::new();
+    for (patch, text) in &texts {
+        if let Err(e) = write_atomically(&patch.path, text) {
+            for done in &written {
+                // Best effort: the original text, written the same way.
+                let _ = write_atomically(&done.path, &done.original);
+            }
+            return Err(format!(
+                "cannot write {}: {e}; the files already written were restored",
+                patch.path.display()
+            ));
+        }
+        written.push(patch);
+    }
+    Ok(written.iter().map(|p| p.path.clone()).collect())
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".ecsguard-fix-")
+        .tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    if let Some(p) = permissions {
+        std::fs::set_permissions(tmp.path(), p)?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

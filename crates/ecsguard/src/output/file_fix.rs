@@ -1,0 +1,141 @@
+//! Rendering a file fix plan: a unified diff per file, with every value
+//! redacted, and each finding's outcome. The diffs are made from texts in
+//! which each environment value of the touched containers is replaced by a
+//! marker, so no value can reach them.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use ecsguard_iac::fix::{FilePatch, FixPlan, OutcomeKind};
+use serde_json::json;
+
+use super::text::clean;
+
+/// What applying did.
+pub struct Outcome<'a> {
+    pub apply: bool,
+    pub written: &'a [PathBuf],
+    pub push_errors: &'a [String],
+    pub write_error: Option<&'a str>,
+    pub journal: Option<&'a Path>,
+}
+
+/// The redacted unified diff of one file.
+pub fn diff(patch: &FilePatch) -> String {
+    let (before, after) = patch.redacted_texts();
+    let name = patch.path.display().to_string();
+    similar::TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string()
+}
+
+fn place(p: &ecsguard_iac::fix::Planned) -> String {
+    let f = &p.finding;
+    let at = match &f.location {
+        ecsguard_core::Location::File { file, line, .. } => format!("{file}:{line}"),
+        ecsguard_core::Location::Live { arn, .. } => arn.clone(),
+    };
+    format!(
+        "{at} {} {}/{}",
+        clean(&f.variable),
+        clean(f.family.as_deref().unwrap_or("-")),
+        clean(f.container.as_deref().unwrap_or("-"))
+    )
+}
+
+pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
+    let mut out = String::new();
+    for patch in &plan.files {
+        // Line by line: control characters inside a line are escaped, the
+        // diff's own line breaks are kept.
+        for line in diff(patch).lines() {
+            out.push_str(&clean(line));
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    for p in &plan.planned {
+        let _ = writeln!(
+            out,
+            "{:<10} {}  [{}]",
+            p.outcome.as_str(),
+            place(p),
+            p.finding.rule
+        );
+        let _ = writeln!(out, "           {}", clean(&p.reason));
+        if let Some(v) = &p.value_from {
+            let _ = writeln!(out, "           valueFrom {}", clean(v));
+        }
+    }
+    for e in &plan.errors {
+        let _ = writeln!(out, "error: {}", clean(&e.message));
+    }
+    for e in outcome.push_errors {
+        let _ = writeln!(out, "error: {}; no file was changed", clean(e));
+    }
+    if let Some(e) = outcome.write_error {
+        let _ = writeln!(out, "error: {}", clean(e));
+    }
+    if let Some(j) = outcome.journal {
+        let _ = writeln!(out, "journal {}", j.display());
+    }
+    let count = |k: OutcomeKind| plan.planned.iter().filter(|p| p.outcome == k).count();
+    let _ = writeln!(
+        out,
+        "{} fixed, {} needs-push, {} manual, {} unchanged; {}",
+        count(OutcomeKind::Fixed),
+        count(OutcomeKind::NeedsPush),
+        count(OutcomeKind::Manual),
+        count(OutcomeKind::Unchanged),
+        if !outcome.apply {
+            "plan only: pass --apply to write the files (and --push to store the literal values first)".to_owned()
+        } else if outcome.write_error.is_some() || !outcome.push_errors.is_empty() {
+            "nothing was written".to_owned()
+        } else {
+            format!("{} file(s) written", outcome.written.len())
+        }
+    );
+    out
+}
+
+/// The plan as JSON (`"version": 1`): names, ARNs and redacted diffs only.
+pub fn json(plan: &FixPlan, outcome: &Outcome<'_>) -> serde_json::Value {
+    json!({
+        "version": 1,
+        "applied": outcome.apply && outcome.write_error.is_none() && outcome.push_errors.is_empty(),
+        "files": plan.files.iter().map(|p| json!({
+            "path": p.path.display().to_string(),
+            "diff": diff(p),
+            "written": outcome.written.contains(&p.path),
+        })).collect::<Vec<_>>(),
+        "findings": plan.planned.iter().map(|p| {
+            let (file, line) = match &p.finding.location {
+                ecsguard_core::Location::File { file, line, .. } => (Some(file.clone()), Some(*line)),
+                ecsguard_core::Location::Live { .. } => (None, None),
+            };
+            json!({
+                "file": file,
+                "line": line,
+                "family": p.finding.family,
+                "container": p.finding.container,
+                "variable": p.finding.variable,
+                "rule": p.finding.rule.as_str(),
+                "outcome": p.outcome.as_str(),
+                "reason": p.reason,
+                "store_name": p.store_name,
+                "value_from": p.value_from,
+            })
+        }).collect::<Vec<_>>(),
+        "pushes": plan.pushes.iter().map(|p| json!({
+            "store_name": p.store_name,
+            "keys": p.entries.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "journal": outcome.journal.map(|j| j.display().to_string()),
+        "errors": plan.errors.iter().map(|e| e.message.clone())
+            .chain(outcome.push_errors.iter().cloned())
+            .chain(outcome.write_error.map(str::to_owned))
+            .collect::<Vec<_>>(),
+    })
+}
