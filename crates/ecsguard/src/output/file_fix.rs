@@ -51,7 +51,8 @@ pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
         // Line by line: control characters inside a line are escaped, the
         // diff's own line breaks are kept.
         for line in diff(patch).lines() {
-            out.push_str(&clean(line));
+            let parts: Vec<_> = line.split('\t').map(clean).collect();
+            out.push_str(&parts.join("\t"));
             out.push('\n');
         }
         out.push('\n');

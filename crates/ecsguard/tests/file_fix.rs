@@ -1,0 +1,152 @@
+//! `ecsguard fix PATH`: the plan (redacted diffs and outcomes), and what
+//! `--apply` without `--push` may and may not write. The `--push` tests,
+//! which need moto, are in `live_file_fix.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+/// The hand-written JSON shapes, copied into a fresh folder.
+pub fn shapes() -> tempfile::TempDir {
+    let dir = common::tempdir();
+    let from = common::fixtures().join("file_fix");
+    for entry in std::fs::read_dir(&from).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "json") {
+            std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    dir
+}
+
+/// Every planted value in the shapes.
+const PLANTED: &[&str] = &[
+    "Pl4nted",
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    "Pl4ntedTok3nZq9Xw2Lm8Rv5Ty1",
+];
+
+fn no_value_in(what: &str, text: &str) {
+    for p in PLANTED {
+        assert!(!text.contains(p), "{what} shows a planted value:\n{text}");
+    }
+}
+
+fn contents(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut all: Vec<(PathBuf, String)> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let t = std::fs::read_to_string(&p).unwrap_or_default();
+            (p, t)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn the_plan_shows_redacted_diffs_and_an_outcome_for_every_finding() {
+    let dir = shapes();
+    let before = contents(dir.path());
+    let run = common::ecsguard_in(dir.path(), &["fix", "."]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    no_value_in("the plan", &run.stdout);
+    no_value_in("stderr", &run.stderr);
+    insta::assert_snapshot!("file_fix_plan", run.stdout);
+    assert_eq!(contents(dir.path()), before, "a plan writes nothing");
+    // Every finding the scan reports has exactly one outcome.
+    let scan = common::ecsguard_in(dir.path(), &["scan", ".", "--format", "json"]).json();
+    let json = common::ecsguard_in(dir.path(), &["fix", ".", "--format", "json"]).json();
+    let plan_findings = json["findings"].as_array().expect("findings");
+    assert_eq!(
+        plan_findings.len(),
+        scan["findings"].as_array().expect("findings").len()
+    );
+    assert!(plan_findings.iter().all(|f| f["outcome"] == "needs-push"));
+    no_value_in("the JSON plan", &json.to_string());
+    insta::assert_json_snapshot!("file_fix_plan_json", json);
+}
+
+#[test]
+fn apply_without_push_writes_nothing_for_literals_and_says_so() {
+    let dir = shapes();
+    let before = contents(dir.path());
+    let run = common::ecsguard_in(dir.path(), &["fix", ".", "--apply"]);
+    assert_eq!(
+        run.code, 1,
+        "findings remain: {}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(run.stdout.contains("8 needs-push"), "{}", run.stdout);
+    assert_eq!(contents(dir.path()), before);
+}
+
+#[test]
+fn push_needs_apply() {
+    let dir = shapes();
+    let run = common::ecsguard_in(dir.path(), &["fix", ".", "--push"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn generated_and_not_yet_rewritable_shapes_are_manual_with_a_reason() {
+    let run = common::ecsguard_in(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .and_then(Path::parent)
+            .expect("root"),
+        &["fix", "examples", "--format", "json"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json();
+    let findings = json["findings"].as_array().expect("findings");
+    let outcome_of = |file_part: &str| -> Vec<&str> {
+        findings
+            .iter()
+            .filter(|f| f["file"].as_str().unwrap_or("").contains(file_part))
+            .map(|f| f["outcome"].as_str().unwrap_or(""))
+            .collect()
+    };
+    assert!(outcome_of("cdk.out").iter().all(|o| *o == "manual"));
+    assert!(outcome_of("plan.json").iter().all(|o| *o == "manual"));
+    for f in findings {
+        assert!(
+            ["fixed", "needs-push", "manual", "unchanged"]
+                .contains(&f["outcome"].as_str().unwrap_or("")),
+            "{f}"
+        );
+        assert!(!f["reason"].as_str().unwrap_or("").is_empty(), "{f}");
+    }
+    let cdk = findings
+        .iter()
+        .find(|f| f["file"].as_str().unwrap_or("").contains("cdk.out"))
+        .expect("a CDK finding");
+    assert!(cdk["reason"].as_str().unwrap_or("").contains("CDK app"));
+}
+
+/// Every idiom fixture: each finding the scan reports gets one outcome.
+#[test]
+fn every_idiom_fixture_gets_an_outcome_for_every_finding() {
+    let root = common::fixtures().join("idioms");
+    for entry in std::fs::read_dir(&root).expect("idioms") {
+        let dir = entry.expect("entry").path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let scan = common::ecsguard_in(&dir, &["scan", ".", "--format", "json"]);
+        let plan = common::ecsguard_in(&dir, &["fix", ".", "--format", "json"]);
+        assert!(
+            plan.code == 0 || plan.code == 2,
+            "{}: {}\n{}",
+            dir.display(),
+            plan.stdout,
+            plan.stderr
+        );
+        let scanned = scan.json()["findings"].as_array().map_or(0, Vec::len);
+        let planned = plan.json()["findings"].as_array().map_or(0, Vec::len);
+        assert_eq!(scanned, planned, "{}", dir.display());
+    }
+}

@@ -1,0 +1,316 @@
+//! `ecsguard fix PATH --apply --push` against moto: literal values are
+//! stored (verified, journaled) before any file references them, and the
+//! rewritten files read them through `secrets`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+#[path = "common/moto.rs"]
+mod moto;
+
+use std::path::{Path, PathBuf};
+
+use moto::{account, Account};
+
+const REGION: &str = "us-east-1";
+
+/// (file, variable, planted value) in the shapes.
+const PLANTED: &[(&str, &str, &str)] = &[
+    ("describe.json", "DB_PASSWORD", "Pl4nted-db-Pw-7713"),
+    (
+        "describe.json",
+        "STRIPE_SECRET_KEY",
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    ),
+    ("register.json", "SMTP_PASSWORD", "Pl4nted-smtp-Pw-5521"),
+    ("register.json", "API_TOKEN", "Pl4ntedTok3nZq9Xw2Lm8Rv5Ty1"),
+    (
+        "one-line-containers.json",
+        "ADMIN_PASSWORD",
+        "Pl4nted-admin-Pw-3390",
+    ),
+    (
+        "array-of-tds.json",
+        "REDIS_PASSWORD",
+        "Pl4nted-redis-Pw-8842",
+    ),
+    (
+        "lone-container.json",
+        "JWT_SECRET",
+        "Pl4nted-jwt-Secret-6610",
+    ),
+    ("cfn-template.json", "DB_PASSWORD", "Pl4nted-cfn-Pw-2277"),
+];
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn shapes() -> tempfile::TempDir {
+    let dir = common::tempdir();
+    let from = common::fixtures().join("file_fix");
+    for entry in std::fs::read_dir(&from).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "json") {
+            std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    dir
+}
+
+fn fix(dir: &Path, acct: &Account, env: &[(&'static str, String)], args: &[&str]) -> common::Run {
+    let mut all_env = acct.env(REGION);
+    all_env.extend(env.iter().cloned());
+    let mut all = vec!["fix", "."];
+    all.extend_from_slice(args);
+    common::ecsguard_with(dir, &all_env, true, &all)
+}
+
+/// Every file under `dir`, journal included, as text.
+fn everything(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let t = std::fs::read_to_string(&p).unwrap_or_default();
+                out.push((p, t));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn shape_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    everything(dir)
+        .into_iter()
+        .filter(|(p, _)| p.parent() == Some(dir))
+        .collect()
+}
+
+fn no_planted_value(what: &str, text: &str) {
+    for (_, _, v) in PLANTED {
+        assert!(!text.contains(v), "{what} holds a planted value:\n{text}");
+    }
+}
+
+async fn parameter(acct: &Account, name: &str) -> Option<String> {
+    let ssm = aws_sdk_ssm::Client::new(&acct.config(REGION).await);
+    ssm.get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.parameter().and_then(|p| p.value()).map(str::to_owned))
+}
+
+/// cfn-lint's errors for a template, by rule and message (line numbers move).
+fn cfn_lint(path: &Path) -> Vec<String> {
+    let out = std::process::Command::new("cfn-lint")
+        .args(["--format", "parseable"])
+        .arg(path)
+        .output()
+        .expect("cfn-lint runs (.ci/run installs it)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.splitn(6, ':').last().unwrap_or(l).to_owned())
+        .collect()
+}
+
+#[test]
+fn push_stores_every_literal_and_the_files_then_read_it() {
+    let acct = rt().block_on(account("300000000001"));
+    let dir = shapes();
+    let lint_before = cfn_lint(&dir.path().join("cfn-template.json"));
+    let run = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("8 fixed"), "{}", run.stdout);
+    no_planted_value("stdout", &run.stdout);
+    no_planted_value("stderr", &run.stderr);
+    for (path, text) in everything(dir.path()) {
+        no_planted_value(&path.display().to_string(), &text);
+    }
+    // The files read the stored values by ARN, and scan clean.
+    let rescan = common::ecsguard_in(dir.path(), &["scan", "."]);
+    assert_eq!(rescan.code, 0, "{}", rescan.stdout);
+    let describe = std::fs::read_to_string(dir.path().join("describe.json")).expect("read");
+    assert!(
+        describe.contains(
+            "\"valueFrom\": \"arn:aws:ssm:us-east-1:300000000001:parameter/ecsguard/shop-api/api/DB_PASSWORD\""
+        ),
+        "{describe}"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&describe).expect("still JSON");
+    assert_eq!(
+        parsed["taskDefinition"]["containerDefinitions"][0]["secrets"][0]["name"], "SESSION_KEY",
+        "what was there stays first"
+    );
+    // Every value stored intact.
+    rt().block_on(async {
+        for (name, value) in [
+            ("/ecsguard/shop-api/api/DB_PASSWORD", "Pl4nted-db-Pw-7713"),
+            (
+                "/ecsguard/shop-api/api/STRIPE_SECRET_KEY",
+                "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+            ),
+            (
+                "/ecsguard/mailer/sidecar/API_TOKEN",
+                "Pl4ntedTok3nZq9Xw2Lm8Rv5Ty1",
+            ),
+            (
+                "/ecsguard/one-line-containers/edge/ADMIN_PASSWORD",
+                "Pl4nted-admin-Pw-3390",
+            ),
+            (
+                "/ecsguard/lone-container/solo/JWT_SECRET",
+                "Pl4nted-jwt-Secret-6610",
+            ),
+            ("/ecsguard/cfn-json/web/DB_PASSWORD", "Pl4nted-cfn-Pw-2277"),
+        ] {
+            assert_eq!(
+                parameter(&acct, name).await.as_deref(),
+                Some(value),
+                "{name}"
+            );
+        }
+    });
+    // CRLF stays CRLF; tabs stay tabs.
+    let lone = std::fs::read_to_string(dir.path().join("lone-container.json")).expect("read");
+    assert!(!lone.replace("\r\n", "").contains('\n'), "{lone:?}");
+    let tabs = std::fs::read_to_string(dir.path().join("array-of-tds.json")).expect("read");
+    assert!(tabs.contains("\t\t\t\t\"secrets\": ["), "{tabs}");
+    // No new cfn-lint error.
+    let lint_after = cfn_lint(&dir.path().join("cfn-template.json"));
+    let new: Vec<&String> = lint_after
+        .iter()
+        .filter(|l| !lint_before.contains(l))
+        .collect();
+    assert!(new.is_empty(), "cfn-lint: {new:?}");
+    // A second run has nothing to do.
+    let files = shape_files(dir.path());
+    let again = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("0 fixed, 0 needs-push"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(shape_files(dir.path()), files);
+}
+
+#[test]
+fn push_to_secrets_manager_keeps_one_secret_per_container_with_a_key_per_variable() {
+    let acct = rt().block_on(account("300000000002"));
+    let dir = shapes();
+    let run = fix(
+        dir.path(),
+        &acct,
+        &[],
+        &["--apply", "--push", "--store", "secretsmanager"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    no_planted_value("stdout", &run.stdout);
+    rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&acct.config(REGION).await);
+        let out = sm
+            .get_secret_value()
+            .secret_id("ecsguard/shop-api/api")
+            .send()
+            .await
+            .expect("secret");
+        let doc: serde_json::Value =
+            serde_json::from_str(out.secret_string().unwrap_or("")).expect("json");
+        assert_eq!(doc["DB_PASSWORD"], "Pl4nted-db-Pw-7713");
+        assert_eq!(doc["STRIPE_SECRET_KEY"], "sk_live_4eC39HqLyjWDarjtT1zdp7dc");
+        let arn = out.arn().expect("arn").to_owned();
+        let describe = std::fs::read_to_string(dir.path().join("describe.json")).expect("read");
+        assert!(
+            describe.contains(&format!("\"valueFrom\": \"{arn}:DB_PASSWORD::\"")),
+            "{describe}"
+        );
+    });
+    let rescan = common::ecsguard_in(dir.path(), &["scan", "."]);
+    assert_eq!(rescan.code, 0, "{}", rescan.stdout);
+}
+
+/// A failure after the values were stored and before the files are written
+/// leaves every file as it was and the journal in place; the rerun finds the
+/// values stored (the same values: reused) and writes the files.
+#[test]
+#[cfg_attr(
+    not(feature = "test-hooks"),
+    ignore = "needs the test-hooks feature (./scripts/test turns it on)"
+)]
+fn a_failure_between_storing_and_writing_leaves_the_files_untouched() {
+    let acct = rt().block_on(account("300000000003"));
+    let dir = shapes();
+    let files = shape_files(dir.path());
+    let run = fix(
+        dir.path(),
+        &acct,
+        &[("ECSGUARD_TEST_CORRUPT_REWRITE", "1".to_owned())],
+        &["--apply", "--push"],
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("does not parse"), "{}", run.stdout);
+    assert_eq!(shape_files(dir.path()), files, "no file was changed");
+    let journals: Vec<PathBuf> = std::fs::read_dir(dir.path().join(".ecsguard/journal"))
+        .expect("journal dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    let journal = std::fs::read_to_string(&journals[0]).expect("journal");
+    assert!(journal.contains("\"completed\": true"), "{journal}");
+    no_planted_value("journal", &journal);
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&acct, "/ecsguard/shop-api/api/DB_PASSWORD")
+                .await
+                .as_deref(),
+            Some("Pl4nted-db-Pw-7713")
+        );
+    });
+    let rerun = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
+    assert_eq!(rerun.code, 0, "{}\n{}", rerun.stdout, rerun.stderr);
+    let rescan = common::ecsguard_in(dir.path(), &["scan", "."]);
+    assert_eq!(rescan.code, 0, "{}", rescan.stdout);
+}
+
+/// A value already stored under the name with a different value is never
+/// replaced without --overwrite, and no file is written.
+#[test]
+fn a_different_stored_value_stops_the_push_before_any_file_changes() {
+    let acct = rt().block_on(async {
+        let acct = account("300000000004").await;
+        let ssm = aws_sdk_ssm::Client::new(&acct.config(REGION).await);
+        ssm.put_parameter()
+            .name("/ecsguard/shop-api/api/DB_PASSWORD")
+            .value("someone-elses-value-1")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("put");
+        acct
+    });
+    let dir = shapes();
+    let files = shape_files(dir.path());
+    let run = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("--overwrite"), "{}", run.stdout);
+    assert_eq!(shape_files(dir.path()), files);
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&acct, "/ecsguard/shop-api/api/DB_PASSWORD")
+                .await
+                .as_deref(),
+            Some("someone-elses-value-1")
+        );
+    });
+}
