@@ -388,7 +388,7 @@ fn why_manual(f: &Finding, file: &str) -> Option<String> {
         Origin::Live => Some("a live task definition: use fix --aws".into()),
         Origin::InPlace => {
             let kind = FileKind::of(Path::new(file));
-            if kind == Some(FileKind::Json) && f.spans.is_some() {
+            if matches!(kind, Some(FileKind::Json | FileKind::Yaml)) && f.spans.is_some() {
                 None
             } else {
                 Some(
@@ -425,9 +425,17 @@ fn node_at(node: &Node, span: (u32, u32)) -> Option<&Node> {
 fn patch_file(path: &Path, moves: &[ContainerMove]) -> Result<FilePatch, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {} again to rewrite it: {e}", path.display()))?;
-    let root = crate::json::parse(&text)
-        .map_err(|e| format!("{} no longer parses: {}", path.display(), e.message))?
-        .ok_or_else(|| format!("{} is empty", path.display()))?;
+    let yaml = FileKind::of(path) == Some(FileKind::Yaml);
+    let roots: Vec<Node> = if yaml {
+        crate::yaml::parse(&text)
+            .map_err(|e| format!("{} no longer parses: {}", path.display(), e.message))?
+    } else {
+        crate::json::parse(&text)
+            .map_err(|e| format!("{} no longer parses: {}", path.display(), e.message))?
+            .into_iter()
+            .collect()
+    };
+    let changed = || format!("{} changed since it was scanned", path.display());
     let mut edits = Vec::new();
     let mut secret_ranges = Vec::new();
     for m in moves {
@@ -438,14 +446,15 @@ fn patch_file(path: &Path, moves: &[ContainerMove]) -> Result<FilePatch, String>
             .spans
             .as_ref()
             .ok_or_else(|| "the finding has no position to rewrite".to_owned())?;
-        let container = node_at(&root, spans.container)
-            .ok_or_else(|| format!("{} changed since it was scanned", path.display()))?;
-        let list = node_at(container, spans.list)
-            .ok_or_else(|| format!("{} changed since it was scanned", path.display()))?;
+        let container = roots
+            .iter()
+            .find_map(|r| node_at(r, spans.container))
+            .ok_or_else(changed)?;
+        let list = node_at(container, spans.list).ok_or_else(changed)?;
         let items = list.as_seq().unwrap_or_default();
         // Every value of the container is redacted in the diff.
         for item in items {
-            if let Some(v) = item.get("value") {
+            if let Some(v) = item.get("value").filter(|v| !v.span.is_empty()) {
                 secret_ranges.push((v.span.start as usize, v.span.end as usize));
             }
         }
@@ -462,23 +471,36 @@ fn patch_file(path: &Path, moves: &[ContainerMove]) -> Result<FilePatch, String>
             .map(|(i, _)| i)
             .collect();
         if removed.is_empty() {
-            return Err(format!("{} changed since it was scanned", path.display()));
+            return Err(changed());
         }
-        edits.extend(remove_items(&text, list, items, &removed));
-        // The new `secrets` entries, each made from its environment entry.
-        let mut new_entries = Vec::new();
-        for &i in &removed {
-            let item = &items[i];
-            let (_, value_from) = m
-                .entries
+        let value_from_of = |item: &Node| -> Result<String, String> {
+            m.entries
                 .iter()
                 .find(|(f, _)| {
                     f.spans
                         .as_ref()
                         .is_some_and(|s| s.entry == (item.span.start, item.span.end))
                 })
-                .ok_or_else(|| "lost track of an entry".to_owned())?;
-            new_entries.push(secret_entry(&text, item, value_from)?);
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| "lost track of an entry".to_owned())
+        };
+        if yaml {
+            edits.extend(yaml::patch(
+                &text,
+                container,
+                list,
+                items,
+                &removed,
+                &value_from_of,
+            )?);
+            continue;
+        }
+        edits.extend(remove_items(&text, list, items, &removed));
+        // The new `secrets` entries, each made from its environment entry.
+        let mut new_entries = Vec::new();
+        for &i in &removed {
+            let item = &items[i];
+            new_entries.push(secret_entry(&text, item, &value_from_of(item)?)?);
         }
         edits.push(add_secrets(&text, container, list, items, &new_entries)?);
     }
@@ -488,6 +510,204 @@ fn patch_file(path: &Path, moves: &[ContainerMove]) -> Result<FilePatch, String>
         edits,
         secret_ranges,
     })
+}
+
+/// YAML block sequences (CloudFormation's usual layout): items are whole
+/// lines, moved with their indentation.
+mod yaml {
+    use super::{Edit, Kind, Node};
+
+    /// The lines holding a block sequence item: from the start of its `- `
+    /// line to the end of its last line (newline included), and the column
+    /// of its dash.
+    fn item_lines(text: &str, item: &Node) -> Result<(usize, usize, usize), String> {
+        let start = item.span.start as usize;
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let lead = &text[line_start..start];
+        let after_indent = lead.trim_start_matches(' ');
+        let is_item = after_indent
+            .strip_prefix('-')
+            .is_some_and(|rest| rest.chars().all(|c| c == ' '));
+        if !is_item {
+            return Err(
+                "the environment list is not a block list (`- Name: …` lines): move the variable by hand".into(),
+            );
+        }
+        let dash = lead.len() - after_indent.len();
+        let content_end = start + text[start..item.span.end as usize].trim_end().len();
+        let end = text[content_end..]
+            .find('\n')
+            .map_or(text.len(), |i| content_end + i + 1);
+        Ok((line_start, end, dash))
+    }
+
+    /// Moves lines from one dash column to another.
+    fn reindent(lines: &str, from: usize, to: usize) -> String {
+        lines
+            .split_inclusive('\n')
+            .map(|line| {
+                if to >= from {
+                    format!("{}{line}", " ".repeat(to - from))
+                } else {
+                    let spaces = line.len() - line.trim_start_matches(' ').len();
+                    line[spaces.min(from - to)..].to_owned()
+                }
+            })
+            .collect()
+    }
+
+    /// The line before `at` that is neither blank nor a comment: the key of
+    /// the list that starts at `at`.
+    fn key_line(text: &str, at: usize) -> Option<(usize, &str)> {
+        let mut end = at;
+        while end > 0 {
+            let start = text[..end - 1].rfind('\n').map_or(0, |i| i + 1);
+            let line = &text[start..end];
+            let t = line.trim();
+            if !t.is_empty() && !t.starts_with('#') {
+                return Some((start, line));
+            }
+            end = start;
+        }
+        None
+    }
+
+    /// A `Secrets` item made from the `Environment` item it replaces: its
+    /// lines, with the `Value` key renamed `ValueFrom` and the value replaced.
+    fn secret_item(text: &str, item: &Node, value_from: &str) -> Result<(String, usize), String> {
+        let (start, end, dash) = item_lines(text, item)?;
+        let (key, value) = match &item.kind {
+            Kind::Map(entries) => entries
+                .iter()
+                .rev()
+                .find(|(k, _)| k.text.eq_ignore_ascii_case("value"))
+                .map(|(k, v)| (k.text.clone(), v))
+                .ok_or_else(|| "an environment entry has no value".to_owned())?,
+            _ => return Err("an environment entry is not a mapping".to_owned()),
+        };
+        let (vs, ve) = (value.span.start as usize, value.span.end as usize);
+        if value.span.is_empty() || vs < start || ve > end {
+            return Err("the value's position is unknown: move the variable by hand".into());
+        }
+        if let Kind::Str(_, style) = &value.kind {
+            if *style != crate::tree::StrStyle::Inline {
+                return Err("the value is a block scalar: move the variable by hand".into());
+            }
+        }
+        let before = &text[start..vs];
+        let at = before
+            .rfind(key.as_str())
+            .ok_or_else(|| "cannot find the value's key".to_owned())?;
+        let encoded = serde_json::to_string(value_from).map_err(|e| e.to_string())?;
+        let mut out = format!(
+            "{}{key}From{}{encoded}{}",
+            &before[..at],
+            &before[at + key.len()..],
+            &text[ve..end]
+        );
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        Ok((out, dash))
+    }
+
+    pub(super) fn patch(
+        text: &str,
+        container: &Node,
+        list: &Node,
+        items: &[Node],
+        removed: &[usize],
+        value_from_of: &dyn Fn(&Node) -> Result<String, String>,
+    ) -> Result<Vec<Edit>, String> {
+        let mut edits = Vec::new();
+        let mut moved = Vec::new();
+        for &i in removed {
+            let (start, end, _) = item_lines(text, &items[i])?;
+            edits.push(Edit {
+                start,
+                end,
+                text: String::new(),
+            });
+            moved.push(secret_item(text, &items[i], &value_from_of(&items[i])?)?);
+        }
+        let first = item_lines(text, items.first().ok_or("empty list")?)?;
+        let last = item_lines(text, items.last().ok_or("empty list")?)?;
+        let (key_start, key_line) =
+            key_line(text, first.0).ok_or("cannot find the environment key")?;
+        let env_key = container
+            .entries()
+            .iter()
+            .rev()
+            .find(|(_, v)| v.span == list.span)
+            .map(|(k, _)| k.text.clone())
+            .unwrap_or_else(|| "Environment".to_owned());
+        let key_col = key_line
+            .find(env_key.as_str())
+            .ok_or("cannot find the environment key")?;
+        if removed.len() == items.len() {
+            // `Environment:` with nothing under it would be null.
+            let colon = key_start
+                + key_col
+                + env_key.len()
+                + key_line[key_col + env_key.len()..]
+                    .find(':')
+                    .ok_or("cannot find the environment key")?
+                + 1;
+            edits.push(Edit {
+                start: colon,
+                end: colon,
+                text: " []".into(),
+            });
+        }
+        let secrets = container
+            .entries()
+            .iter()
+            .rev()
+            .find(|(k, _)| k.text.eq_ignore_ascii_case("secrets"))
+            .map(|(_, v)| v);
+        let lead = |at: usize| {
+            if at == 0 || text[..at].ends_with('\n') {
+                ""
+            } else {
+                "\n"
+            }
+        };
+        match secrets {
+            Some(list) => {
+                let items = list.as_seq().unwrap_or_default();
+                let last = items
+                    .last()
+                    .ok_or("`Secrets` is an empty or flow list: add the entries by hand")?;
+                let (_, end, dash) = item_lines(text, last)?;
+                let body: String = moved
+                    .iter()
+                    .map(|(lines, from)| reindent(lines, *from, dash))
+                    .collect();
+                edits.push(Edit {
+                    start: end,
+                    end,
+                    text: format!("{}{body}", lead(end)),
+                });
+            }
+            None => {
+                let key = if env_key.starts_with('e') {
+                    "secrets"
+                } else {
+                    "Secrets"
+                };
+                let body: String = moved
+                    .iter()
+                    .map(|(lines, from)| reindent(lines, *from, first.2))
+                    .collect();
+                edits.push(Edit {
+                    start: last.1,
+                    end: last.1,
+                    text: format!("{}{}{key}:\n{body}", lead(last.1), " ".repeat(key_col)),
+                });
+            }
+        }
+        Ok(edits)
+    }
 }
 
 /// Removes the chosen items of a JSON array, keeping the separators and
@@ -666,7 +886,11 @@ pub fn verify(
     let text = patch.patched();
     let file = patch.path.display().to_string();
     let mut out = crate::source::Outcome::default();
-    crate::source::scan_json(&file, &text, &mut out);
+    if FileKind::of(&patch.path) == Some(FileKind::Yaml) {
+        crate::source::scan_yaml(&file, &text, &mut out);
+    } else {
+        crate::source::scan_json(&file, &text, &mut out);
+    }
     if let Some(e) = out.errors.first() {
         return Err(format!(
             "{file}: the rewritten file does not parse ({}); it was not written",

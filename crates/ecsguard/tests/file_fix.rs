@@ -13,7 +13,7 @@ pub fn shapes() -> tempfile::TempDir {
     let from = common::fixtures().join("file_fix");
     for entry in std::fs::read_dir(&from).expect("fixtures") {
         let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "json") {
+        if path.extension().is_some_and(|e| e == "json" || e == "yaml") {
             std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
         }
     }
@@ -80,7 +80,7 @@ fn apply_without_push_writes_nothing_for_literals_and_says_so() {
         "findings remain: {}\n{}",
         run.stdout, run.stderr
     );
-    assert!(run.stdout.contains("8 needs-push"), "{}", run.stdout);
+    assert!(run.stdout.contains("10 needs-push"), "{}", run.stdout);
     assert_eq!(contents(dir.path()), before);
 }
 

@@ -39,6 +39,12 @@ const PLANTED: &[(&str, &str, &str)] = &[
         "Pl4nted-jwt-Secret-6610",
     ),
     ("cfn-template.json", "DB_PASSWORD", "Pl4nted-cfn-Pw-2277"),
+    ("cfn-template.yaml", "DB_PASSWORD", "Pl4nted-yaml-Pw-4461"),
+    (
+        "cfn-template.yaml",
+        "QUEUE_TOKEN",
+        "Pl4ntedQueueTok9Vb3Xz7Kq2",
+    ),
 ];
 
 fn rt() -> tokio::runtime::Runtime {
@@ -53,7 +59,7 @@ fn shapes() -> tempfile::TempDir {
     let from = common::fixtures().join("file_fix");
     for entry in std::fs::read_dir(&from).expect("fixtures") {
         let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "json") {
+        if path.extension().is_some_and(|e| e == "json" || e == "yaml") {
             std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
         }
     }
@@ -129,9 +135,10 @@ fn push_stores_every_literal_and_the_files_then_read_it() {
     let acct = rt().block_on(account("300000000001"));
     let dir = shapes();
     let lint_before = cfn_lint(&dir.path().join("cfn-template.json"));
+    let lint_yaml_before = cfn_lint(&dir.path().join("cfn-template.yaml"));
     let run = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("8 fixed"), "{}", run.stdout);
+    assert!(run.stdout.contains("10 fixed"), "{}", run.stdout);
     no_planted_value("stdout", &run.stdout);
     no_planted_value("stderr", &run.stderr);
     for (path, text) in everything(dir.path()) {
@@ -173,6 +180,11 @@ fn push_stores_every_literal_and_the_files_then_read_it() {
                 "Pl4nted-jwt-Secret-6610",
             ),
             ("/ecsguard/cfn-json/web/DB_PASSWORD", "Pl4nted-cfn-Pw-2277"),
+            ("/ecsguard/cfn-yaml/api/DB_PASSWORD", "Pl4nted-yaml-Pw-4461"),
+            (
+                "/ecsguard/cfn-yaml/worker/QUEUE_TOKEN",
+                "Pl4ntedQueueTok9Vb3Xz7Kq2",
+            ),
         ] {
             assert_eq!(
                 parameter(&acct, name).await.as_deref(),
