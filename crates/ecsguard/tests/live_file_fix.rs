@@ -205,6 +205,17 @@ fn push_stores_every_literal_and_the_files_then_read_it() {
         .filter(|l| !lint_before.contains(l))
         .collect();
     assert!(new.is_empty(), "cfn-lint: {new:?}");
+    let lint_yaml_after = cfn_lint(&dir.path().join("cfn-template.yaml"));
+    let new: Vec<&String> = lint_yaml_after
+        .iter()
+        .filter(|l| !lint_yaml_before.contains(l))
+        .collect();
+    assert!(new.is_empty(), "cfn-lint: {new:?}");
+    // Comments elsewhere survive; the moved entry keeps its own.
+    let yaml = std::fs::read_to_string(dir.path().join("cfn-template.yaml")).expect("read");
+    assert!(yaml.contains("  # The API's task definition.\n"), "{yaml}");
+    assert!(yaml.contains("- Name: DB_PASSWORD # must move\n"), "{yaml}");
+    assert!(yaml.contains("Environment: []"), "{yaml}");
     // A second run has nothing to do.
     let files = shape_files(dir.path());
     let again = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
