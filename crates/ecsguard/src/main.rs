@@ -180,7 +180,8 @@ fn fix_files(args: &FixArgs) -> ExitCode {
     if args.apply && push_errors.is_empty() {
         match ecsguard_iac::fix::write_all(
             &plan,
-            &settings.scan.rules,
+            &paths,
+            &settings,
             test_hook("ECSGUARD_TEST_CORRUPT_REWRITE").is_some(),
         ) {
             Ok(w) => written = w,

@@ -13,7 +13,10 @@ pub fn shapes() -> tempfile::TempDir {
     let from = common::fixtures().join("file_fix");
     for entry in std::fs::read_dir(&from).expect("fixtures") {
         let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "json" || e == "yaml") {
+        if path
+            .extension()
+            .is_some_and(|e| e == "json" || e == "yaml" || e == "tf")
+        {
             std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
         }
     }
@@ -80,7 +83,7 @@ fn apply_without_push_writes_nothing_for_literals_and_says_so() {
         "findings remain: {}\n{}",
         run.stdout, run.stderr
     );
-    assert!(run.stdout.contains("10 needs-push"), "{}", run.stdout);
+    assert!(run.stdout.contains("14 needs-push"), "{}", run.stdout);
     assert_eq!(contents(dir.path()), before);
 }
 

@@ -59,7 +59,10 @@ fn shapes() -> tempfile::TempDir {
     let from = common::fixtures().join("file_fix");
     for entry in std::fs::read_dir(&from).expect("fixtures") {
         let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "json" || e == "yaml") {
+        if path
+            .extension()
+            .is_some_and(|e| e == "json" || e == "yaml" || e == "tf")
+        {
             std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
         }
     }
@@ -138,7 +141,7 @@ fn push_stores_every_literal_and_the_files_then_read_it() {
     let lint_yaml_before = cfn_lint(&dir.path().join("cfn-template.yaml"));
     let run = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("10 fixed"), "{}", run.stdout);
+    assert!(run.stdout.contains("14 fixed"), "{}", run.stdout);
     no_planted_value("stdout", &run.stdout);
     no_planted_value("stderr", &run.stderr);
     for (path, text) in everything(dir.path()) {
@@ -211,6 +214,17 @@ fn push_stores_every_literal_and_the_files_then_read_it() {
         .filter(|l| !lint_yaml_before.contains(l))
         .collect();
     assert!(new.is_empty(), "cfn-lint: {new:?}");
+    // Terraform that passed `terraform fmt -check` still does.
+    let fmt = std::process::Command::new("terraform")
+        .args(["fmt", "-check", "-diff", "main.tf"])
+        .current_dir(dir.path())
+        .output()
+        .expect("terraform runs (it is on these machines)");
+    assert!(
+        fmt.status.success(),
+        "terraform fmt: {}",
+        String::from_utf8_lossy(&fmt.stdout)
+    );
     // Comments elsewhere survive; the moved entry keeps its own.
     let yaml = std::fs::read_to_string(dir.path().join("cfn-template.yaml")).expect("read");
     assert!(yaml.contains("  # The API's task definition.\n"), "{yaml}");

@@ -79,12 +79,34 @@ pub struct FilePatch {
     pub original: String,
     pub edits: Vec<Edit>,
     pub secret_ranges: Vec<(usize, usize)>,
+    /// HCL objects (original spans) whose attributes are aligned again after
+    /// the edits, as `terraform fmt` aligns them.
+    pub realign: Vec<(usize, usize)>,
 }
 
 impl FilePatch {
     /// The file's text after the edits.
     pub fn patched(&self) -> String {
-        apply_edits(&self.original, &self.edits)
+        self.finish(&self.edits)
+    }
+
+    /// Applies edits, then aligns the objects `realign` names.
+    fn finish(&self, edits: &[Edit]) -> String {
+        let mut text = apply_edits(&self.original, edits);
+        // Back to front, so earlier ranges keep their offsets.
+        let mut ranges: Vec<(usize, usize)> = self
+            .realign
+            .iter()
+            .map(|&(s, e)| (map_offset(edits, s, false), map_offset(edits, e, true)))
+            .collect();
+        ranges.sort();
+        for (s, e) in ranges.into_iter().rev() {
+            if s <= e && e <= text.len() {
+                let aligned = hcl::align(&text[s..e]);
+                text.replace_range(s..e, &aligned);
+            }
+        }
+        text
     }
 
     /// A unified diff with every value redacted: the texts diffed have each
@@ -112,8 +134,22 @@ impl FilePatch {
                 after_edits.push(m);
             }
         }
-        (before, apply_edits(&self.original, &after_edits))
+        (before, self.finish(&after_edits))
     }
+}
+
+/// Where an offset of the original text lands once the edits are applied:
+/// an edit wholly before it shifts it; `end` says whether an insertion at
+/// exactly that offset counts as before it.
+fn map_offset(edits: &[Edit], at: usize, end: bool) -> usize {
+    let mut shift: isize = 0;
+    for e in edits {
+        let before = e.end < at || (e.end == at && (e.start < at || end));
+        if before {
+            shift += e.text.len() as isize - (e.end - e.start) as isize;
+        }
+    }
+    (at as isize + shift).max(0) as usize
 }
 
 /// The plan for every file under the given paths.
@@ -316,25 +352,33 @@ pub fn plan(
     }
 
     for (file, moves) in per_file {
-        match patch_file(Path::new(&file), &moves) {
-            Ok(patch) => plan.files.push(patch),
-            Err(message) => {
-                let ids: Vec<(Option<String>, String)> = moves
-                    .iter()
-                    .flat_map(|m| m.entries.iter())
-                    .map(|(f, _)| (f.container.clone(), f.variable.clone()))
-                    .collect();
-                for p in &mut plan.planned {
-                    if p.outcome == OutcomeKind::Fixed
-                        && p.finding.spans.as_ref().is_some_and(|s| *s.file == *file)
-                        && ids.contains(&(p.finding.container.clone(), p.finding.variable.clone()))
-                    {
-                        p.outcome = OutcomeKind::Manual;
-                        p.reason = message.clone();
+        // One container at a time: one that cannot be rewritten is manual,
+        // and the others in the file are still fixed.
+        let mut merged: Option<FilePatch> = None;
+        for m in &moves {
+            match patch_file(Path::new(&file), std::slice::from_ref(m)) {
+                Ok(patch) => match &mut merged {
+                    Some(all) => {
+                        all.edits.extend(patch.edits);
+                        all.secret_ranges.extend(patch.secret_ranges);
+                        all.realign.extend(patch.realign);
+                    }
+                    None => merged = Some(patch),
+                },
+                Err(message) => {
+                    for p in &mut plan.planned {
+                        if matches!(p.outcome, OutcomeKind::Fixed | OutcomeKind::NeedsPush)
+                            && p.finding.spans.is_some()
+                            && m.entries.iter().any(|(f, _)| f.spans == p.finding.spans)
+                        {
+                            p.outcome = OutcomeKind::Manual;
+                            p.reason.clone_from(&message);
+                        }
                     }
                 }
             }
         }
+        plan.files.extend(merged);
     }
     plan.planned
         .sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));
@@ -388,7 +432,8 @@ fn why_manual(f: &Finding, file: &str) -> Option<String> {
         Origin::Live => Some("a live task definition: use fix --aws".into()),
         Origin::InPlace => {
             let kind = FileKind::of(Path::new(file));
-            if matches!(kind, Some(FileKind::Json | FileKind::Yaml)) && f.spans.is_some() {
+            let tf = kind == Some(FileKind::Terraform) && file.ends_with(".tf");
+            if (tf || matches!(kind, Some(FileKind::Json | FileKind::Yaml))) && f.spans.is_some() {
                 None
             } else {
                 Some(
@@ -425,300 +470,148 @@ fn node_at(node: &Node, span: (u32, u32)) -> Option<&Node> {
 fn patch_file(path: &Path, moves: &[ContainerMove]) -> Result<FilePatch, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {} again to rewrite it: {e}", path.display()))?;
-    let yaml = FileKind::of(path) == Some(FileKind::Yaml);
-    let roots: Vec<Node> = if yaml {
-        crate::yaml::parse(&text)
-            .map_err(|e| format!("{} no longer parses: {}", path.display(), e.message))?
+    let kind = FileKind::of(path);
+    let mut patch = FilePatch {
+        path: path.to_path_buf(),
+        original: String::new(),
+        edits: Vec::new(),
+        secret_ranges: Vec::new(),
+        realign: Vec::new(),
+    };
+    if kind == Some(FileKind::Terraform) {
+        hcl::patch(path, &text, moves, &mut patch)?;
+        patch.original = text;
+        return Ok(patch);
+    }
+    let syntax = if kind == Some(FileKind::Yaml) {
+        Syntax::Yaml
     } else {
-        crate::json::parse(&text)
+        Syntax::Json
+    };
+    let roots: Vec<Node> = match syntax {
+        Syntax::Yaml => crate::yaml::parse(&text)
+            .map_err(|e| format!("{} no longer parses: {}", path.display(), e.message))?,
+        Syntax::Json => crate::json::parse(&text)
             .map_err(|e| format!("{} no longer parses: {}", path.display(), e.message))?
             .into_iter()
-            .collect()
+            .collect(),
     };
-    let changed = || format!("{} changed since it was scanned", path.display());
-    let mut edits = Vec::new();
-    let mut secret_ranges = Vec::new();
     for m in moves {
-        let Some((first, _)) = m.entries.first() else {
-            continue;
-        };
-        let spans = first
-            .spans
-            .as_ref()
-            .ok_or_else(|| "the finding has no position to rewrite".to_owned())?;
-        let container = roots
-            .iter()
-            .find_map(|r| node_at(r, spans.container))
-            .ok_or_else(changed)?;
-        let list = node_at(container, spans.list).ok_or_else(changed)?;
-        let items = list.as_seq().unwrap_or_default();
-        // Every value of the container is redacted in the diff.
-        for item in items {
-            if let Some(v) = item.get("value").filter(|v| !v.span.is_empty()) {
-                secret_ranges.push((v.span.start as usize, v.span.end as usize));
-            }
+        tree_edits(path, &text, &roots, m, syntax, &mut patch)?;
+    }
+    patch.original = text;
+    Ok(patch)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Syntax {
+    Json,
+    Yaml,
+}
+
+/// The edits for one container of a JSON or YAML document (a whole file, or
+/// JSON in a Terraform heredoc, its spans already file offsets).
+fn tree_edits(
+    path: &Path,
+    text: &str,
+    roots: &[Node],
+    m: &ContainerMove,
+    syntax: Syntax,
+    patch: &mut FilePatch,
+) -> Result<(), String> {
+    let changed = || format!("{} changed since it was scanned", path.display());
+    let Some((first, _)) = m.entries.first() else {
+        return Ok(());
+    };
+    let spans = first
+        .spans
+        .as_ref()
+        .ok_or_else(|| "the finding has no position to rewrite".to_owned())?;
+    let container = roots
+        .iter()
+        .find_map(|r| node_at(r, spans.container))
+        .ok_or_else(changed)?;
+    let list = node_at(container, spans.list).ok_or_else(changed)?;
+    let items = list.as_seq().unwrap_or_default();
+    // Every value of the container is redacted in the diff.
+    for item in items {
+        if let Some(v) = item.get("value").filter(|v| !v.span.is_empty()) {
+            patch
+                .secret_ranges
+                .push((v.span.start as usize, v.span.end as usize));
         }
-        let removed: Vec<usize> = items
+    }
+    let removed = m.removed(&spans_of(items));
+    if removed.is_empty() {
+        return Err(changed());
+    }
+    let value_from_of = |item: &Node| m.value_from((item.span.start, item.span.end));
+    if syntax == Syntax::Yaml {
+        patch.edits.extend(yaml::patch(
+            text,
+            container,
+            list,
+            items,
+            &removed,
+            &value_from_of,
+        )?);
+        return Ok(());
+    }
+    patch.edits.extend(remove_items(
+        (list.span.start as usize, list.span.end as usize),
+        &spans_of(items),
+        &removed,
+    ));
+    // The new `secrets` entries, each made from its environment entry.
+    let mut new_entries = Vec::new();
+    for &i in &removed {
+        let item = &items[i];
+        new_entries.push(secret_entry(text, item, &value_from_of(item)?)?);
+    }
+    patch
+        .edits
+        .push(add_secrets(text, container, list, items, &new_entries)?);
+    Ok(())
+}
+
+impl ContainerMove {
+    /// Which of the list's items (by span) move.
+    fn removed(&self, items: &[(usize, usize)]) -> Vec<usize> {
+        items
             .iter()
             .enumerate()
-            .filter(|(_, item)| {
-                m.entries.iter().any(|(f, _)| {
+            .filter(|(_, &(s, e))| {
+                self.entries.iter().any(|(f, _)| {
                     f.spans
                         .as_ref()
-                        .is_some_and(|s| s.entry == (item.span.start, item.span.end))
+                        .is_some_and(|sp| sp.entry == (s as u32, e as u32))
                 })
             })
             .map(|(i, _)| i)
-            .collect();
-        if removed.is_empty() {
-            return Err(changed());
-        }
-        let value_from_of = |item: &Node| -> Result<String, String> {
-            m.entries
-                .iter()
-                .find(|(f, _)| {
-                    f.spans
-                        .as_ref()
-                        .is_some_and(|s| s.entry == (item.span.start, item.span.end))
-                })
-                .map(|(_, v)| v.clone())
-                .ok_or_else(|| "lost track of an entry".to_owned())
-        };
-        if yaml {
-            edits.extend(yaml::patch(
-                &text,
-                container,
-                list,
-                items,
-                &removed,
-                &value_from_of,
-            )?);
-            continue;
-        }
-        edits.extend(remove_items(&text, list, items, &removed));
-        // The new `secrets` entries, each made from its environment entry.
-        let mut new_entries = Vec::new();
-        for &i in &removed {
-            let item = &items[i];
-            new_entries.push(secret_entry(&text, item, &value_from_of(item)?)?);
-        }
-        edits.push(add_secrets(&text, container, list, items, &new_entries)?);
-    }
-    Ok(FilePatch {
-        path: path.to_path_buf(),
-        original: text,
-        edits,
-        secret_ranges,
-    })
-}
-
-/// YAML block sequences (CloudFormation's usual layout): items are whole
-/// lines, moved with their indentation.
-mod yaml {
-    use super::{Edit, Kind, Node};
-
-    /// The lines holding a block sequence item: from the start of its `- `
-    /// line to the end of its last line (newline included), and the column
-    /// of its dash.
-    fn item_lines(text: &str, item: &Node) -> Result<(usize, usize, usize), String> {
-        let start = item.span.start as usize;
-        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-        let lead = &text[line_start..start];
-        let after_indent = lead.trim_start_matches(' ');
-        let is_item = after_indent
-            .strip_prefix('-')
-            .is_some_and(|rest| rest.chars().all(|c| c == ' '));
-        if !is_item {
-            return Err(
-                "the environment list is not a block list (`- Name: …` lines): move the variable by hand".into(),
-            );
-        }
-        let dash = lead.len() - after_indent.len();
-        let content_end = start + text[start..item.span.end as usize].trim_end().len();
-        let end = text[content_end..]
-            .find('\n')
-            .map_or(text.len(), |i| content_end + i + 1);
-        Ok((line_start, end, dash))
-    }
-
-    /// Moves lines from one dash column to another.
-    fn reindent(lines: &str, from: usize, to: usize) -> String {
-        lines
-            .split_inclusive('\n')
-            .map(|line| {
-                if to >= from {
-                    format!("{}{line}", " ".repeat(to - from))
-                } else {
-                    let spaces = line.len() - line.trim_start_matches(' ').len();
-                    line[spaces.min(from - to)..].to_owned()
-                }
-            })
             .collect()
     }
 
-    /// The line before `at` that is neither blank nor a comment: the key of
-    /// the list that starts at `at`.
-    fn key_line(text: &str, at: usize) -> Option<(usize, &str)> {
-        let mut end = at;
-        while end > 0 {
-            let start = text[..end - 1].rfind('\n').map_or(0, |i| i + 1);
-            let line = &text[start..end];
-            let t = line.trim();
-            if !t.is_empty() && !t.starts_with('#') {
-                return Some((start, line));
-            }
-            end = start;
-        }
-        None
-    }
-
-    /// A `Secrets` item made from the `Environment` item it replaces: its
-    /// lines, with the `Value` key renamed `ValueFrom` and the value replaced.
-    fn secret_item(text: &str, item: &Node, value_from: &str) -> Result<(String, usize), String> {
-        let (start, end, dash) = item_lines(text, item)?;
-        let (key, value) = match &item.kind {
-            Kind::Map(entries) => entries
-                .iter()
-                .rev()
-                .find(|(k, _)| k.text.eq_ignore_ascii_case("value"))
-                .map(|(k, v)| (k.text.clone(), v))
-                .ok_or_else(|| "an environment entry has no value".to_owned())?,
-            _ => return Err("an environment entry is not a mapping".to_owned()),
-        };
-        let (vs, ve) = (value.span.start as usize, value.span.end as usize);
-        if value.span.is_empty() || vs < start || ve > end {
-            return Err("the value's position is unknown: move the variable by hand".into());
-        }
-        if let Kind::Str(_, style) = &value.kind {
-            if *style != crate::tree::StrStyle::Inline {
-                return Err("the value is a block scalar: move the variable by hand".into());
-            }
-        }
-        let before = &text[start..vs];
-        let at = before
-            .rfind(key.as_str())
-            .ok_or_else(|| "cannot find the value's key".to_owned())?;
-        let encoded = serde_json::to_string(value_from).map_err(|e| e.to_string())?;
-        let mut out = format!(
-            "{}{key}From{}{encoded}{}",
-            &before[..at],
-            &before[at + key.len()..],
-            &text[ve..end]
-        );
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
-        Ok((out, dash))
-    }
-
-    pub(super) fn patch(
-        text: &str,
-        container: &Node,
-        list: &Node,
-        items: &[Node],
-        removed: &[usize],
-        value_from_of: &dyn Fn(&Node) -> Result<String, String>,
-    ) -> Result<Vec<Edit>, String> {
-        let mut edits = Vec::new();
-        let mut moved = Vec::new();
-        for &i in removed {
-            let (start, end, _) = item_lines(text, &items[i])?;
-            edits.push(Edit {
-                start,
-                end,
-                text: String::new(),
-            });
-            moved.push(secret_item(text, &items[i], &value_from_of(&items[i])?)?);
-        }
-        let first = item_lines(text, items.first().ok_or("empty list")?)?;
-        let last = item_lines(text, items.last().ok_or("empty list")?)?;
-        let (key_start, key_line) =
-            key_line(text, first.0).ok_or("cannot find the environment key")?;
-        let env_key = container
-            .entries()
+    /// The `valueFrom` of the entry with this span.
+    fn value_from(&self, entry: (u32, u32)) -> Result<String, String> {
+        self.entries
             .iter()
-            .rev()
-            .find(|(_, v)| v.span == list.span)
-            .map(|(k, _)| k.text.clone())
-            .unwrap_or_else(|| "Environment".to_owned());
-        let key_col = key_line
-            .find(env_key.as_str())
-            .ok_or("cannot find the environment key")?;
-        if removed.len() == items.len() {
-            // `Environment:` with nothing under it would be null.
-            let colon = key_start
-                + key_col
-                + env_key.len()
-                + key_line[key_col + env_key.len()..]
-                    .find(':')
-                    .ok_or("cannot find the environment key")?
-                + 1;
-            edits.push(Edit {
-                start: colon,
-                end: colon,
-                text: " []".into(),
-            });
-        }
-        let secrets = container
-            .entries()
-            .iter()
-            .rev()
-            .find(|(k, _)| k.text.eq_ignore_ascii_case("secrets"))
-            .map(|(_, v)| v);
-        let lead = |at: usize| {
-            if at == 0 || text[..at].ends_with('\n') {
-                ""
-            } else {
-                "\n"
-            }
-        };
-        match secrets {
-            Some(list) => {
-                let items = list.as_seq().unwrap_or_default();
-                let last = items
-                    .last()
-                    .ok_or("`Secrets` is an empty or flow list: add the entries by hand")?;
-                let (_, end, dash) = item_lines(text, last)?;
-                let body: String = moved
-                    .iter()
-                    .map(|(lines, from)| reindent(lines, *from, dash))
-                    .collect();
-                edits.push(Edit {
-                    start: end,
-                    end,
-                    text: format!("{}{body}", lead(end)),
-                });
-            }
-            None => {
-                let key = if env_key.starts_with('e') {
-                    "secrets"
-                } else {
-                    "Secrets"
-                };
-                let body: String = moved
-                    .iter()
-                    .map(|(lines, from)| reindent(lines, *from, first.2))
-                    .collect();
-                edits.push(Edit {
-                    start: last.1,
-                    end: last.1,
-                    text: format!("{}{}{key}:\n{body}", lead(last.1), " ".repeat(key_col)),
-                });
-            }
-        }
-        Ok(edits)
+            .find(|(f, _)| f.spans.as_ref().is_some_and(|s| s.entry == entry))
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| "lost track of an entry".to_owned())
     }
 }
 
-/// Removes the chosen items of a JSON array, keeping the separators and
-/// indentation of those that stay.
-fn remove_items(text: &str, list: &Node, items: &[Node], removed: &[usize]) -> Vec<Edit> {
-    let span = |n: &Node| (n.span.start as usize, n.span.end as usize);
+mod hcl;
+mod yaml;
+
+/// Removes the chosen items of a comma-separated list (a JSON array, an HCL
+/// tuple), keeping the separators and indentation of those that stay.
+/// `list` spans the brackets; `items` are the elements' spans.
+fn remove_items(list: (usize, usize), items: &[(usize, usize)], removed: &[usize]) -> Vec<Edit> {
     if removed.len() == items.len() {
-        let (start, end) = span(list);
         return vec![Edit {
-            start: start + 1,
-            end: end - 1,
+            start: list.0 + 1,
+            end: list.1 - 1,
             text: String::new(),
         }];
     }
@@ -731,23 +624,28 @@ fn remove_items(text: &str, list: &Node, items: &[Node], removed: &[usize]) -> V
         if i < last_kept {
             // Up to the next item: the item, its comma and the space after.
             edits.push(Edit {
-                start: span(&items[i]).0,
-                end: span(&items[i + 1]).0,
+                start: items[i].0,
+                end: items[i + 1].0,
                 text: String::new(),
             });
         }
     }
     // The removed items after the last kept one: from the end of that one.
-    let trailing: Vec<usize> = removed.iter().copied().filter(|&i| i > last_kept).collect();
-    if let Some(&last) = trailing.iter().max() {
+    if let Some(&last) = removed.iter().filter(|&&i| i > last_kept).max() {
         edits.push(Edit {
-            start: span(&items[last_kept]).1,
-            end: span(&items[last]).1,
+            start: items[last_kept].1,
+            end: items[last].1,
             text: String::new(),
         });
     }
-    let _ = text;
     edits
+}
+
+fn spans_of(items: &[Node]) -> Vec<(usize, usize)> {
+    items
+        .iter()
+        .map(|n| (n.span.start as usize, n.span.end as usize))
+        .collect()
 }
 
 /// A `secrets` entry written like the environment entry it replaces: the
@@ -885,6 +783,17 @@ pub fn verify(
 ) -> Result<(), String> {
     let text = patch.patched();
     let file = patch.path.display().to_string();
+    if FileKind::of(&patch.path) == Some(FileKind::Terraform) {
+        // Checked again by the scan after writing, with its module.
+        return hcl_edit::parser::parse_body(&text)
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "{file}: the rewritten file does not parse (line {}); it was not written",
+                    e.location().line()
+                )
+            });
+    }
     let mut out = crate::source::Outcome::default();
     if FileKind::of(&patch.path) == Some(FileKind::Yaml) {
         crate::source::scan_yaml(&file, &text, &mut out);
@@ -928,9 +837,11 @@ pub fn verify(
 /// left half-fixed. Returns the files written.
 pub fn write_all(
     plan: &FixPlan,
-    rules: &ecsguard_core::RuleConfig,
+    paths: &[PathBuf],
+    settings: &FixSettings,
     corrupt_for_test: bool,
 ) -> Result<Vec<PathBuf>, String> {
+    let rules = &settings.scan.rules;
     let mut texts = Vec::new();
     for patch in &plan.files {
         let mut patched = patch.clone();
@@ -958,7 +869,53 @@ pub fn write_all(
         }
         written.push(patch);
     }
+    // Scanned again as a whole (a Terraform file with its module): what was
+    // fixed must be gone and nothing written may fail to read; otherwise
+    // every file goes back as it was.
+    let (report, _) = scan_for_fix(paths, &settings.scan);
+    let same_file = |a: &str, b: &Path| {
+        Path::new(a) == b
+            || crate::scan::canonical_name(Path::new(a)) == crate::scan::canonical_name(b)
+    };
+    let problem = report
+        .errors
+        .iter()
+        .find_map(|e| match &e.source {
+            ecsguard_core::ErrorSource::File { file, line, .. }
+                if written.iter().any(|p| same_file(file, &p.path)) =>
+            {
+                Some(format!("{file}:{line}: {} after the rewrite", e.message))
+            }
+            _ => None,
+        })
+        .or_else(|| {
+            plan.planned
+                .iter()
+                .filter(|p| p.outcome == OutcomeKind::Fixed)
+                .find(|p| {
+                    report.findings.iter().any(|f| {
+                        f.family == p.finding.family
+                            && f.container == p.finding.container
+                            && f.variable == p.finding.variable
+                            && file_of(&f.location) == file_of(&p.finding.location)
+                    })
+                })
+                .map(|p| format!("{} is still reported after the rewrite", p.finding.variable))
+        });
+    if let Some(problem) = problem {
+        for done in &written {
+            let _ = write_atomically(&done.path, &done.original);
+        }
+        return Err(format!("{problem}; every file was restored"));
+    }
     Ok(written.iter().map(|p| p.path.clone()).collect())
+}
+
+fn file_of(l: &ecsguard_core::Location) -> Option<&str> {
+    match l {
+        ecsguard_core::Location::File { file, .. } => Some(file),
+        ecsguard_core::Location::Live { .. } => None,
+    }
 }
 
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
