@@ -293,28 +293,34 @@ impl FamilyPlan {
 
     /// The inline policy for the execution role: exactly the stored ARNs.
     pub fn policy_document(&self, stored_arns: &[String]) -> String {
-        let mut resources: Vec<&String> = stored_arns.iter().collect();
-        resources.sort();
-        resources.dedup();
-        let action = match self.store.kind {
-            StoreKind::Ssm => "ssm:GetParameters",
-            StoreKind::SecretsManager => "secretsmanager:GetSecretValue",
-        };
-        let quoted: Vec<String> = resources.iter().map(|r| format!("\"{r}\"")).collect();
-        let mut statements = vec![format!(
-            "{{\"Sid\":\"ReadMovedSecrets\",\"Effect\":\"Allow\",\"Action\":[\"{action}\"],\"Resource\":[{}]}}",
-            quoted.join(",")
-        )];
-        if let Some(key) = self.kms_key_arn() {
-            statements.push(format!(
-                "{{\"Sid\":\"DecryptMovedSecrets\",\"Effect\":\"Allow\",\"Action\":[\"kms:Decrypt\"],\"Resource\":[\"{key}\"]}}"
-            ));
-        }
-        format!(
-            "{{\"Version\":\"2012-10-17\",\"Statement\":[{}]}}",
-            statements.join(",")
-        )
+        read_policy(&self.store.kind, stored_arns, self.kms_key_arn().as_deref())
     }
+}
+
+/// The least-privilege policy that lets an execution role read exactly
+/// these ARNs (and decrypt with a customer managed key).
+pub fn read_policy(kind: &StoreKind, arns: &[String], kms_key_arn: Option<&str>) -> String {
+    let mut resources: Vec<&String> = arns.iter().collect();
+    resources.sort();
+    resources.dedup();
+    let action = match kind {
+        StoreKind::Ssm => "ssm:GetParameters",
+        StoreKind::SecretsManager => "secretsmanager:GetSecretValue",
+    };
+    let quoted: Vec<String> = resources.iter().map(|r| format!("\"{r}\"")).collect();
+    let mut statements = vec![format!(
+        "{{\"Sid\":\"ReadMovedSecrets\",\"Effect\":\"Allow\",\"Action\":[\"{action}\"],\"Resource\":[{}]}}",
+        quoted.join(",")
+    )];
+    if let Some(key) = kms_key_arn {
+        statements.push(format!(
+            "{{\"Sid\":\"DecryptMovedSecrets\",\"Effect\":\"Allow\",\"Action\":[\"kms:Decrypt\"],\"Resource\":[\"{key}\"]}}"
+        ));
+    }
+    format!(
+        "{{\"Version\":\"2012-10-17\",\"Statement\":[{}]}}",
+        statements.join(",")
+    )
 }
 
 #[cfg(test)]

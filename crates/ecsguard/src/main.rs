@@ -218,7 +218,8 @@ fn fix_files(args: &FixArgs) -> ExitCode {
         p.outcome != ecsguard_iac::fix::OutcomeKind::Unchanged
             && !(args.apply && p.outcome == ecsguard_iac::fix::OutcomeKind::Fixed)
     });
-    if args.apply && open {
+    // Grants the execution roles still need are work left to do by hand.
+    if args.apply && (open || !plan.iam.is_empty()) {
         return ExitCode::from(exit::FINDINGS);
     }
     ExitCode::SUCCESS

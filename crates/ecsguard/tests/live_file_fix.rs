@@ -140,7 +140,19 @@ fn push_stores_every_literal_and_the_files_then_read_it() {
     let lint_before = cfn_lint(&dir.path().join("cfn-template.json"));
     let lint_yaml_before = cfn_lint(&dir.path().join("cfn-template.yaml"));
     let run = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // Files fixed; the execution roles' grants are left to do (exit 1).
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("execution role grant(s) to make"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("ssm:GetParameters")
+            || run.stdout.contains("secretsmanager:GetSecretValue"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("14 fixed"), "{}", run.stdout);
     no_planted_value("stdout", &run.stdout);
     no_planted_value("stderr", &run.stderr);
@@ -252,7 +264,19 @@ fn push_to_secrets_manager_keeps_one_secret_per_container_with_a_key_per_variabl
         &[],
         &["--apply", "--push", "--store", "secretsmanager"],
     );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // Files fixed; the execution roles' grants are left to do (exit 1).
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("execution role grant(s) to make"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("ssm:GetParameters")
+            || run.stdout.contains("secretsmanager:GetSecretValue"),
+        "{}",
+        run.stdout
+    );
     no_planted_value("stdout", &run.stdout);
     rt().block_on(async {
         let sm = aws_sdk_secretsmanager::Client::new(&acct.config(REGION).await);
@@ -315,7 +339,7 @@ fn a_failure_between_storing_and_writing_leaves_the_files_untouched() {
         );
     });
     let rerun = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
-    assert_eq!(rerun.code, 0, "{}\n{}", rerun.stdout, rerun.stderr);
+    assert_eq!(rerun.code, 1, "{}\n{}", rerun.stdout, rerun.stderr);
     let rescan = common::ecsguard_in(dir.path(), &["scan", "."]);
     assert_eq!(rescan.code, 0, "{}", rescan.stdout);
 }

@@ -158,7 +158,21 @@ pub struct FixPlan {
     pub planned: Vec<Planned>,
     pub pushes: Vec<Push>,
     pub files: Vec<FilePatch>,
+    /// What each task definition's execution role must be allowed.
+    pub iam: Vec<IamNote>,
     pub errors: Vec<InputError>,
+}
+
+/// The grant a task definition's execution role needs to read the values
+/// its rewritten containers now take from `secrets`.
+#[derive(Debug, Clone)]
+pub struct IamNote {
+    pub file: String,
+    pub family: String,
+    pub role: iam::ExecutionRole,
+    /// The ARNs (or ARN patterns, before `--push`) to allow.
+    pub resources: Vec<String>,
+    pub policy: String,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +257,10 @@ pub fn plan(
 
     // Per file: the containers whose entries are rewritten.
     let mut per_file: BTreeMap<String, Vec<ContainerMove>> = BTreeMap::new();
+    // Per task definition: a container's span, and the ARNs to grant.
+    type Spans = Option<Box<ecsguard_core::EntrySpans>>;
+    let mut grants: BTreeMap<(String, String), ((u32, u32), Vec<(Spans, String)>)> =
+        BTreeMap::new();
     for ((file, family, _container), candidates) in by_container {
         let refs: Vec<&Finding> = candidates.iter().map(|c| &c.finding).collect();
         let moves = match plan_moves(&family, &refs, &settings.store) {
@@ -255,6 +273,11 @@ pub fn plan(
             }
         };
         let mut moving = ContainerMove::default();
+        let mut resources: Vec<(Spans, String)> = Vec::new();
+        let container_span = candidates
+            .first()
+            .and_then(|c| c.finding.spans.as_ref())
+            .map(|s| s.container);
         let mut push_entries: BTreeMap<String, Vec<(String, SecretValue)>> = BTreeMap::new();
         for c in candidates {
             let Some(m) = moves.iter().find(|m| {
@@ -290,6 +313,7 @@ pub fn plan(
                                 None => arn.clone(),
                             };
                             moving.entries.push((c.finding.clone(), value_from.clone()));
+                            resources.push((c.finding.spans.clone(), resource_of(&value_from)));
                             plan.planned.push(Planned {
                                 reason: format!(
                                     "stored in {} and read through secrets",
@@ -302,6 +326,14 @@ pub fn plan(
                             });
                         }
                         None => {
+                            resources.push((
+                                c.finding.spans.clone(),
+                                resource_of(&preview_value_from(
+                                    &settings.store.kind,
+                                    &m.store_name,
+                                    m.json_key.as_deref(),
+                                )),
+                            ));
                             if settings.preview {
                                 let value_from = preview_value_from(
                                     &settings.store.kind,
@@ -346,6 +378,13 @@ pub fn plan(
                 source: format!("{file} ({family})"),
             });
         }
+        // The grant: what this container's moves read (stored or planned).
+        if let (false, Some(span)) = (resources.is_empty(), container_span) {
+            let entry = grants
+                .entry((file.clone(), family.clone()))
+                .or_insert_with(|| (span, Vec::new()));
+            entry.1.extend(resources);
+        }
         if !moving.entries.is_empty() {
             per_file.entry(file).or_default().push(moving);
         }
@@ -380,9 +419,64 @@ pub fn plan(
         }
         plan.files.extend(merged);
     }
+    for ((file, family), (container, moved)) in grants {
+        // Only what is still rewritten (a container that could not be is manual).
+        let mut resources: Vec<String> = moved
+            .into_iter()
+            .filter(|(spans, _)| {
+                plan.planned.iter().any(|p| {
+                    p.finding.spans.is_some()
+                        && p.finding.spans == *spans
+                        && matches!(p.outcome, OutcomeKind::Fixed | OutcomeKind::NeedsPush)
+                })
+            })
+            .map(|(_, r)| r)
+            .collect();
+        if resources.is_empty() {
+            continue;
+        }
+        resources.sort();
+        resources.dedup();
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let kms = settings.store.kms_key_id.as_ref().map(|k| {
+            if k.starts_with("arn:") {
+                k.clone()
+            } else {
+                format!("arn:aws:kms:REGION:ACCOUNT:key/{k}")
+            }
+        });
+        plan.iam.push(IamNote {
+            role: iam::execution_role(Path::new(&file), &text, container),
+            policy: ecsguard_core::plan::read_policy(
+                &settings.store.kind,
+                &resources,
+                kms.as_deref(),
+            ),
+            file,
+            family,
+            resources,
+        });
+    }
     plan.planned
         .sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));
     plan
+}
+
+/// The IAM resource a `valueFrom` reads: a parameter's ARN (a bare name
+/// becomes an ARN pattern), or a secret's ARN without the JSON key part.
+fn resource_of(value_from: &str) -> String {
+    if !value_from.starts_with("arn:") {
+        return format!(
+            "arn:aws:ssm:REGION:ACCOUNT:parameter/{}",
+            value_from.trim_start_matches('/')
+        );
+    }
+    if value_from.contains(":secretsmanager:") {
+        // arn:aws:secretsmanager:R:A:secret:NAME[:KEY:STAGE:VERSION]
+        let parts: Vec<&str> = value_from.splitn(8, ':').collect();
+        return parts[..parts.len().min(7)].join(":");
+    }
+    value_from.to_owned()
 }
 
 /// What a literal's `valueFrom` will look like once pushed: the parameter's
@@ -602,6 +696,7 @@ impl ContainerMove {
 }
 
 mod hcl;
+pub mod iam;
 mod yaml;
 
 /// Removes the chosen items of a comma-separated list (a JSON array, an HCL

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use ecsguard_iac::fix::iam::ExecutionRole;
 use ecsguard_iac::fix::{FilePatch, FixPlan, OutcomeKind};
 use serde_json::json;
 
@@ -70,6 +71,24 @@ pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
             let _ = writeln!(out, "           valueFrom {}", clean(v));
         }
     }
+    for note in &plan.iam {
+        let what = match &note.role {
+            ExecutionRole::Set(role) => format!(
+                "its execution role ({}) must be allowed to read the moved values before the rewritten task definition is deployed; attach",
+                clean(role)
+            ),
+            ExecutionRole::Missing => "it has no execution role, and ECS reads secrets with it: add one (with AmazonECSTaskExecutionRolePolicy) and attach".to_owned(),
+            ExecutionRole::Unknown => "its execution role is set elsewhere: before deploying, attach to it".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {} {}: {what}",
+            "iam",
+            clean(&note.file),
+            clean(&note.family)
+        );
+        let _ = writeln!(out, "           {}", clean(&note.policy));
+    }
     for e in &plan.errors {
         let _ = writeln!(out, "error: {}", clean(&e.message));
     }
@@ -85,11 +104,12 @@ pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
     let count = |k: OutcomeKind| plan.planned.iter().filter(|p| p.outcome == k).count();
     let _ = writeln!(
         out,
-        "{} fixed, {} needs-push, {} manual, {} unchanged; {}",
+        "{} fixed, {} needs-push, {} manual, {} unchanged, {} execution role grant(s) to make; {}",
         count(OutcomeKind::Fixed),
         count(OutcomeKind::NeedsPush),
         count(OutcomeKind::Manual),
         count(OutcomeKind::Unchanged),
+        plan.iam.len(),
         if !outcome.apply {
             "plan only: pass --apply to write the files (and --push to store the literal values first)".to_owned()
         } else if outcome.write_error.is_some() || !outcome.push_errors.is_empty() {
@@ -129,6 +149,17 @@ pub fn json(plan: &FixPlan, outcome: &Outcome<'_>) -> serde_json::Value {
                 "value_from": p.value_from,
             })
         }).collect::<Vec<_>>(),
+        "iam": plan.iam.iter().map(|n| json!({
+            "file": n.file,
+            "family": n.family,
+            "execution_role": match &n.role {
+                ExecutionRole::Set(r) => json!(r),
+                ExecutionRole::Missing => json!(null),
+                ExecutionRole::Unknown => json!("unknown"),
+            },
+            "resources": n.resources,
+            "policy": serde_json::from_str::<serde_json::Value>(&n.policy).unwrap_or_default(),
+        })).collect::<Vec<_>>(),
         "pushes": plan.pushes.iter().map(|p| json!({
             "store_name": p.store_name,
             "keys": p.entries.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),

@@ -1,0 +1,129 @@
+//! What the execution role needs once a task definition reads its values
+//! through `secrets`: ECS fetches them with the execution role when a task
+//! starts, so without the grant the fixed task definition cannot start.
+
+use std::path::Path;
+
+use hcl_edit::structure::{Body, Structure};
+use hcl_edit::Span;
+
+use crate::source::FileKind;
+use crate::tree::{Kind, Node};
+
+/// The execution role of the task definition a container belongs to, as
+/// the file writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionRole {
+    /// Set: the expression or ARN as written.
+    Set(String),
+    /// The task definition sets none: ECS cannot read secrets without one.
+    Missing,
+    /// Not visible here (a bare container list, a module input).
+    Unknown,
+}
+
+/// Finds the execution role for the container at `container` (byte span).
+pub fn execution_role(path: &Path, text: &str, container: (u32, u32)) -> ExecutionRole {
+    match FileKind::of(path) {
+        Some(FileKind::Terraform) => terraform(text, container),
+        Some(FileKind::Yaml) => crate::yaml::parse(text)
+            .ok()
+            .and_then(|docs| docs.iter().find_map(|d| in_tree(d, container, text)))
+            .unwrap_or(ExecutionRole::Unknown),
+        Some(FileKind::Json) => crate::json::parse(text)
+            .ok()
+            .flatten()
+            .and_then(|root| in_tree(&root, container, text))
+            .unwrap_or(ExecutionRole::Unknown),
+        _ => ExecutionRole::Unknown,
+    }
+}
+
+/// The map that holds the container list holding `container`, and so the
+/// task definition's own keys (`executionRoleArn`, or CloudFormation's
+/// `ExecutionRoleArn` next to `ContainerDefinitions`).
+fn in_tree(node: &Node, container: (u32, u32), text: &str) -> Option<ExecutionRole> {
+    let inside = |n: &Node| n.span.start <= container.0 && container.1 <= n.span.end;
+    if !node.span.is_empty() && !inside(node) {
+        return None;
+    }
+    match &node.kind {
+        Kind::Map(entries) => {
+            let holds = entries.iter().any(|(k, v)| {
+                k.text.eq_ignore_ascii_case("containerDefinitions")
+                    && v.as_seq().is_some_and(|items| {
+                        items
+                            .iter()
+                            .any(|c| (c.span.start, c.span.end) == container)
+                    })
+            });
+            if holds {
+                return Some(
+                    match entries
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k.text.eq_ignore_ascii_case("executionRoleArn"))
+                    {
+                        Some((_, v)) => ExecutionRole::Set(shown(v, text)),
+                        None => ExecutionRole::Missing,
+                    },
+                );
+            }
+            entries
+                .iter()
+                .find_map(|(_, v)| in_tree(v, container, text))
+        }
+        Kind::Seq(items) => items.iter().find_map(|v| in_tree(v, container, text)),
+        Kind::Tagged(_, inner) => in_tree(inner, container, text),
+        _ => None,
+    }
+}
+
+/// A role as written: a literal ARN, or the source text of an expression
+/// (`!GetAtt ExecRole.Arn`), on one line.
+fn shown(node: &Node, text: &str) -> String {
+    match node.as_str() {
+        Some(s) => s.to_owned(),
+        None => text
+            .get(node.span.start as usize..node.span.end as usize)
+            .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default(),
+    }
+}
+
+fn terraform(text: &str, container: (u32, u32)) -> ExecutionRole {
+    let Ok(body) = hcl_edit::parser::parse_body(text) else {
+        return ExecutionRole::Unknown;
+    };
+    find_block(&body, text, container).unwrap_or(ExecutionRole::Unknown)
+}
+
+fn find_block(body: &Body, text: &str, container: (u32, u32)) -> Option<ExecutionRole> {
+    for s in body.iter() {
+        let Structure::Block(b) = s else { continue };
+        let Some(span) = b.span() else { continue };
+        if !(span.start <= container.0 as usize && container.1 as usize <= span.end) {
+            continue;
+        }
+        let is_td = b.ident.as_str() == "resource"
+            && b.labels
+                .first()
+                .is_some_and(|l| l.as_str() == "aws_ecs_task_definition");
+        if !is_td {
+            return find_block(&b.body, text, container);
+        }
+        return Some(
+            match b
+                .body
+                .get_attribute("execution_role_arn")
+                .and_then(|a| a.value.span())
+            {
+                Some(r) => {
+                    ExecutionRole::Set(text[r].split_whitespace().collect::<Vec<_>>().join(" "))
+                }
+                None => ExecutionRole::Missing,
+            },
+        );
+    }
+    None
+}
