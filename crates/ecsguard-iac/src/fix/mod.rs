@@ -259,8 +259,9 @@ pub fn plan(
     let mut per_file: BTreeMap<String, Vec<ContainerMove>> = BTreeMap::new();
     // Per task definition: a container's span, and the ARNs to grant.
     type Spans = Option<Box<ecsguard_core::EntrySpans>>;
-    let mut grants: BTreeMap<(String, String), ((u32, u32), Vec<(Spans, String)>)> =
-        BTreeMap::new();
+    /// A container's span, and what its moves read.
+    type Grant = ((u32, u32), Vec<(Spans, String)>);
+    let mut grants: BTreeMap<(String, String), Grant> = BTreeMap::new();
     for ((file, family, _container), candidates) in by_container {
         let refs: Vec<&Finding> = candidates.iter().map(|c| &c.finding).collect();
         let moves = match plan_moves(&family, &refs, &settings.store) {
