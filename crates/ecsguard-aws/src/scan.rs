@@ -468,9 +468,13 @@ async fn enabled_regions(config: &SdkConfig, counter: &ApiCounter) -> Result<Vec
     Ok(regions)
 }
 
-/// Assumes the account's role (through `GetCallerIdentity`), to learn early
-/// whether the account can be entered at all.
-async fn enter(config: &SdkConfig, region: &str, counter: &ApiCounter) -> Result<(), String> {
+/// `GetCallerIdentity`: assumes the account's role (when the config has one),
+/// so it tells early whether the account can be entered at all.
+async fn caller_identity(
+    config: &SdkConfig,
+    region: &str,
+    counter: &ApiCounter,
+) -> Result<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput, String> {
     let client = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::config::Builder::from(config)
             .region(Region::new(region.to_owned()))
@@ -481,20 +485,15 @@ async fn enter(config: &SdkConfig, region: &str, counter: &ApiCounter) -> Result
         .get_caller_identity()
         .send()
         .await
-        .map(|_| ())
         .map_err(|e| message("cannot assume the role", &e))
 }
 
+async fn enter(config: &SdkConfig, region: &str, counter: &ApiCounter) -> Result<(), String> {
+    caller_identity(config, region, counter).await.map(|_| ())
+}
+
 async fn caller_account(config: &SdkConfig, region: &str, counter: &ApiCounter) -> Option<String> {
-    let client = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::config::Builder::from(config)
-            .region(Region::new(region.to_owned()))
-            .interceptor(counter.clone())
-            .build(),
-    );
-    client
-        .get_caller_identity()
-        .send()
+    caller_identity(config, region, counter)
         .await
         .ok()
         .and_then(|o| o.account().map(str::to_owned))

@@ -63,24 +63,9 @@ fn fix(args: &FixArgs) -> ExitCode {
         Err(code) => return code,
     };
     let options = ecsguard_aws::FixOptions {
-        live: ecsguard_aws::LiveOptions {
-            regions: args.regions.clone(),
-            profile: args.profile.clone(),
-            role_arn: args.role_arn.clone(),
-            max_attempts: args.max_attempts,
-            api_timeout: std::time::Duration::from_secs(args.api_timeout),
-            progress: false,
-            ..ecsguard_aws::LiveOptions::default()
-        },
+        live: fix_live_options(args),
         families: args.families.clone(),
-        store: ecsguard_core::plan::StoreSettings {
-            kind: match args.store {
-                StoreArg::Ssm => ecsguard_core::plan::StoreKind::Ssm,
-                StoreArg::Secretsmanager => ecsguard_core::plan::StoreKind::SecretsManager,
-            },
-            prefix: args.prefix.clone(),
-            kms_key_id: args.kms_key_id.clone(),
-        },
+        store: store_settings(args),
         update_services: args.update_services,
         clusters: args.clusters.clone(),
         overwrite: args.overwrite,
@@ -154,15 +139,7 @@ fn fix_files(args: &FixArgs) -> ExitCode {
                 source: p.source.clone(),
             })
             .collect();
-        let live = ecsguard_aws::LiveOptions {
-            regions: args.regions.clone(),
-            profile: args.profile.clone(),
-            role_arn: args.role_arn.clone(),
-            max_attempts: args.max_attempts,
-            api_timeout: std::time::Duration::from_secs(args.api_timeout),
-            progress: false,
-            ..ecsguard_aws::LiveOptions::default()
-        };
+        let live = fix_live_options(args);
         let pushed = runtime.block_on(ecsguard_aws::push(
             &live,
             &settings.store,
@@ -223,6 +200,19 @@ fn fix_files(args: &FixArgs) -> ExitCode {
         return ExitCode::from(exit::FINDINGS);
     }
     ExitCode::SUCCESS
+}
+
+/// The AWS settings of `fix` (live, or `--push`).
+fn fix_live_options(args: &FixArgs) -> ecsguard_aws::LiveOptions {
+    ecsguard_aws::LiveOptions {
+        regions: args.regions.clone(),
+        profile: args.profile.clone(),
+        role_arn: args.role_arn.clone(),
+        max_attempts: args.max_attempts,
+        api_timeout: std::time::Duration::from_secs(args.api_timeout),
+        progress: false,
+        ..ecsguard_aws::LiveOptions::default()
+    }
 }
 
 fn store_settings(args: &FixArgs) -> ecsguard_core::plan::StoreSettings {

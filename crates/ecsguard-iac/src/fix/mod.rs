@@ -744,19 +744,24 @@ fn spans_of(items: &[Node]) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// A `secrets` entry written like the environment entry it replaces: the
-/// same text, with the `value` key renamed `valueFrom` and its value
-/// replaced, so spacing and key case stay the file's own.
-fn secret_entry(text: &str, item: &Node, value_from: &str) -> Result<String, String> {
-    let (key, value) = match &item.kind {
+/// An environment entry's `value` key, as written, and its value.
+fn value_entry(item: &Node) -> Result<(String, &Node), String> {
+    match &item.kind {
         Kind::Map(entries) => entries
             .iter()
             .rev()
             .find(|(k, _)| k.text.eq_ignore_ascii_case("value"))
             .map(|(k, v)| (k.text.clone(), v))
-            .ok_or_else(|| "an environment entry has no value".to_owned())?,
-        _ => return Err("an environment entry is not an object".to_owned()),
-    };
+            .ok_or_else(|| "an environment entry has no value".to_owned()),
+        _ => Err("an environment entry is not a mapping".to_owned()),
+    }
+}
+
+/// A `secrets` entry written like the environment entry it replaces: the
+/// same text, with the `value` key renamed `valueFrom` and its value
+/// replaced, so spacing and key case stay the file's own.
+fn secret_entry(text: &str, item: &Node, value_from: &str) -> Result<String, String> {
+    let (key, value) = value_entry(item)?;
     let (start, vs, ve) = (
         item.span.start as usize,
         value.span.start as usize,

@@ -62,15 +62,7 @@ fn key_line(text: &str, at: usize) -> Option<(usize, &str)> {
 /// lines, with the `Value` key renamed `ValueFrom` and the value replaced.
 fn secret_item(text: &str, item: &Node, value_from: &str) -> Result<(String, usize), String> {
     let (start, end, dash) = item_lines(text, item)?;
-    let (key, value) = match &item.kind {
-        Kind::Map(entries) => entries
-            .iter()
-            .rev()
-            .find(|(k, _)| k.text.eq_ignore_ascii_case("value"))
-            .map(|(k, v)| (k.text.clone(), v))
-            .ok_or_else(|| "an environment entry has no value".to_owned())?,
-        _ => return Err("an environment entry is not a mapping".to_owned()),
-    };
+    let (key, value) = super::value_entry(item)?;
     let (vs, ve) = (value.span.start as usize, value.span.end as usize);
     if value.span.is_empty() || vs < start || ve > end {
         return Err("the value's position is unknown: move the variable by hand".into());
