@@ -7,20 +7,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-/// The hand-written JSON shapes, copied into a fresh folder.
-pub fn shapes() -> tempfile::TempDir {
-    let dir = common::tempdir();
-    let from = common::fixtures().join("file_fix");
-    for entry in std::fs::read_dir(&from).expect("fixtures") {
-        let path = entry.expect("entry").path();
-        if path
-            .extension()
-            .is_some_and(|e| e == "json" || e == "yaml" || e == "tf")
-        {
-            std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
-    dir
+fn shapes() -> tempfile::TempDir {
+    common::fix_shapes()
 }
 
 /// Every planted value in the shapes.

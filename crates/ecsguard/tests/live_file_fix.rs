@@ -55,18 +55,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn shapes() -> tempfile::TempDir {
-    let dir = common::tempdir();
-    let from = common::fixtures().join("file_fix");
-    for entry in std::fs::read_dir(&from).expect("fixtures") {
-        let path = entry.expect("entry").path();
-        if path
-            .extension()
-            .is_some_and(|e| e == "json" || e == "yaml" || e == "tf")
-        {
-            std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
-    dir
+    common::fix_shapes()
 }
 
 fn fix(dir: &Path, acct: &Account, env: &[(&'static str, String)], args: &[&str]) -> common::Run {

@@ -143,3 +143,18 @@ pub fn families(run: &Run) -> Vec<String> {
     out.sort();
     out
 }
+
+/// The hand-written shapes `fix PATH` rewrites, copied into a fresh folder.
+pub fn fix_shapes() -> tempfile::TempDir {
+    let dir = tempdir();
+    for entry in std::fs::read_dir(fixtures().join("file_fix")).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        if path
+            .extension()
+            .is_some_and(|e| e == "json" || e == "yaml" || e == "tf")
+        {
+            std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    dir
+}
