@@ -300,18 +300,55 @@ impl FamilyPlan {
 /// The least-privilege policy that lets an execution role read exactly
 /// these ARNs (and decrypt with a customer managed key).
 pub fn read_policy(kind: &StoreKind, arns: &[String], kms_key_arn: Option<&str>) -> String {
-    let mut resources: Vec<&String> = arns.iter().collect();
-    resources.sort();
-    resources.dedup();
-    let action = match kind {
-        StoreKind::Ssm => "ssm:GetParameters",
-        StoreKind::SecretsManager => "secretsmanager:GetSecretValue",
-    };
-    let quoted: Vec<String> = resources.iter().map(|r| format!("\"{r}\"")).collect();
-    let mut statements = vec![format!(
-        "{{\"Sid\":\"ReadMovedSecrets\",\"Effect\":\"Allow\",\"Action\":[\"{action}\"],\"Resource\":[{}]}}",
-        quoted.join(",")
-    )];
+    let kinds: Vec<(StoreKind, &String)> = arns.iter().map(|a| (kind.clone(), a)).collect();
+    policy_of(&kinds, kms_key_arn)
+}
+
+/// The same for resources of either store, each told apart by its ARN (or
+/// by the Terraform expression that yields it).
+pub fn read_policy_for(resources: &[String], kms_key_arn: Option<&str>) -> String {
+    let kinds: Vec<(StoreKind, &String)> = resources
+        .iter()
+        .map(|r| {
+            let ssm = r.contains(":ssm:") || r.contains("aws_ssm_parameter.");
+            let kind =
+                if !ssm && (r.contains(":secretsmanager:") || r.contains("aws_secretsmanager_")) {
+                    StoreKind::SecretsManager
+                } else {
+                    StoreKind::Ssm
+                };
+            (kind, r)
+        })
+        .collect();
+    policy_of(&kinds, kms_key_arn)
+}
+
+fn policy_of(resources: &[(StoreKind, &String)], kms_key_arn: Option<&str>) -> String {
+    let mut statements = Vec::new();
+    for (kind, sid, action) in [
+        (StoreKind::Ssm, "ReadMovedParameters", "ssm:GetParameters"),
+        (
+            StoreKind::SecretsManager,
+            "ReadMovedSecrets",
+            "secretsmanager:GetSecretValue",
+        ),
+    ] {
+        let mut arns: Vec<&String> = resources
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, a)| *a)
+            .collect();
+        if arns.is_empty() {
+            continue;
+        }
+        arns.sort();
+        arns.dedup();
+        let quoted: Vec<String> = arns.iter().map(|r| format!("\"{r}\"")).collect();
+        statements.push(format!(
+            "{{\"Sid\":\"{sid}\",\"Effect\":\"Allow\",\"Action\":[\"{action}\"],\"Resource\":[{}]}}",
+            quoted.join(",")
+        ));
+    }
     if let Some(key) = kms_key_arn {
         statements.push(format!(
             "{{\"Sid\":\"DecryptMovedSecrets\",\"Effect\":\"Allow\",\"Action\":[\"kms:Decrypt\"],\"Resource\":[\"{key}\"]}}"
@@ -519,5 +556,31 @@ mod tests {
             kms_key_id: Some("alias/mine".into()),
         };
         assert!(plan_family(ARN, "billing", None, &[], &store).is_err());
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    #[test]
+    fn each_resource_gets_its_own_store_action() {
+        let doc = read_policy_for(
+            &[
+                "${data.aws_secretsmanager_secret_version.api.arn}".to_owned(),
+                "${data.aws_ssm_parameter.db.arn}".to_owned(),
+                "arn:aws:ssm:REGION:ACCOUNT:parameter/secretsmanager-migration/x".to_owned(),
+                "arn:aws:secretsmanager:us-east-1:1:secret:app-AbCdEf".to_owned(),
+            ],
+            None,
+        );
+        assert!(
+            doc.contains(r#""Action":["secretsmanager:GetSecretValue"],"Resource":["${data.aws_secretsmanager_secret_version.api.arn}","arn:aws:secretsmanager:us-east-1:1:secret:app-AbCdEf"]"#),
+            "{doc}"
+        );
+        assert!(
+            doc.contains(r#""Action":["ssm:GetParameters"],"Resource":["${data.aws_ssm_parameter.db.arn}","arn:aws:ssm:REGION:ACCOUNT:parameter/secretsmanager-migration/x"]"#),
+            "{doc}"
+        );
     }
 }

@@ -56,7 +56,17 @@ fn the_plan_shows_redacted_diffs_and_an_outcome_for_every_finding() {
         plan_findings.len(),
         scan["findings"].as_array().expect("findings").len()
     );
-    assert!(plan_findings.iter().all(|f| f["outcome"] == "needs-push"));
+    // Literals need a push; values already read from a store are rewritten
+    // to read that store.
+    for f in plan_findings {
+        let file = f["file"].as_str().unwrap_or("");
+        let expected = if file.ends_with("refs.tf") || file.ends_with("resolve.yaml") {
+            "fixed"
+        } else {
+            "needs-push"
+        };
+        assert_eq!(f["outcome"], expected, "{f}");
+    }
     no_value_in("the JSON plan", &json.to_string());
     insta::assert_json_snapshot!("file_fix_plan_json", json);
 }
@@ -71,8 +81,41 @@ fn apply_without_push_writes_nothing_for_literals_and_says_so() {
         "findings remain: {}\n{}",
         run.stdout, run.stderr
     );
-    assert!(run.stdout.contains("14 needs-push"), "{}", run.stdout);
-    assert_eq!(contents(dir.path()), before);
+    assert!(
+        run.stdout.contains("4 fixed, 14 needs-push"),
+        "{}",
+        run.stdout
+    );
+    // Only the files whose values were already in a store changed.
+    let after = contents(dir.path());
+    for ((path, old), (_, new)) in before.iter().zip(&after) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name == "refs.tf" || name == "resolve.yaml" {
+            assert_ne!(old, new, "{name} was rewritten");
+            no_value_in(name, new);
+        } else {
+            assert_eq!(old, new, "{name} needs a push first");
+        }
+    }
+    // Those now scan clean, and cfn-lint finds no new error (it flagged the
+    // original: ssm-secure cannot be resolved into a container's environment).
+    let rescan = common::ecsguard_in(dir.path(), &["scan", "refs.tf", "resolve.yaml"]);
+    assert_eq!(rescan.code, 0, "{}", rescan.stdout);
+    let lint = std::process::Command::new("cfn-lint")
+        .arg(dir.path().join("resolve.yaml"))
+        .output()
+        .expect("cfn-lint runs (.ci/run installs it)");
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    let fmt = std::process::Command::new("terraform")
+        .args(["fmt", "-check", "refs.tf"])
+        .current_dir(dir.path())
+        .output()
+        .expect("terraform runs");
+    assert!(fmt.status.success());
 }
 
 #[test]

@@ -142,7 +142,7 @@ fn push_stores_every_literal_and_the_files_then_read_it() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("14 fixed"), "{}", run.stdout);
+    assert!(run.stdout.contains("18 fixed"), "{}", run.stdout);
     no_planted_value("stdout", &run.stdout);
     no_planted_value("stderr", &run.stderr);
     for (path, text) in everything(dir.path()) {

@@ -183,7 +183,7 @@ fn object_edits(
             .map(|(s, e)| &text[s..e])
             .ok_or("an environment entry has no name")?;
         let value_from = m.value_from((items[i].0 as u32, items[i].1 as u32))?;
-        let encoded = serde_json::to_string(&value_from).map_err(|e| e.to_string())?;
+        let encoded = value_from.hcl();
         entries.push(format!("{{ name = {name}, valueFrom = {encoded} }}"));
     }
     let env_key_start = range(env_key).ok_or_else(changed)?.0;

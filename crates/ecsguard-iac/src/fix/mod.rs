@@ -313,7 +313,9 @@ pub fn plan(
                                 Some(key) => format!("{arn}:{key}::"),
                                 None => arn.clone(),
                             };
-                            moving.entries.push((c.finding.clone(), value_from.clone()));
+                            moving
+                                .entries
+                                .push((c.finding.clone(), NewValue::Text(value_from.clone())));
                             resources.push((c.finding.spans.clone(), resource_of(&value_from)));
                             plan.planned.push(Planned {
                                 reason: format!(
@@ -341,7 +343,9 @@ pub fn plan(
                                     &m.store_name,
                                     m.json_key.as_deref(),
                                 );
-                                moving.entries.push((c.finding.clone(), value_from));
+                                moving
+                                    .entries
+                                    .push((c.finding.clone(), NewValue::Text(value_from)));
                             }
                             plan.planned.push(Planned {
                             reason: format!(
@@ -358,6 +362,22 @@ pub fn plan(
                     }
                 }
                 EnvValue::Reference(r) => {
+                    // Already in a store: read it from there, nothing new.
+                    if let Some((value, resource)) = store_reference(&r.expression) {
+                        resources.push((c.finding.spans.clone(), resource));
+                        moving.entries.push((c.finding.clone(), value.clone()));
+                        plan.planned.push(Planned {
+                            reason: format!(
+                                "already read from a store (`{}`): now read through secrets from that store, with no new one",
+                                r.expression
+                            ),
+                            finding: c.finding,
+                            outcome: OutcomeKind::Fixed,
+                            store_name: None,
+                            value_from: Some(value.shown()),
+                        });
+                        continue;
+                    }
                     let reason = match &r.target {
                         ReferenceTarget::Secret(_) | ReferenceTarget::Sensitive(_) => format!(
                             "the value comes from `{}`: declare a store fed by it and read that through secrets (not yet rewritten automatically)",
@@ -448,11 +468,7 @@ pub fn plan(
         });
         plan.iam.push(IamNote {
             role: iam::execution_role(Path::new(&file), &text, container),
-            policy: ecsguard_core::plan::read_policy(
-                &settings.store.kind,
-                &resources,
-                kms.as_deref(),
-            ),
+            policy: ecsguard_core::plan::read_policy_for(&resources, kms.as_deref()),
             file,
             family,
             resources,
@@ -461,6 +477,106 @@ pub fn plan(
     plan.planned
         .sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));
     plan
+}
+
+/// A value already read from a store, and the `valueFrom` that reads the
+/// same store through `secrets` (with the IAM resource to grant):
+/// Terraform's `aws_ssm_parameter` `.value` and
+/// `aws_secretsmanager_secret_version` `.secret_string` (or a key of it,
+/// through `jsondecode`), data source or resource; CloudFormation's
+/// `{{resolve:ssm-secure:…}}`, and `{{resolve:secretsmanager:…}}` given a
+/// full ARN (ECS needs the full ARN of a secret).
+fn store_reference(expr: &str) -> Option<(NewValue, String)> {
+    let e = expr.trim();
+    let e = e
+        .strip_prefix("nonsensitive(")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(e);
+    // `[data.]TYPE.NAME` (with an index) and what follows it.
+    let object = |e: &str, kind: &str| -> Option<(String, String)> {
+        let (data, rest) = match e.strip_prefix("data.") {
+            Some(r) => ("data.", r),
+            None => ("", e),
+        };
+        let rest = rest.strip_prefix(kind)?.strip_prefix('.')?;
+        let dot = rest.find('.')?;
+        let name = &rest[..dot];
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_-[]\"".contains(c))
+        {
+            return None;
+        }
+        Some((format!("{data}{kind}.{name}"), rest[dot + 1..].to_owned()))
+    };
+    if let Some(inner) = e.strip_prefix("jsondecode(") {
+        let close = inner.find(')')?;
+        let (source, attr) = object(&inner[..close], "aws_secretsmanager_secret_version")?;
+        if attr != "secret_string" {
+            return None;
+        }
+        let after = &inner[close + 1..];
+        let key = after
+            .strip_prefix("[\"")
+            .and_then(|k| k.strip_suffix("\"]"))
+            .or_else(|| after.strip_prefix('.'))?;
+        if key.is_empty() || key.contains(['"', '$', '%', ':']) {
+            return None;
+        }
+        return Some((
+            NewValue::TfTemplate(format!("${{{source}.arn}}:{key}::")),
+            format!("${{{source}.arn}}"),
+        ));
+    }
+    if let Some((source, attr)) = object(e, "aws_ssm_parameter") {
+        return (attr == "value").then(|| {
+            (
+                NewValue::TfExpr(format!("{source}.arn")),
+                format!("${{{source}.arn}}"),
+            )
+        });
+    }
+    if let Some((source, attr)) = object(e, "aws_secretsmanager_secret_version") {
+        return (attr == "secret_string").then(|| {
+            (
+                NewValue::TfExpr(format!("{source}.arn")),
+                format!("${{{source}.arn}}"),
+            )
+        });
+    }
+    let inner = e.strip_prefix("{{resolve:")?.strip_suffix("}}")?;
+    if let Some(name) = inner.strip_prefix("ssm-secure:") {
+        // A pinned version cannot be written in `valueFrom`.
+        if name.is_empty() || name.contains(':') {
+            return None;
+        }
+        return Some((
+            NewValue::Text(name.to_owned()),
+            format!(
+                "arn:aws:ssm:REGION:ACCOUNT:parameter/{}",
+                name.trim_start_matches('/')
+            ),
+        ));
+    }
+    let rest = inner.strip_prefix("secretsmanager:")?;
+    if !rest.starts_with("arn:") {
+        return None;
+    }
+    let parts: Vec<&str> = rest.split(':').collect();
+    // arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME, then
+    // SecretString:KEY:STAGE:VERSION.
+    if parts.len() < 7 || parts.get(7).is_some_and(|p| *p != "SecretString") {
+        return None;
+    }
+    let arn = parts[..7].join(":");
+    let field = |i: usize| parts.get(i).copied().unwrap_or("");
+    let value_from = if parts.len() > 8 {
+        format!("{arn}:{}:{}:{}", field(8), field(9), field(10))
+    } else {
+        arn.clone()
+    };
+    Some((NewValue::Text(value_from), arn))
 }
 
 /// The IAM resource a `valueFrom` reads: a parameter's ARN (a bare name
@@ -542,7 +658,50 @@ fn why_manual(f: &Finding, file: &str) -> Option<String> {
 /// The variables of one container that move, with their new `valueFrom`.
 #[derive(Default)]
 struct ContainerMove {
-    entries: Vec<(Finding, String)>,
+    entries: Vec<(Finding, NewValue)>,
+}
+
+/// A new `valueFrom`, written in each syntax as it must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NewValue {
+    /// A plain string (an ARN, a parameter name).
+    Text(String),
+    /// A Terraform expression that yields it (`data.aws_ssm_parameter.x.arn`).
+    TfExpr(String),
+    /// A Terraform string template (`${data.….arn}:key::`).
+    TfTemplate(String),
+}
+
+impl NewValue {
+    /// As a JSON string (also YAML, and JSON in a heredoc).
+    fn json(&self) -> String {
+        let s = match self {
+            NewValue::Text(t) | NewValue::TfTemplate(t) => t.clone(),
+            NewValue::TfExpr(e) => format!("${{{e}}}"),
+        };
+        serde_json::to_string(&s).unwrap_or_default()
+    }
+
+    /// As an HCL expression.
+    fn hcl(&self) -> String {
+        match self {
+            // A literal: `${` and `%{` would start a template.
+            NewValue::Text(t) => {
+                serde_json::to_string(&t.replace("${", "$${").replace("%{", "%%{"))
+                    .unwrap_or_default()
+            }
+            NewValue::TfExpr(e) => e.clone(),
+            NewValue::TfTemplate(t) => serde_json::to_string(t).unwrap_or_default(),
+        }
+    }
+
+    /// As shown in the plan.
+    fn shown(&self) -> String {
+        match self {
+            NewValue::Text(t) | NewValue::TfTemplate(t) => t.clone(),
+            NewValue::TfExpr(e) => e.clone(),
+        }
+    }
 }
 
 /// Finds the node whose span is exactly `span`.
@@ -687,7 +846,7 @@ impl ContainerMove {
     }
 
     /// The `valueFrom` of the entry with this span.
-    fn value_from(&self, entry: (u32, u32)) -> Result<String, String> {
+    fn value_from(&self, entry: (u32, u32)) -> Result<NewValue, String> {
         self.entries
             .iter()
             .find(|(f, _)| f.spans.as_ref().is_some_and(|s| s.entry == entry))
@@ -760,7 +919,7 @@ fn value_entry(item: &Node) -> Result<(String, &Node), String> {
 /// A `secrets` entry written like the environment entry it replaces: the
 /// same text, with the `value` key renamed `valueFrom` and its value
 /// replaced, so spacing and key case stay the file's own.
-fn secret_entry(text: &str, item: &Node, value_from: &str) -> Result<String, String> {
+fn secret_entry(text: &str, item: &Node, value_from: &NewValue) -> Result<String, String> {
     let (key, value) = value_entry(item)?;
     let (start, vs, ve) = (
         item.span.start as usize,
@@ -773,7 +932,7 @@ fn secret_entry(text: &str, item: &Node, value_from: &str) -> Result<String, Str
         .rfind(&quoted_key)
         .ok_or_else(|| "cannot find the value's key".to_owned())?;
     let new_key = format!("\"{key}From\"");
-    let encoded = serde_json::to_string(value_from).map_err(|e| e.to_string())?;
+    let encoded = value_from.json();
     Ok(format!(
         "{}{}{}{}{}",
         &before[..at],

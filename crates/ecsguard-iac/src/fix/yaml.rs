@@ -60,7 +60,11 @@ fn key_line(text: &str, at: usize) -> Option<(usize, &str)> {
 
 /// A `Secrets` item made from the `Environment` item it replaces: its
 /// lines, with the `Value` key renamed `ValueFrom` and the value replaced.
-fn secret_item(text: &str, item: &Node, value_from: &str) -> Result<(String, usize), String> {
+fn secret_item(
+    text: &str,
+    item: &Node,
+    value_from: &super::NewValue,
+) -> Result<(String, usize), String> {
     let (start, end, dash) = item_lines(text, item)?;
     let (key, value) = super::value_entry(item)?;
     let (vs, ve) = (value.span.start as usize, value.span.end as usize);
@@ -76,7 +80,7 @@ fn secret_item(text: &str, item: &Node, value_from: &str) -> Result<(String, usi
     let at = before
         .rfind(key.as_str())
         .ok_or_else(|| "cannot find the value's key".to_owned())?;
-    let encoded = serde_json::to_string(value_from).map_err(|e| e.to_string())?;
+    let encoded = value_from.json();
     let mut out = format!(
         "{}{key}From{}{encoded}{}",
         &before[..at],
@@ -95,7 +99,7 @@ pub(super) fn patch(
     list: &Node,
     items: &[Node],
     removed: &[usize],
-    value_from_of: &dyn Fn(&Node) -> Result<String, String>,
+    value_from_of: &dyn Fn(&Node) -> Result<super::NewValue, String>,
 ) -> Result<Vec<Edit>, String> {
     let mut edits = Vec::new();
     let mut moved = Vec::new();
