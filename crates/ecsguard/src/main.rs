@@ -196,7 +196,7 @@ fn fix_files(args: &FixArgs) -> ExitCode {
             && !(args.apply && p.outcome == ecsguard_iac::fix::OutcomeKind::Fixed)
     });
     // Grants the execution roles still need are work left to do by hand.
-    if args.apply && (open || !plan.iam.is_empty()) {
+    if args.apply && (open || plan.iam.iter().any(|n| n.written.is_none())) {
         return ExitCode::from(exit::FINDINGS);
     }
     ExitCode::SUCCESS

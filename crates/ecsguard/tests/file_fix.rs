@@ -116,6 +116,16 @@ fn apply_without_push_writes_nothing_for_literals_and_says_so() {
         .output()
         .expect("terraform runs");
     assert!(fmt.status.success());
+    // The role is declared in the module: the grant is written next to the
+    // task definition, naming exactly the stores it reads.
+    let refs = std::fs::read_to_string(dir.path().join("refs.tf")).expect("read");
+    assert!(
+        refs.contains("resource \"aws_iam_role_policy\" \"refs_ecsguard_secrets\" {")
+            && refs.contains("role = aws_iam_role.exec.id")
+            && refs.contains("Resource = [data.aws_ssm_parameter.db.arn]")
+            && refs.contains("Resource = [data.aws_secretsmanager_secret_version.api.arn]"),
+        "{refs}"
+    );
 }
 
 #[test]

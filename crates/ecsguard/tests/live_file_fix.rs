@@ -217,7 +217,7 @@ fn push_stores_every_literal_and_the_files_then_read_it() {
     assert!(new.is_empty(), "cfn-lint: {new:?}");
     // Terraform that passed `terraform fmt -check` still does.
     let fmt = std::process::Command::new("terraform")
-        .args(["fmt", "-check", "-diff", "main.tf"])
+        .args(["fmt", "-check", "-diff", "main.tf", "refs.tf"])
         .current_dir(dir.path())
         .output()
         .expect("terraform runs (it is on these machines)");
@@ -231,6 +231,15 @@ fn push_stores_every_literal_and_the_files_then_read_it() {
     assert!(yaml.contains("  # The API's task definition.\n"), "{yaml}");
     assert!(yaml.contains("- Name: DB_PASSWORD # must move\n"), "{yaml}");
     assert!(yaml.contains("Environment: []"), "{yaml}");
+    // No execution role in main.tf: one is declared, set and granted.
+    let tf = std::fs::read_to_string(dir.path().join("main.tf")).expect("read");
+    assert!(
+        tf.contains("execution_role_arn = aws_iam_role.web_execution.arn")
+            && tf.contains("resource \"aws_iam_role_policy\" \"web_ecsguard_secrets\"")
+            && tf.contains("parameter/ecsguard/tf-web/web/SESSION_SECRET\"")
+            && !tf.contains("REGION"),
+        "{tf}"
+    );
     // A second run has nothing to do.
     let files = shape_files(dir.path());
     let again = fix(dir.path(), &acct, &[], &["--apply", "--push"]);

@@ -296,16 +296,25 @@ fn multi_line_list(entries: &[String], indent: &str, inner: &str) -> String {
 /// that each hold a whole `key = value`; a blank line, a comment line or a
 /// value spanning lines ends it. Nested objects are left as they are.
 pub(super) fn align(object: &str) -> String {
-    // Each line: its text, and whether it is a one-line attribute at depth 1
-    // (then: the key's end and where the value starts).
+    align_depths(object, Some(1))
+}
+
+/// Aligns runs at one depth, or (`None`) at every depth: for text written
+/// here, which has no alignment of its own yet.
+fn align_depths(object: &str, only: Option<i32>) -> String {
+    // Each line: whether it is a one-line attribute (then: the key's end and
+    // where the value starts), and its depth; a run is consecutive such
+    // lines at one depth.
     let lines: Vec<&str> = object.split_inclusive('\n').collect();
     let mut depth: i32 = 0;
     let mut info: Vec<Option<(usize, usize)>> = Vec::with_capacity(lines.len());
+    let mut depths: Vec<i32> = Vec::with_capacity(lines.len());
     for line in &lines {
         let start_depth = depth;
         let (end_depth, eq) = scan_line(line, depth);
         depth = end_depth;
-        let attr = (start_depth == 1 && end_depth == 1)
+        depths.push(start_depth);
+        let attr = (start_depth == end_depth && only.is_none_or(|d| d == start_depth))
             .then_some(eq)
             .flatten()
             .and_then(|eq| {
@@ -329,7 +338,7 @@ pub(super) fn align(object: &str) -> String {
             continue;
         }
         let mut j = i;
-        while j < lines.len() && info[j].is_some() {
+        while j < lines.len() && info[j].is_some() && depths[j] == depths[i] {
             j += 1;
         }
         let width = (i..j)
@@ -389,4 +398,235 @@ fn scan_line(line: &str, mut depth: i32) -> (i32, Option<usize>) {
         i += 1;
     }
     (depth, eq)
+}
+
+/// A one-line HCL list of IAM resources: Terraform expressions as they are,
+/// ARNs as strings.
+fn resource_list(resources: &[String]) -> String {
+    let items: Vec<String> = resources
+        .iter()
+        .map(
+            |r| match r.strip_prefix("${").and_then(|e| e.strip_suffix('}')) {
+                Some(expr) if !expr.contains("${") => expr.to_owned(),
+                _ => serde_json::to_string(r).unwrap_or_default(),
+            },
+        )
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// A Terraform identifier made from a name.
+fn ident(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// A grant written into a file: its edits, the ranges to align again after
+/// them, and what was done.
+pub(super) struct Grant {
+    pub edits: Vec<Edit>,
+    pub realign: Vec<(usize, usize)>,
+    pub what: String,
+}
+
+/// The grant, written in Terraform next to the task definition, when the
+/// execution role is declared in the same module (or missing: then a role
+/// is declared too and set on the task definition). `None` when the role
+/// lives elsewhere.
+pub(super) fn grant(
+    path: &Path,
+    text: &str,
+    container: (u32, u32),
+    role: &super::iam::ExecutionRole,
+    resources: &[String],
+    kms: Option<&str>,
+    family: &str,
+) -> Option<Grant> {
+    use super::iam::ExecutionRole;
+    let body = hcl_edit::parser::parse_body(text).ok()?;
+    let block = body.iter().find_map(|s| match s {
+        Structure::Block(b)
+            if b.ident.as_str() == "resource"
+                && b.labels
+                    .first()
+                    .is_some_and(|l| l.as_str() == "aws_ecs_task_definition")
+                && b.span().is_some_and(|r| {
+                    r.start <= container.0 as usize && container.1 as usize <= r.end
+                }) =>
+        {
+            Some(b)
+        }
+        _ => None,
+    })?;
+    let td_name = block.labels.get(1)?.as_str().to_owned();
+    let (block_start, block_end) = range(block)?;
+    let module_text = || -> String {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "tf"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let declared = |kind: &str, name: &str| {
+        let all = module_text();
+        all.lines().any(|l| {
+            let t: Vec<&str> = l.split_whitespace().collect();
+            t.len() >= 3
+                && t[0] == "resource"
+                && t[1] == format!("\"{kind}\"")
+                && t[2].trim_end_matches('{') == format!("\"{name}\"")
+        })
+    };
+    let mut edits = Vec::new();
+    let mut realign = Vec::new();
+    let mut added = String::new();
+    let role_ref = match role {
+        ExecutionRole::Set(expr) => {
+            let name = expr.strip_prefix("aws_iam_role.")?.strip_suffix(".arn")?;
+            if !declared("aws_iam_role", name) {
+                return None;
+            }
+            format!("aws_iam_role.{name}.id")
+        }
+        ExecutionRole::Missing => {
+            let role = format!("{}_execution", ident(&td_name));
+            if declared("aws_iam_role", &role) {
+                return None;
+            }
+            let role_name: String = format!("ecsguard-execution-{family}")
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .take(64)
+                .collect();
+            added.push_str(&format!(
+                "\n\nresource \"aws_iam_role\" \"{role}\" {{\nname = {}\nassume_role_policy = jsonencode({{\nVersion = \"2012-10-17\"\nStatement = [\n{{\nEffect = \"Allow\"\nPrincipal = {{ Service = \"ecs-tasks.amazonaws.com\" }}\nAction = \"sts:AssumeRole\"\n}},\n]\n}})\n}}\n\nresource \"aws_iam_role_policy_attachment\" \"{role}\" {{\nrole = aws_iam_role.{role}.name\npolicy_arn = \"arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\"\n}}",
+                serde_json::to_string(&role_name).unwrap_or_default()
+            ));
+            // `execution_role_arn` set on the task definition, after its
+            // first line's attribute (its `family`, usually).
+            let open = text[block_start..block_end].find('{')? + block_start;
+            let line_end = text[open..].find('\n')? + open;
+            let indent = {
+                let next = &text[line_end + 1..block_end];
+                let first = next.lines().next().unwrap_or("");
+                first[..first.len() - first.trim_start().len()].to_owned()
+            };
+            edits.push(Edit {
+                start: line_end,
+                end: line_end,
+                text: format!("\n{indent}execution_role_arn = aws_iam_role.{role}.arn"),
+            });
+            realign.push((block_start, block_end));
+            format!("aws_iam_role.{role}.id")
+        }
+        ExecutionRole::Unknown => return None,
+    };
+    let policy_name = format!("{}_ecsguard_secrets", ident(&td_name));
+    if declared("aws_iam_role_policy", &policy_name) {
+        return None;
+    }
+    let mut statements = String::new();
+    let ssm: Vec<String> = resources
+        .iter()
+        .filter(|r| r.contains(":ssm:") || r.contains("aws_ssm_parameter."))
+        .cloned()
+        .collect();
+    let sm: Vec<String> = resources
+        .iter()
+        .filter(|r| !ssm.contains(r))
+        .cloned()
+        .collect();
+    for (action, list) in [
+        ("ssm:GetParameters", &ssm),
+        ("secretsmanager:GetSecretValue", &sm),
+    ] {
+        if !list.is_empty() {
+            statements.push_str(&format!(
+                "{{\nEffect = \"Allow\"\nAction = [\"{action}\"]\nResource = {}\n}},\n",
+                resource_list(list)
+            ));
+        }
+    }
+    if let Some(key) = kms {
+        statements.push_str(&format!(
+            "{{\nEffect = \"Allow\"\nAction = [\"kms:Decrypt\"]\nResource = {}\n}},\n",
+            resource_list(&[key.to_owned()])
+        ));
+    }
+    added.push_str(&format!(
+        "\n\nresource \"aws_iam_role_policy\" \"{policy_name}\" {{\nname = {}\nrole = {role_ref}\npolicy = jsonencode({{\nVersion = \"2012-10-17\"\nStatement = [\n{statements}]\n}})\n}}",
+        serde_json::to_string(&format!("ecsguard-secrets-{family}")).unwrap_or_default()
+    ));
+    let generated = align_depths(&indent_hcl(&added), None);
+    edits.push(Edit {
+        start: block_end,
+        end: block_end,
+        text: generated,
+    });
+    let what = match role {
+        ExecutionRole::Missing => format!(
+            "declared role aws_iam_role.{}_execution (with AmazonECSTaskExecutionRolePolicy), set it on the task definition, and granted it the values in aws_iam_role_policy.{policy_name}",
+            ident(&td_name)
+        ),
+        _ => format!("granted the execution role the values in aws_iam_role_policy.{policy_name}"),
+    };
+    Some(Grant {
+        edits,
+        realign,
+        what,
+    })
+}
+
+/// Indents generated HCL as `terraform fmt` does: two spaces a level, one
+/// level for each line that leaves brackets open (`jsonencode({` is one).
+fn indent_hcl(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut level: usize = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        let closes_first = t.starts_with(['}', ']', ')']);
+        if closes_first {
+            level = level.saturating_sub(1);
+        }
+        if !t.is_empty() {
+            out.push_str(&"  ".repeat(level));
+        }
+        out.push_str(t);
+        if line.ends_with('\n') {
+            out.push('\n');
+        }
+        let net = scan_line(t, 0).0;
+        if net > 0 {
+            level += 1;
+        } else if net < 0 && !closes_first {
+            level = level.saturating_sub(1);
+        }
+    }
+    out
 }

@@ -100,10 +100,20 @@ impl FilePatch {
             .map(|&(s, e)| (map_offset(edits, s, false), map_offset(edits, e, true)))
             .collect();
         ranges.sort();
-        for (s, e) in ranges.into_iter().rev() {
-            if s <= e && e <= text.len() {
-                let aligned = hcl::align(&text[s..e]);
-                text.replace_range(s..e, &aligned);
+        // Back to front; a range holding one already aligned grows or
+        // shrinks with it.
+        for i in (0..ranges.len()).rev() {
+            let (s, e) = ranges[i];
+            if s > e || e > text.len() {
+                continue;
+            }
+            let aligned = hcl::align(&text[s..e]);
+            let delta = aligned.len() as isize - (e - s) as isize;
+            text.replace_range(s..e, &aligned);
+            for outer in ranges[..i].iter_mut() {
+                if outer.0 <= s && e <= outer.1 {
+                    outer.1 = (outer.1 as isize + delta).max(0) as usize;
+                }
             }
         }
         text
@@ -173,6 +183,9 @@ pub struct IamNote {
     /// The ARNs (or ARN patterns, before `--push`) to allow.
     pub resources: Vec<String>,
     pub policy: String,
+    /// Written into the file (the role and its grant in the file's own
+    /// language); `None` when the grant is left to do by hand.
+    pub written: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -448,7 +461,9 @@ pub fn plan(
                 plan.planned.iter().any(|p| {
                     p.finding.spans.is_some()
                         && p.finding.spans == *spans
-                        && matches!(p.outcome, OutcomeKind::Fixed | OutcomeKind::NeedsPush)
+                        && (p.outcome == OutcomeKind::Fixed
+                            // A literal not yet stored is rewritten only in the preview.
+                            || (settings.preview && p.outcome == OutcomeKind::NeedsPush))
                 })
             })
             .map(|(_, r)| r)
@@ -466,12 +481,32 @@ pub fn plan(
                 format!("arn:aws:kms:REGION:ACCOUNT:key/{k}")
             }
         });
+        let role = iam::execution_role(Path::new(&file), &text, container);
+        let mut written = None;
+        if FileKind::of(Path::new(&file)) == Some(FileKind::Terraform) {
+            let patch = plan.files.iter_mut().find(|p| p.path == Path::new(&file));
+            let grant = hcl::grant(
+                Path::new(&file),
+                &text,
+                container,
+                &role,
+                &resources,
+                kms.as_deref(),
+                &family,
+            );
+            if let (Some(patch), Some(grant)) = (patch, grant) {
+                patch.edits.extend(grant.edits);
+                patch.realign.extend(grant.realign);
+                written = Some(grant.what);
+            }
+        }
         plan.iam.push(IamNote {
-            role: iam::execution_role(Path::new(&file), &text, container),
             policy: ecsguard_core::plan::read_policy_for(&resources, kms.as_deref()),
+            role,
             file,
             family,
             resources,
+            written,
         });
     }
     plan.planned

@@ -72,6 +72,17 @@ pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
         }
     }
     for note in &plan.iam {
+        if let Some(done) = &note.written {
+            let _ = writeln!(
+                out,
+                "{:<10} {} {}: {}",
+                "iam",
+                clean(&note.file),
+                clean(&note.family),
+                clean(done)
+            );
+            continue;
+        }
         let what = match &note.role {
             ExecutionRole::Set(role) => format!(
                 "its execution role ({}) must be allowed to read the moved values before the rewritten task definition is deployed; attach",
@@ -109,7 +120,7 @@ pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
         count(OutcomeKind::NeedsPush),
         count(OutcomeKind::Manual),
         count(OutcomeKind::Unchanged),
-        plan.iam.len(),
+        plan.iam.iter().filter(|n| n.written.is_none()).count(),
         if !outcome.apply {
             "plan only: pass --apply to write the files (and --push to store the literal values first)".to_owned()
         } else if outcome.write_error.is_some() || !outcome.push_errors.is_empty() {
@@ -158,6 +169,7 @@ pub fn json(plan: &FixPlan, outcome: &Outcome<'_>) -> serde_json::Value {
                 ExecutionRole::Unknown => json!("unknown"),
             },
             "resources": n.resources,
+            "written": n.written,
             "policy": serde_json::from_str::<serde_json::Value>(&n.policy).unwrap_or_default(),
         })).collect::<Vec<_>>(),
         "pushes": plan.pushes.iter().map(|p| json!({
