@@ -483,17 +483,22 @@ pub fn plan(
         });
         let role = iam::execution_role(Path::new(&file), &text, container);
         let mut written = None;
-        if FileKind::of(Path::new(&file)) == Some(FileKind::Terraform) {
+        let kind = FileKind::of(Path::new(&file));
+        if matches!(kind, Some(FileKind::Terraform | FileKind::Yaml)) {
             let patch = plan.files.iter_mut().find(|p| p.path == Path::new(&file));
-            let grant = hcl::grant(
-                Path::new(&file),
-                &text,
-                container,
-                &role,
-                &resources,
-                kms.as_deref(),
-                &family,
-            );
+            let grant = if kind == Some(FileKind::Yaml) {
+                yaml::grant(&text, container, &role, &resources, kms.as_deref(), &family)
+            } else {
+                hcl::grant(
+                    Path::new(&file),
+                    &text,
+                    container,
+                    &role,
+                    &resources,
+                    kms.as_deref(),
+                    &family,
+                )
+            };
             if let (Some(patch), Some(grant)) = (patch, grant) {
                 patch.edits.extend(grant.edits);
                 patch.realign.extend(grant.realign);

@@ -189,3 +189,145 @@ pub(super) fn patch(
     }
     Ok(edits)
 }
+
+/// A resource ARN as CloudFormation YAML: account and region left open in a
+/// preview become pseudo parameters in a `!Sub`.
+fn cfn_resource(arn: &str) -> String {
+    if arn.contains("REGION") || arn.contains("ACCOUNT") {
+        let sub = arn
+            .replacen("arn:aws:", "arn:${AWS::Partition}:", 1)
+            .replacen(":REGION:", ":${AWS::Region}:", 1)
+            .replacen(":ACCOUNT:", ":${AWS::AccountId}:", 1);
+        format!("!Sub '{sub}'")
+    } else {
+        serde_json::to_string(arn).unwrap_or_default()
+    }
+}
+
+/// The grant, written into a CloudFormation YAML template when the
+/// execution role is a role of the same template (`!GetAtt Role.Arn`), or
+/// missing (then a role is declared and set). `None` otherwise.
+pub(super) fn grant(
+    text: &str,
+    container: (u32, u32),
+    role: &super::iam::ExecutionRole,
+    resources: &[String],
+    kms: Option<&str>,
+    family: &str,
+) -> Option<super::hcl::Grant> {
+    use super::iam::ExecutionRole;
+    let docs = crate::yaml::parse(text).ok()?;
+    let root = docs.first()?;
+    let (_, res) = root.get_entry("Resources")?;
+    let Kind::Map(entries) = &res.kind else {
+        return None;
+    };
+    let (td_key, td) = entries.iter().find(|(_, v)| {
+        v.span.start <= container.0 && container.1 <= v.span.end && !v.span.is_empty()
+    })?;
+    let indent = " ".repeat(entries.first()?.0.pos.column.saturating_sub(1) as usize);
+    let unit = indent.clone();
+    if unit.is_empty() {
+        return None;
+    }
+    let logical = |suffix: &str| format!("{}{suffix}", td_key.text);
+    let declared = |id: &str| entries.iter().any(|(k, _)| k.text == id);
+    let is_role = |id: &str| {
+        entries.iter().any(|(k, v)| {
+            k.text == id && v.get("Type").and_then(Node::as_str) == Some("AWS::IAM::Role")
+        })
+    };
+    let mut edits = Vec::new();
+    let mut added = String::new();
+    let (role_id, what) = match role {
+        ExecutionRole::Set(expr) => {
+            let id = expr
+                .strip_prefix("!GetAtt ")
+                .and_then(|r| r.trim().strip_suffix(".Arn"))?;
+            if !is_role(id) {
+                return None;
+            }
+            (id.to_owned(), String::new())
+        }
+        ExecutionRole::Missing => {
+            let id = logical("ExecutionRole");
+            if declared(&id) {
+                return None;
+            }
+            let props = td.get("Properties")?;
+            let (first_key, _) = props.entries().first()?;
+            let prop_indent = " ".repeat(first_key.pos.column.saturating_sub(1) as usize);
+            // `ExecutionRoleArn` first among the properties.
+            let at = text[..props.span.start as usize]
+                .rfind('\n')
+                .map_or(0, |i| i + 1);
+            edits.push(Edit {
+                start: at,
+                end: at,
+                text: format!("{prop_indent}ExecutionRoleArn: !GetAtt {id}.Arn\n"),
+            });
+            added.push_str(&format!(
+                "{indent}{id}:\n{indent}{unit}Type: AWS::IAM::Role\n{indent}{unit}Properties:\n{indent}{unit}{unit}AssumeRolePolicyDocument:\n{indent}{unit}{unit}{unit}Version: '2012-10-17'\n{indent}{unit}{unit}{unit}Statement:\n{indent}{unit}{unit}{unit}{unit}- Effect: Allow\n{indent}{unit}{unit}{unit}{unit}  Principal:\n{indent}{unit}{unit}{unit}{unit}    Service: ecs-tasks.amazonaws.com\n{indent}{unit}{unit}{unit}{unit}  Action: sts:AssumeRole\n{indent}{unit}{unit}ManagedPolicyArns:\n{indent}{unit}{unit}{unit}- !Sub 'arn:${{AWS::Partition}}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy'\n"
+            ));
+            (
+                id.clone(),
+                format!("declared role {id} (with AmazonECSTaskExecutionRolePolicy), set it as the execution role, and "),
+            )
+        }
+        ExecutionRole::Unknown => return None,
+    };
+    let policy_id = logical("SecretsPolicy");
+    if declared(&policy_id) {
+        return None;
+    }
+    let ssm: Vec<&String> = resources.iter().filter(|r| r.contains(":ssm:")).collect();
+    let sm: Vec<&String> = resources.iter().filter(|r| !r.contains(":ssm:")).collect();
+    let mut statements = String::new();
+    let i5 = format!("{indent}{unit}{unit}{unit}{unit}");
+    for (action, list) in [
+        ("ssm:GetParameters", ssm),
+        ("secretsmanager:GetSecretValue", sm),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        statements.push_str(&format!(
+            "{i5}- Effect: Allow\n{i5}  Action: {action}\n{i5}  Resource:\n"
+        ));
+        for r in list {
+            statements.push_str(&format!("{i5}    - {}\n", cfn_resource(r)));
+        }
+    }
+    if let Some(key) = kms {
+        statements.push_str(&format!(
+            "{i5}- Effect: Allow\n{i5}  Action: kms:Decrypt\n{i5}  Resource:\n{i5}    - {}\n",
+            cfn_resource(key)
+        ));
+    }
+    let name = serde_json::to_string(&format!("ecsguard-secrets-{family}")).unwrap_or_default();
+    added.push_str(&format!(
+        "{indent}{policy_id}:\n{indent}{unit}Type: AWS::IAM::Policy\n{indent}{unit}Properties:\n{indent}{unit}{unit}PolicyName: {name}\n{indent}{unit}{unit}Roles:\n{indent}{unit}{unit}{unit}- !Ref {role_id}\n{indent}{unit}{unit}PolicyDocument:\n{indent}{unit}{unit}{unit}Version: '2012-10-17'\n{indent}{unit}{unit}{unit}Statement:\n{statements}"
+    ));
+    // After the last resource's last line.
+    let (_, last) = entries.last()?;
+    let end = last.span.end as usize;
+    let content_end = text[..end].trim_end().len();
+    let at = text[content_end..]
+        .find('\n')
+        .map_or(text.len(), |i| content_end + i + 1);
+    let lead = if at == text.len() && !text.ends_with('\n') {
+        "\n"
+    } else {
+        ""
+    };
+    edits.push(Edit {
+        start: at,
+        end: at,
+        text: format!("{lead}{added}"),
+    });
+    Some(super::hcl::Grant {
+        edits,
+        realign: Vec::new(),
+        what: format!("{what}granted {role_id} the values in {policy_id} (AWS::IAM::Policy)"),
+    })
+}
