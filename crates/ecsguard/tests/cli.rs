@@ -129,9 +129,21 @@ fn usage_errors_exit_two() {
         2,
         "--org needs --role-name"
     );
-    let fix_files = ecsguard(&["fix", "examples"]);
-    assert_eq!(fix_files.code, 2);
-    assert!(fix_files.stderr.contains("--aws"), "{}", fix_files.stderr);
+    assert_eq!(
+        ecsguard(&["fix", "examples", "--format", "sarif"]).code,
+        2,
+        "a file fix plan is text or json"
+    );
+    assert_eq!(
+        ecsguard(&["fix", "examples", "--push"]).code,
+        2,
+        "--push needs --apply"
+    );
+    assert_eq!(
+        ecsguard(&["fix", "--aws", "examples"]).code,
+        2,
+        "--aws takes no paths"
+    );
     assert_eq!(ecsguard(&["fix", "--aws", "--format", "sarif"]).code, 2);
 }
 
