@@ -138,3 +138,20 @@ fn no_planted_value_reaches_any_output() {
     assert_eq!(findings, 12, "{}", run.stdout);
     assert_eq!(errors, 5, "{}", run.stdout);
 }
+
+/// The file fix plan (text and JSON, diffs included) and what `--apply`
+/// writes without `--push` never show a planted value.
+#[test]
+fn no_planted_value_reaches_a_fix_plan_or_a_rewritten_file() {
+    let dir = tempdir();
+    plant(dir.path());
+    for format in ["text", "json"] {
+        let run = ecsguard_in(dir.path(), &["fix", "--format", format, "."]);
+        assert!(run.code == 0 || run.code == 2, "{}", run.stderr);
+        assert_clean(&format!("fix --format {format}"), &run.stdout);
+        assert_clean(&format!("fix --format {format} stderr"), &run.stderr);
+    }
+    let run = ecsguard_in(dir.path(), &["fix", "--apply", "."]);
+    assert_clean("fix --apply", &run.stdout);
+    assert_clean("fix --apply stderr", &run.stderr);
+}
