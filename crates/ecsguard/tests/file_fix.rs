@@ -194,3 +194,37 @@ fn every_idiom_fixture_gets_an_outcome_for_every_finding() {
         assert_eq!(scanned, planned, "{}", dir.display());
     }
 }
+
+/// Container modules (cloudposse's ecs-container-definition,
+/// terraform-aws-modules' container-definition and service): the entries
+/// move to the module's own `secrets` input.
+#[test]
+fn container_modules_get_their_own_secrets_input() {
+    let dir = common::tempdir();
+    std::fs::copy(
+        common::examples().join("terraform/modules.tf"),
+        dir.path().join("modules.tf"),
+    )
+    .expect("copy");
+    let run = common::ecsguard_in(dir.path(), &["fix", ".", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json();
+    let outcome = |variable: &str| {
+        json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["variable"] == variable)
+            .map(|f| f["outcome"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_default()
+    };
+    for v in ["GITHUB_TOKEN", "DD_API_KEY", "ELASTIC_PASSWORD"] {
+        assert_eq!(outcome(v), "needs-push", "{v}");
+    }
+    // A map input (cloudposse's map_environment) is not rewritten yet.
+    assert_eq!(outcome("MAILGUN_API_KEY"), "manual");
+    let diff = json["files"][0]["diff"].as_str().unwrap_or("");
+    assert_eq!(diff.matches("+  secrets = [").count(), 2, "{diff}");
+    assert!(diff.contains("+  environment     = []"), "aligned: {diff}");
+    assert!(diff.contains("+      secrets = ["), "{diff}");
+}

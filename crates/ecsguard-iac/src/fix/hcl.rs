@@ -99,26 +99,44 @@ pub(super) fn patch(
             tree_edits(path, text, &[root], m, Syntax::Json, patch)?;
             continue;
         }
-        let object = exprs
-            .iter()
-            .find_map(|e| match e {
-                Expression::Object(o) if range(*e) == Some(container) => Some(o),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                "the container is not written as an HCL object here: move the variables by hand"
-                    .to_owned()
-            })?;
+        // An HCL object, or a module block whose inputs are the container's
+        // (terraform-aws-modules' container-definition, cloudposse's): its
+        // own `secrets` input takes the entries.
+        let (attrs, aligned) = match exprs.iter().find_map(|e| match e {
+            Expression::Object(o) if range(*e) == Some(container) => Some(o),
+            _ => None,
+        }) {
+            Some(o) => (object_attrs(o), container),
+            None => module_block(&body, container)
+                .and_then(|b| Some((block_attrs(&b.body), range(b)?)))
+                .ok_or_else(|| {
+                    "the container is not written as an HCL object or module block here: move the variables by hand"
+                        .to_owned()
+                })?,
+        };
         object_edits(
             text,
-            object,
+            &attrs,
             m,
             (spans.list.0 as usize, spans.list.1 as usize),
             patch,
         )?;
-        patch.realign.push(container);
+        patch.realign.push(aligned);
     }
     Ok(())
+}
+
+/// The `module` block whose span is `container`, or that holds it.
+fn module_block(body: &Body, container: (usize, usize)) -> Option<&hcl_edit::structure::Block> {
+    body.iter().find_map(|s| match s {
+        Structure::Block(b)
+            if b.ident.as_str() == "module"
+                && range(b).is_some_and(|(s, e)| s <= container.0 && container.1 <= e) =>
+        {
+            Some(b)
+        }
+        _ => None,
+    })
 }
 
 /// The lines' indentation at `at`.
@@ -128,23 +146,56 @@ fn indent_at(text: &str, at: usize) -> &str {
     &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
 }
 
+/// An attribute of an object or of a block body: its name, where its key
+/// starts, and its value.
+struct Attr<'a> {
+    name: Option<&'a str>,
+    key_start: Option<usize>,
+    value: &'a Expression,
+}
+
+fn object_attrs(object: &Object) -> Vec<Attr<'_>> {
+    object
+        .iter()
+        .map(|(k, v)| Attr {
+            name: key_name(k),
+            key_start: range(k).map(|r| r.0),
+            value: v.expr(),
+        })
+        .collect()
+}
+
+fn block_attrs(body: &Body) -> Vec<Attr<'_>> {
+    body.iter()
+        .filter_map(|s| match s {
+            Structure::Attribute(a) => Some(Attr {
+                name: Some(a.key.as_str()),
+                key_start: range(&a.key).map(|r| r.0),
+                value: &a.value,
+            }),
+            Structure::Block(_) => None,
+        })
+        .collect()
+}
+
 fn object_edits(
     text: &str,
-    object: &Object,
+    attrs: &[Attr<'_>],
     m: &ContainerMove,
     list: (usize, usize),
     patch: &mut FilePatch,
 ) -> Result<(), String> {
     let changed = || "the file changed since it was scanned".to_owned();
     // The environment attribute: the one whose value holds the list.
-    let (env_key, env_value) = object
+    let env = attrs
         .iter()
-        .find(|(_, v)| range(v.expr()).is_some_and(|(s, e)| s <= list.0 && list.1 <= e))
+        .find(|a| range(a.value).is_some_and(|(s, e)| s <= list.0 && list.1 <= e))
         .ok_or_else(changed)?;
+    let env_value = env.value;
     // The tuple holding the entries: the list itself, or one inside it
     // (`concat([…], …)`).
     let mut array = None;
-    visit(env_value.expr(), &mut |e| {
+    visit(env_value, &mut |e| {
         if let Expression::Array(a) = e {
             let spans: Vec<(usize, usize)> = a.iter().filter_map(range).collect();
             if array.is_none() && spans.len() == a.len() && !m.removed(&spans).is_empty() {
@@ -186,17 +237,17 @@ fn object_edits(
         let encoded = value_from.hcl();
         entries.push(format!("{{ name = {name}, valueFrom = {encoded} }}"));
     }
-    let env_key_start = range(env_key).ok_or_else(changed)?.0;
+    let env_key_start = env.key_start.ok_or_else(changed)?;
     let indent = indent_at(text, env_key_start).to_owned();
     let inner = format!("{indent}  ");
-    let existing = object
+    let existing = attrs
         .iter()
-        .find(|(k, _)| key_name(k).is_some_and(|n| n.eq_ignore_ascii_case("secrets")));
-    if let Some((_, v)) = existing {
-        let Expression::Array(a) = v.expr() else {
+        .find(|a| a.name.is_some_and(|n| n.eq_ignore_ascii_case("secrets")));
+    if let Some(secrets) = existing {
+        let Expression::Array(a) = secrets.value else {
             return Err("`secrets` is not a list written here: add the entries by hand".into());
         };
-        let (ss, se) = range(v.expr()).ok_or_else(changed)?;
+        let (ss, se) = range(secrets.value).ok_or_else(changed)?;
         let multi_line = text[ss..se].contains('\n');
         match a.iter().last().and_then(range) {
             Some((_, last_end)) => {
@@ -235,7 +286,7 @@ fn object_edits(
         return Ok(());
     }
     // A new attribute after the environment one.
-    let (_, env_end) = range(env_value.expr()).ok_or_else(changed)?;
+    let (_, env_end) = range(env_value).ok_or_else(changed)?;
     let line_end = text[env_end..]
         .find('\n')
         .map_or(text.len(), |i| env_end + i);
