@@ -416,6 +416,24 @@ async fn fix_family(
             None,
         ),
     };
+    // One policy per plan: a later fix of the same revision (after a
+    // rollback, or run alongside) writes its own, and a rollback deletes only
+    // the one its own plan wrote.
+    let mut plan = plan;
+    let plan_id = existing
+        .as_ref()
+        .map_or(new_id.as_str(), |j| j.plan_id.as_str());
+    plan.policy_name = match existing.as_ref().and_then(|j| j.policy.as_ref()) {
+        Some(p) => p.name.clone(),
+        None => plan::unique_name(
+            &format!(
+                "{}-{}",
+                plan.policy_name,
+                plan_id.get(..8).unwrap_or(plan_id)
+            ),
+            128,
+        ),
+    };
     let mut fix = FamilyFix {
         plan,
         services,
@@ -455,9 +473,45 @@ async fn fix_family(
             store: store_word(&options.store.kind).into(),
             prefix: options.store.prefix.clone(),
             kms_key_id: options.store.kms_key_id.clone(),
+            planned: fix
+                .plan
+                .store_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            planned_policy: Some(fix.plan.policy_name.clone()),
+            planned_role: match &fix.plan.role {
+                RolePlan::Create { name } => Some(name.clone()),
+                RolePlan::Existing { .. } => None,
+            },
             ..Journal::default()
         },
     };
+    // One fix of a family at a time (the lock goes with the process, even
+    // when it is killed).
+    std::fs::create_dir_all(&options.journal_dir)
+        .map_err(|e| format!("cannot create {}: {e}", options.journal_dir.display()))?;
+    let lock_path = Journal::lock_path(&options.journal_dir, &account, region, family);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open lock {}: {e}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        return Err(format!(
+            "another ecsguard fix of {family} in {region} is running (it holds {}); wait for it, then run again",
+            lock_path.display()
+        ));
+    }
+    // A fix of this revision that another run started meanwhile (it planned
+    // before this one took the lock) is that run's to finish or roll back.
+    if let Some(other) = other_plan_of(&options.journal_dir, old_arn, &journal.plan_id) {
+        return Err(format!(
+            "{old_arn} already has a fix in progress or done (journal {}); let it finish, or roll it back, before fixing again",
+            other.display()
+        ));
+    }
     journal.save(&fix.journal_path)?;
     let mut steps = Steps {
         done: 0,
@@ -474,8 +528,26 @@ async fn fix_family(
         &mut steps,
     )
     .await;
+    drop(lock);
     fix.journal = Some(journal);
     Ok(Some((fix, result.err())))
+}
+
+/// Another plan's journal for the same old revision, not rolled back.
+fn other_plan_of(dir: &Path, old_arn: &str, plan_id: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .find(|p| {
+            Journal::load(p).is_ok_and(|j| {
+                j.old_arn == old_arn
+                    && j.plan_id != plan_id
+                    && !j.rolled_back
+                    && !j.rollback_started
+            })
+        })
 }
 
 /// A plan id from the old ARN and the time: unique per fix, and not secret.
@@ -593,15 +665,23 @@ async fn apply(
     // 3. The new revision: registered once, found again after a crash by its plan tag.
     if journal.new_arn().is_none() {
         let found = match &journal.register {
-            Some(RegisterStep { arn: None }) => {
-                find_registered(&clients.ecs, &plan.family, &journal.plan_id).await?
+            Some(RegisterStep { arn: None, started }) => {
+                find_registered(&clients.ecs, &plan.family, &journal.plan_id, *started).await?
             }
             _ => None,
         };
         let arn = match found {
             Some(arn) => arn,
             None => {
-                journal.register = Some(RegisterStep { arn: None });
+                let started = journal
+                    .register
+                    .as_ref()
+                    .and_then(|r| r.started)
+                    .unwrap_or_else(now_secs);
+                journal.register = Some(RegisterStep {
+                    arn: None,
+                    started: Some(started),
+                });
                 journal.save(path)?;
                 let moved: Vec<(String, String, String)> = plan
                     .moves
@@ -627,8 +707,7 @@ async fn apply(
                 let arn = register_once(
                     &clients.ecs,
                     request,
-                    &plan.family,
-                    &journal.plan_id,
+                    (&plan.family, &journal.plan_id, Some(started)),
                     options.live.max_attempts,
                 )
                 .await?;
@@ -638,7 +717,11 @@ async fn apply(
                 arn
             }
         };
-        journal.register = Some(RegisterStep { arn: Some(arn) });
+        let started = journal.register.as_ref().and_then(|r| r.started);
+        journal.register = Some(RegisterStep {
+            arn: Some(arn),
+            started,
+        });
         steps.finished(journal, path)?;
     }
     let new_arn = journal
@@ -849,8 +932,7 @@ async fn create_role(
 async fn register_once<F, Fut>(
     ecs: &aws_sdk_ecs::Client,
     request: F,
-    family: &str,
-    plan_id: &str,
+    (family, plan_id, started): (&str, &str, Option<i64>),
     attempts: u32,
 ) -> Result<String, String>
 where
@@ -862,7 +944,7 @@ where
         if attempt > 0 {
             let wait = std::time::Duration::from_millis(200u64 << attempt.min(5));
             tokio::time::sleep(wait).await;
-            if let Some(arn) = find_registered(ecs, family, plan_id).await? {
+            if let Some(arn) = find_registered(ecs, family, plan_id, started).await? {
                 return Ok(arn);
             }
         }
@@ -871,10 +953,16 @@ where
             Err(e) => last = e,
         }
     }
-    match find_registered(ecs, family, plan_id).await? {
+    match find_registered(ecs, family, plan_id, started).await? {
         Some(arn) => Ok(arn),
         None => Err(last),
     }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Registers a copy of `old` with `moved` (container, variable, valueFrom)
@@ -1007,21 +1095,26 @@ async fn find_registered(
     ecs: &aws_sdk_ecs::Client,
     family: &str,
     plan_id: &str,
+    started: Option<i64>,
 ) -> Result<Option<String>, String> {
-    Ok(all_registered(ecs, family, plan_id)
+    Ok(all_registered(ecs, family, plan_id, started)
         .await?
         .into_iter()
         .next())
 }
 
-/// Every ACTIVE revision among the family's latest that carries the plan
-/// tag, newest first: normally one, but a registration whose answer was lost
-/// may have made two before the listing showed the first.
+/// The ACTIVE revisions of the family, among its latest, that carry the
+/// plan tag and were registered while the fix was registering (a copy of the
+/// fix's revision, made later by hand or by a pipeline, carries the same
+/// tags but is not the fix's), newest first.
 async fn all_registered(
     ecs: &aws_sdk_ecs::Client,
     family: &str,
     plan_id: &str,
+    started: Option<i64>,
 ) -> Result<Vec<String>, String> {
+    const BEFORE: i64 = 120;
+    const AFTER: i64 = 900;
     let out = ecs
         .list_task_definitions()
         .family_prefix(family)
@@ -1040,11 +1133,15 @@ async fn all_registered(
     });
     let mut found = Vec::new();
     for arn in arns.into_iter().take(10) {
-        let (_, tags) = describe(ecs, arn).await?;
-        if tags
+        let (td, tags) = describe(ecs, arn).await?;
+        let tagged = tags
             .iter()
-            .any(|t| t.key() == Some(PLAN_TAG) && t.value() == Some(plan_id))
-        {
+            .any(|t| t.key() == Some(PLAN_TAG) && t.value() == Some(plan_id));
+        let in_time = match (started, td.registered_at()) {
+            (Some(s), Some(at)) => (s - BEFORE..=s + AFTER).contains(&at.secs()),
+            _ => true,
+        };
+        if tagged && in_time && td.family() == Some(family) {
             found.push(arn.clone());
         }
     }
@@ -1265,12 +1362,71 @@ async fn delete_created(
         StoreKind::SecretsManager
     };
     let store = clients.store(&kind);
+    // What a killed run made but never journaled: under a planned name, and
+    // tagged with this plan's id.
+    for name in journal.planned.clone() {
+        if journal.stored.iter().any(|s| s.name == name) {
+            continue;
+        }
+        if store.plan_id(&name).await.ok().flatten().as_deref() == Some(journal.plan_id.as_str()) {
+            let arn = match kind {
+                StoreKind::Ssm => format!(
+                    "arn:aws:ssm:{}:{}:parameter/{}",
+                    journal.region,
+                    journal.account,
+                    name.trim_start_matches('/')
+                ),
+                StoreKind::SecretsManager => name.clone(),
+            };
+            journal.stored.push(Stored {
+                name,
+                arn,
+                created: true,
+                deleted: false,
+            });
+            journal.save(journal_path)?;
+        }
+    }
+    if let (None, Some(name)) = (&journal.role, journal.planned_role.clone()) {
+        if let Ok(out) = clients.iam.get_role().role_name(&name).send().await {
+            if let Some(r) = out.role().filter(|r| {
+                r.tags()
+                    .iter()
+                    .any(|t| t.key() == PLAN_TAG && t.value() == journal.plan_id)
+            }) {
+                journal.role = Some(RoleStep {
+                    name: name.clone(),
+                    arn: r.arn().to_owned(),
+                    created: true,
+                    deleted: false,
+                });
+                journal.save(journal_path)?;
+            }
+        }
+    }
 
+    // A policy put by a run killed before its journal said so.
+    if let (None, Some(role), Some(name)) = (
+        &journal.policy,
+        journal.role.as_ref(),
+        journal.planned_policy.clone(),
+    ) {
+        journal.policy = Some(PolicyStep {
+            role: role.name.clone(),
+            name,
+            deleted: false,
+        });
+    }
+    // Every value the plan grants, created or reused: while a revision reads
+    // one, the grant stays.
     let mut still_read = false;
     for s in &journal.stored {
         let users = readers.of_value(s);
-        if s.created && !s.deleted && !users.is_empty() {
-            still_read = true;
+        if s.deleted || users.is_empty() {
+            continue;
+        }
+        still_read = true;
+        if s.created {
             out.errors.push(format!(
                 "not deleting {}: {} still read(s) it; point it elsewhere, then roll back again",
                 s.name,
@@ -1371,6 +1527,8 @@ async fn delete_role(clients: &Clients, name: &str) -> Result<(), String> {
 pub struct RollbackReport {
     pub actions: Vec<String>,
     pub errors: Vec<String>,
+    /// The journal could not be read: nothing was done (exit status 2).
+    pub unreadable: bool,
 }
 
 /// Points the journal's services back at their previous revisions; with
@@ -1385,6 +1543,7 @@ pub async fn rollback(
         Ok(j) => j,
         Err(e) => {
             out.errors.push(e);
+            out.unreadable = true;
             return out;
         }
     };
@@ -1463,6 +1622,42 @@ pub async fn rollback(
             )),
         }
     }
+    // Services the fix did not move but that run its revision now (moved by
+    // hand with the command the plan printed): pointed back as well.
+    if let Some(new) = &new_arn {
+        match find_services(&clients.ecs, &[], new).await {
+            Ok(found) => {
+                for s in found {
+                    if journal
+                        .services
+                        .iter()
+                        .any(|j| j.cluster == s.cluster && j.service == s.service && j.updated)
+                    {
+                        continue;
+                    }
+                    match clients
+                        .ecs
+                        .update_service()
+                        .cluster(&s.cluster)
+                        .service(&s.service)
+                        .task_definition(&journal.old_arn)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => out.actions.push(format!(
+                            "service {} in {} (moved to the fix's revision outside the fix) points at {} again",
+                            s.service, s.cluster, journal.old_arn
+                        )),
+                        Err(e) => out.errors.push(message(
+                            &format!("cannot roll back service {}", s.service),
+                            &e,
+                        )),
+                    }
+                }
+            }
+            Err(e) => out.errors.push(e),
+        }
+    }
     if !journal.deregistered.is_empty() {
         out.errors.push(format!(
             "{} was deregistered; ECS cannot reactivate a revision, so services cannot be pointed at it",
@@ -1474,9 +1669,13 @@ pub async fn rollback(
     // family clean while its services run the old values. A run that died
     // inside RegisterTaskDefinition left no ARN: it is found by its plan tag.
     if out.errors.is_empty() && !journal.new_deregistered {
-        // The journal's revision, and any other this plan tagged.
+        // The journal's revision; without one (a run that died inside the
+        // call), those its plan tagged while it was registering.
         let registered = match &journal.register {
-            Some(_) => all_registered(&clients.ecs, &journal.family, &journal.plan_id).await,
+            Some(RegisterStep { arn: Some(arn), .. }) => Ok(vec![arn.clone()]),
+            Some(RegisterStep { arn: None, started }) => {
+                all_registered(&clients.ecs, &journal.family, &journal.plan_id, *started).await
+            }
             None => Ok(Vec::new()),
         };
         match registered {

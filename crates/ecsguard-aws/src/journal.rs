@@ -22,6 +22,16 @@ pub struct Journal {
     pub prefix: String,
     #[serde(default)]
     pub kms_key_id: Option<String>,
+    /// The names the plan stores values under and the role it would
+    /// create, recorded before any is made: a run killed between a creating
+    /// call and the journal write leaves something tagged with the plan id
+    /// under one of these names, and rollback finds it there.
+    #[serde(default)]
+    pub planned: Vec<String>,
+    #[serde(default)]
+    pub planned_role: Option<String>,
+    #[serde(default)]
+    pub planned_policy: Option<String>,
     pub stored: Vec<Stored>,
     pub role: Option<RoleStep>,
     pub policy: Option<PolicyStep>,
@@ -37,6 +47,12 @@ pub struct Journal {
     /// The revision this fix registered was deregistered by a rollback.
     #[serde(default)]
     pub new_deregistered: bool,
+}
+
+/// A family name short enough for a file name (ECS allows 255 characters;
+/// a file name holds 255 bytes in all): long ones end with a hash.
+fn short_family(family: &str) -> String {
+    ecsguard_core::plan::unique_name(family, 64)
 }
 
 /// The journal format this build writes and reads.
@@ -77,6 +93,11 @@ pub struct PolicyStep {
 pub struct RegisterStep {
     /// Set once RegisterTaskDefinition answered.
     pub arn: Option<String>,
+    /// When the first registration was sent (Unix seconds): a revision found
+    /// by its plan tag counts as this fix's only if registered near then,
+    /// since a copy of the fix's revision carries the same tags.
+    #[serde(default)]
+    pub started: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -91,7 +112,17 @@ impl Journal {
     /// One journal per fix: a second fix of the family never overwrites the
     /// first one's, which can still be rolled back.
     pub fn path(dir: &Path, account: &str, region: &str, family: &str, plan_id: &str) -> PathBuf {
-        dir.join(format!("{account}-{region}-{family}-{plan_id}.json"))
+        dir.join(format!(
+            "{account}-{region}-{}-{plan_id}.json",
+            short_family(family)
+        ))
+    }
+
+    /// The lock a fix of this family holds while it applies: two fixes of
+    /// one family at once would each register a revision and move the
+    /// services in turn.
+    pub fn lock_path(dir: &Path, account: &str, region: &str, family: &str) -> PathBuf {
+        dir.join(format!("{account}-{region}-{}.lock", short_family(family)))
     }
 
     /// Reads a journal. An unreadable, truncated or unknown-version journal

@@ -148,7 +148,7 @@ impl SecretStore<'_> {
     }
 
     /// The plan id `name` was tagged with when ecsguard created it.
-    async fn plan_id(&self, name: &str) -> Result<Option<String>, String> {
+    pub(crate) async fn plan_id(&self, name: &str) -> Result<Option<String>, String> {
         match self {
             SecretStore::Ssm(ssm) => {
                 let out = ssm
@@ -325,10 +325,20 @@ impl SecretStore<'_> {
                             .map_or_else(|| "unknown type".to_owned(), |k| k.as_str().to_owned())
                     ));
                 }
-                if same {
+                // The same value under another key: the execution role is
+                // granted only the key asked for, so it could not decrypt.
+                let key = parameter_key(ssm, name).await?;
+                let key_ok = same_key(key.as_deref(), w.kms_key_id.as_deref(), "alias/aws/ssm");
+                if same && key_ok {
                     return Ok(());
                 }
-                if !w.overwrite {
+                if same && !w.overwrite {
+                    return Err(format!(
+                        "parameter {name} already holds the value, encrypted with another KMS key ({}); pass --overwrite to encrypt it with the key asked for, or choose another --prefix",
+                        key.as_deref().unwrap_or("the default key")
+                    ));
+                }
+                if !same && !w.overwrite {
                     return Err(format!(
                         "parameter {name} already exists with a different value; it was not overwritten (pass --overwrite to replace it)"
                     ));
@@ -351,6 +361,24 @@ impl SecretStore<'_> {
                         "secret {name} exists but is not a JSON object, so keys cannot be added to it; choose another --prefix"
                     ));
                 };
+                let key = sm
+                    .describe_secret()
+                    .secret_id(name)
+                    .send()
+                    .await
+                    .map_err(|e| message(&format!("cannot describe secret {name}"), &e))?
+                    .kms_key_id()
+                    .map(str::to_owned);
+                if !same_key(
+                    key.as_deref(),
+                    w.kms_key_id.as_deref(),
+                    "alias/aws/secretsmanager",
+                ) {
+                    return Err(format!(
+                        "secret {name} is encrypted with another KMS key ({}); the execution role would be granted the wrong key: choose another --prefix, or re-encrypt it by hand",
+                        key.as_deref().unwrap_or("the default key")
+                    ));
+                }
                 if held.holds(w.entries) {
                     return Ok(());
                 }
@@ -410,6 +438,42 @@ impl SecretStore<'_> {
     }
 }
 
+/// The KMS key a parameter is encrypted with, as SSM reports it.
+async fn parameter_key(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<Option<String>, String> {
+    use aws_sdk_ssm::types::ParameterStringFilter;
+    let filter = ParameterStringFilter::builder()
+        .key("Name")
+        .option("Equals")
+        .values(name)
+        .build()
+        .map_err(|e| format!("cannot build a filter: {e}"))?;
+    let out = ssm
+        .describe_parameters()
+        .parameter_filters(filter)
+        .send()
+        .await
+        .map_err(|e| message(&format!("cannot describe parameter {name}"), &e))?;
+    Ok(out
+        .parameters()
+        .iter()
+        .find(|p| p.name() == Some(name))
+        .and_then(|p| p.key_id())
+        .map(str::to_owned))
+}
+
+/// Whether the key in use is the one asked for: an id matches its ARN, and
+/// no key asked for means the store's default key.
+fn same_key(in_use: Option<&str>, wanted: Option<&str>, default: &str) -> bool {
+    let norm = |k: Option<&str>| -> Option<String> {
+        let k = k?;
+        if k == default || k.ends_with(&format!(":{default}")) {
+            return None;
+        }
+        Some(k.rsplit('/').next().unwrap_or(k).to_owned())
+    };
+    norm(in_use) == norm(wanted)
+}
+
 fn ssm_tier(len: usize) -> ParameterTier {
     if len > SSM_STANDARD_LIMIT {
         ParameterTier::Advanced
@@ -423,4 +487,29 @@ fn object_of(entries: &[(String, SecretValue)]) -> serde_json::Map<String, serde
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.expose().to_owned())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_key;
+
+    #[test]
+    fn a_key_matches_by_id_or_arn_and_none_means_the_default() {
+        let arn = "arn:aws:kms:us-east-1:1:key/1234abcd";
+        assert!(same_key(Some(arn), Some("1234abcd"), "alias/aws/ssm"));
+        assert!(same_key(Some("1234abcd"), Some(arn), "alias/aws/ssm"));
+        assert!(same_key(Some("alias/aws/ssm"), None, "alias/aws/ssm"));
+        assert!(same_key(None, None, "alias/aws/ssm"));
+        assert!(!same_key(Some(arn), None, "alias/aws/ssm"));
+        assert!(!same_key(
+            Some("alias/aws/ssm"),
+            Some("1234abcd"),
+            "alias/aws/ssm"
+        ));
+        assert!(!same_key(
+            Some("arn:aws:kms:us-east-1:1:key/k1"),
+            Some("arn:aws:kms:us-east-1:1:key/k2"),
+            "alias/aws/ssm"
+        ));
+    }
 }

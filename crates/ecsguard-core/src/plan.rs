@@ -231,7 +231,7 @@ pub fn plan_family(
 /// A name of at most `max` characters: the name itself when it fits;
 /// otherwise truncated and ended with a hash of the whole, so two long names
 /// that truncate alike stay apart.
-fn unique_name(name: &str, max: usize) -> String {
+pub fn unique_name(name: &str, max: usize) -> String {
     if name.chars().count() <= max {
         return name.to_owned();
     }

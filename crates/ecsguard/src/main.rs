@@ -250,7 +250,9 @@ fn rollback(args: &RollbackArgs) -> ExitCode {
     for e in &report.errors {
         eprintln!("error: {e}");
     }
-    if report.errors.is_empty() {
+    if report.unreadable {
+        ExitCode::from(exit::INPUT_ERROR)
+    } else if report.errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(exit::FIX_FAILED)

@@ -198,7 +198,7 @@ async fn assert_fixed(w: &World) {
     let policy = iam
         .get_role_policy()
         .role_name("execution")
-        .policy_name("ecsguard-secrets-app-us-east-1-1")
+        .policy_name(policy_named(acct, "execution", "ecsguard-secrets-app-us-east-1-1-").await)
         .send()
         .await
         .expect("inline policy");
@@ -210,6 +210,25 @@ async fn assert_fixed(w: &World) {
         "{doc}"
     );
     assert!(!doc.contains('*'), "no wildcard: {doc}");
+}
+
+/// The name of the role's inline policy that starts with `prefix` (the
+/// plan id ends it), or "" when there is none.
+async fn policy_named(acct: &Account, role: &str, prefix: &str) -> String {
+    let iam = aws_sdk_iam::Client::new(&acct.config(REGION).await);
+    let out = iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .expect("list role policies");
+    let found: Vec<&String> = out
+        .policy_names()
+        .iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    assert!(found.len() <= 1, "{found:?}");
+    found.first().map(|n| (*n).clone()).unwrap_or_default()
 }
 
 /// IAM returns policy documents URL-encoded.
@@ -426,7 +445,14 @@ fn secrets_manager_store_creates_the_role_it_needs() {
         let policy = iam
             .get_role_policy()
             .role_name("ecsguard-execution-app")
-            .policy_name("ecsguard-secrets-app-us-east-1-1")
+            .policy_name(
+                policy_named(
+                    &w.acct,
+                    "ecsguard-execution-app",
+                    "ecsguard-secrets-app-us-east-1-1-",
+                )
+                .await,
+            )
             .send()
             .await
             .expect("policy");
@@ -486,14 +512,11 @@ fn rollback_points_services_back_and_can_delete_what_was_created() {
             parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD").await,
             None
         );
-        let iam = aws_sdk_iam::Client::new(&w.acct.config(REGION).await);
-        assert!(iam
-            .get_role_policy()
-            .role_name("execution")
-            .policy_name("ecsguard-secrets-app-us-east-1-1")
-            .send()
-            .await
-            .is_err());
+        assert_eq!(
+            policy_named(&w.acct, "execution", "ecsguard-secrets-").await,
+            "",
+            "the fix's policy is gone"
+        );
     });
     // A second rollback finds everything already undone: it succeeds, and the
     // journal stays rolled back, so no later fix resumes it.
@@ -582,18 +605,12 @@ fn a_second_fix_keeps_the_first_fix_journal_and_grant() {
     assert_eq!(journals, 2, "one journal per fix");
     let revision = second_arn.rsplit(':').next().expect("revision").to_owned();
     rt().block_on(async {
-        let iam = aws_sdk_iam::Client::new(&w.acct.config(REGION).await);
         for name in [
-            "ecsguard-secrets-app-us-east-1-1".to_owned(),
-            format!("ecsguard-secrets-app-us-east-1-{revision}"),
+            "ecsguard-secrets-app-us-east-1-1-".to_owned(),
+            format!("ecsguard-secrets-app-us-east-1-{revision}-"),
         ] {
             assert!(
-                iam.get_role_policy()
-                    .role_name("execution")
-                    .policy_name(&name)
-                    .send()
-                    .await
-                    .is_ok(),
+                !policy_named(&w.acct, "execution", &name).await.is_empty(),
                 "{name} is kept"
             );
         }
@@ -1901,4 +1918,311 @@ fn rollback_never_deletes_what_a_later_deployment_still_reads() {
             .iter()
             .all(|r| !r.role_name().starts_with("ecsguard-")));
     });
+}
+
+fn rollback_run(dir: &Path, acct: &Account, journal: &Path, delete: bool) -> Run {
+    let mut args = vec!["rollback", "--journal", journal.to_str().expect("path")];
+    if delete {
+        args.push("--delete-secrets");
+    }
+    common::ecsguard_with(dir, &acct.env(REGION), true, &args)
+}
+
+/// Journals of `dir` in the order they were written.
+fn journals(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut all: Vec<(std::time::SystemTime, std::path::PathBuf)> =
+        std::fs::read_dir(dir.join("journal"))
+            .expect("journal dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|p| {
+                let t = std::fs::metadata(&p)
+                    .and_then(|m| m.created().or_else(|_| m.modified()))
+                    .expect("time");
+                (t, p)
+            })
+            .collect();
+    all.sort();
+    all.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The same revision fixed twice (after a rollback, to another prefix):
+/// each fix has its own grant, and rolling back the first never deletes the
+/// second's, which the running service reads through.
+#[test]
+fn a_second_fix_of_the_same_revision_keeps_its_own_grant() {
+    let w = rt().block_on(world("200000000050", true));
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first = journals(dir.path()).remove(0);
+    assert_eq!(rollback_run(dir.path(), &w.acct, &first, false).code, 0);
+    let run = fix_in(
+        dir.path(),
+        &w.acct,
+        &[],
+        &["--apply", "--update-services", "--prefix", "/team"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let back = rollback_run(dir.path(), &w.acct, &first, true);
+    assert_eq!(back.code, 0, "{}\n{}", back.stdout, back.stderr);
+    rt().block_on(async {
+        let name = policy_named(&w.acct, "execution", "ecsguard-secrets-app-us-east-1-1-").await;
+        assert!(!name.is_empty(), "the second fix's grant is kept");
+        let iam = aws_sdk_iam::Client::new(&w.acct.config(REGION).await);
+        let doc = iam
+            .get_role_policy()
+            .role_name("execution")
+            .policy_name(&name)
+            .send()
+            .await
+            .expect("policy");
+        assert!(
+            urlencoding_decode(doc.policy_document()).contains("parameter/team/app/app/"),
+            "it is the second fix's"
+        );
+        assert_eq!(
+            parameter(&w.acct, "/team/app/app/DB_PASSWORD")
+                .await
+                .as_deref(),
+            Some("Orig1nal-db-pw")
+        );
+    });
+}
+
+/// A value the fix reused (it existed with the same value) is not deleted
+/// by rollback; its grant is not deleted either while a later deployment, a
+/// copy of the fix's revision, still reads it. And the copy, which carries
+/// the fix's tags, is not taken for the fix's own revision.
+#[test]
+fn rollback_keeps_the_grant_of_reused_values_and_never_deregisters_a_copy() {
+    let w = rt().block_on(async {
+        let w = world("200000000051", true).await;
+        let ssm = aws_sdk_ssm::Client::new(&w.acct.config(REGION).await);
+        ssm.put_parameter()
+            .name("/ecsguard/app/app/DB_PASSWORD")
+            .value("Orig1nal-db-pw")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("put");
+        w
+    });
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &w.acct, &[], &["--apply", "--update-services"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let copy = rt().block_on(async {
+        let ecs = w.acct.ecs(REGION).await;
+        let fixed = service_td(&w.acct).await;
+        let out = ecs
+            .describe_task_definition()
+            .task_definition(&fixed)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .expect("describe");
+        let td = out.task_definition().expect("td");
+        let arn = ecs
+            .register_task_definition()
+            .family("app")
+            .set_execution_role_arn(td.execution_role_arn().map(str::to_owned))
+            .set_container_definitions(Some(td.container_definitions().to_vec()))
+            .set_tags(Some(out.tags().to_vec()))
+            .send()
+            .await
+            .expect("copy")
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .expect("arn")
+            .to_owned();
+        ecs.update_service()
+            .cluster("main")
+            .service("web")
+            .task_definition(&arn)
+            .send()
+            .await
+            .expect("deploy");
+        arn
+    });
+    let journal = journals(dir.path()).remove(0);
+    let back = rollback_run(dir.path(), &w.acct, &journal, true);
+    assert_eq!(back.code, 3, "{}\n{}", back.stdout, back.stderr);
+    assert!(
+        back.stderr.contains("not deleting inline policy"),
+        "{}",
+        back.stderr
+    );
+    rt().block_on(async {
+        assert!(!policy_named(&w.acct, "execution", "ecsguard-secrets-")
+            .await
+            .is_empty());
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD")
+                .await
+                .as_deref(),
+            Some("Orig1nal-db-pw"),
+            "reused, so never deleted"
+        );
+        let ecs = w.acct.ecs(REGION).await;
+        let active = ecs
+            .list_task_definitions()
+            .family_prefix("app")
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send()
+            .await
+            .expect("list");
+        assert!(
+            active.task_definition_arns().contains(&copy),
+            "the copy stays ACTIVE: {:?}",
+            active.task_definition_arns()
+        );
+    });
+}
+
+/// A parameter whose PutParameter took effect but whose answer was lost,
+/// with no retry left, is not in the journal; rollback still finds it under
+/// its planned name, by its plan tag, and deletes it.
+#[test]
+fn rollback_deletes_a_value_the_journal_never_recorded() {
+    let w = rt().block_on(world("200000000052", true));
+    let dir = common::tempdir();
+    let proxy = proxy::Proxy::start(
+        dir.path(),
+        &["--only", "PutParameter", "--rate", "error-after=1.0"],
+    );
+    let run = common::ecsguard_with(
+        dir.path(),
+        &proxy.env(w.acct.env(REGION)),
+        true,
+        &[
+            "fix",
+            "--aws",
+            "--journal-dir",
+            "journal",
+            "--apply",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    rt().block_on(async {
+        assert!(parameter(&w.acct, "/ecsguard/app/app/API_TOKEN")
+            .await
+            .is_some());
+    });
+    let journal = journals(dir.path()).remove(0);
+    let back = rollback_run(dir.path(), &w.acct, &journal, true);
+    assert_eq!(back.code, 0, "{}\n{}", back.stdout, back.stderr);
+    rt().block_on(async {
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/API_TOKEN").await,
+            None
+        );
+        assert_eq!(service_td(&w.acct).await, w.old_arn);
+    });
+}
+
+/// Without --update-services the plan prints the update command; a service
+/// moved by hand with it is pointed back by rollback too.
+#[test]
+fn rollback_points_back_a_service_moved_by_hand() {
+    let w = rt().block_on(world("200000000053", true));
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &w.acct, &[], &["--apply", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let new_arn = run.json()["plans"][0]["new_arn"]
+        .as_str()
+        .expect("new arn")
+        .to_owned();
+    rt().block_on(async {
+        let ecs = w.acct.ecs(REGION).await;
+        ecs.update_service()
+            .cluster("main")
+            .service("web")
+            .task_definition(&new_arn)
+            .send()
+            .await
+            .expect("update");
+    });
+    let journal = journals(dir.path()).remove(0);
+    let back = rollback_run(dir.path(), &w.acct, &journal, false);
+    assert_eq!(back.code, 0, "{}\n{}", back.stdout, back.stderr);
+    rt().block_on(async {
+        assert_eq!(service_td(&w.acct).await, w.old_arn);
+    });
+}
+
+/// Two fixes of one family at once: one does it, the other does not make a
+/// second revision.
+#[test]
+fn two_fixes_of_one_family_at_once_make_one_revision() {
+    let w = rt().block_on(world("200000000054", true));
+    let dir = common::tempdir();
+    let spawn = || {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ecsguard"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(w.acct.env(REGION))
+            .current_dir(dir.path())
+            .args([
+                "fix",
+                "--aws",
+                "--journal-dir",
+                "journal",
+                "--apply",
+                "--update-services",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    let (ca, cb) = (a.wait().expect("a"), b.wait().expect("b"));
+    assert!(ca.success() || cb.success(), "{ca:?} {cb:?}");
+    rt().block_on(async {
+        assert_eq!(revisions(&w.acct).await.len(), 2, "one new revision");
+        assert_eq!(
+            parameter(&w.acct, "/ecsguard/app/app/DB_PASSWORD")
+                .await
+                .as_deref(),
+            Some("Orig1nal-db-pw")
+        );
+    });
+}
+
+/// A family name as long as ECS allows: the journal's file name stays short.
+#[test]
+fn a_long_family_name_still_gets_a_journal() {
+    let family = format!("app-{}", "x".repeat(240));
+    let acct = rt().block_on(async {
+        let acct = account("200000000055").await;
+        let ecs = acct.ecs(REGION).await;
+        moto::register(&ecs, &family, &[("DB_PASSWORD", "Orig1nal-db-pw")]).await;
+        acct
+    });
+    let dir = common::tempdir();
+    let run = fix_in(dir.path(), &acct, &[], &["--apply"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for j in journals(dir.path()) {
+        let name = j.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        assert!(name.len() < 200, "{name}");
+    }
+}
+
+/// A truncated journal given to rollback is an input error (2), and nothing
+/// changes.
+#[test]
+fn rollback_of_an_unreadable_journal_exits_two() {
+    let acct = rt().block_on(account("200000000056"));
+    let dir = common::tempdir();
+    std::fs::create_dir_all(dir.path().join("journal")).expect("dir");
+    let j = dir.path().join("journal/x.json");
+    std::fs::write(&j, "{\"version\": 1, \"plan_id\": \"ab").expect("write");
+    let back = rollback_run(dir.path(), &acct, &j, true);
+    assert_eq!(back.code, 2, "{}\n{}", back.stdout, back.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&j).expect("read"),
+        "{\"version\": 1, \"plan_id\": \"ab"
+    );
 }
