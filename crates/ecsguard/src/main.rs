@@ -149,8 +149,23 @@ fn fix_files(args: &FixArgs) -> ExitCode {
         ));
         journal = pushed.journal.clone();
         push_errors = pushed.errors;
-        // Only what was stored and verified is referenced.
+        // Only what was stored and verified is referenced, and only while the
+        // files still hold the values that were stored.
+        let before = std::mem::take(&mut plan.pushes);
         plan = ecsguard_iac::fix::plan(&paths, &settings, &pushed.stored);
+        if push_errors.is_empty() {
+            for p in &plan.pushes {
+                let same = before
+                    .iter()
+                    .any(|b| b.store_name == p.store_name && b.entries == p.entries);
+                if !same {
+                    push_errors.push(format!(
+                        "the value for {} changed in the files while it was being stored; nothing was written: run again",
+                        p.store_name
+                    ));
+                }
+            }
+        }
     }
     let mut write_error = None;
     let mut written = Vec::new();

@@ -228,3 +228,161 @@ fn container_modules_get_their_own_secrets_input() {
     assert!(diff.contains("+  environment     = []"), "aligned: {diff}");
     assert!(diff.contains("+      secrets = ["), "{diff}");
 }
+
+fn plan_json(dir: &Path) -> serde_json::Value {
+    let run = common::ecsguard_in(dir, &["fix", ".", "--format", "json"]);
+    assert!(
+        run.code == 0 || run.code == 2,
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    run.json()
+}
+
+fn outcome_of(json: &serde_json::Value, file_end: &str, variable: &str) -> String {
+    json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["variable"] == variable && f["file"].as_str().unwrap_or("").ends_with(file_end))
+        .map(|f| f["outcome"].as_str().unwrap_or("").to_owned())
+        .unwrap_or_else(|| panic!("no finding {variable} in {file_end}: {json}"))
+}
+
+/// From the adversarial pass: values shown in a diff's context lines (a
+/// local, a container that is not rewritten) are hidden too.
+#[test]
+fn a_finding_value_is_hidden_wherever_the_diff_shows_it() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "main.tf",
+        r#"locals {
+  db_password = "Pl4ntedLocalPw-55aa"
+}
+
+resource "aws_ecs_task_definition" "t" {
+  family = "ctx"
+  container_definitions = jsonencode([
+    {
+      name  = "a"
+      image = "a:1"
+      environment = [
+        { name = "DB_PASSWORD", value = local.db_password },
+        { name = "API_TOKEN", value = "Pl4ntedTokenAbc123Xyz789" },
+      ]
+    }
+  ])
+}
+"#,
+    );
+    for format in ["text", "json"] {
+        let run = common::ecsguard_in(dir.path(), &["fix", ".", "--format", format]);
+        assert!(
+            run.stdout.contains("secrets"),
+            "a diff is shown: {}",
+            run.stdout
+        );
+        for v in ["Pl4ntedLocalPw-55aa", "Pl4ntedTokenAbc123Xyz789"] {
+            assert!(!run.stdout.contains(v), "{v} shown:\n{}", run.stdout);
+        }
+    }
+}
+
+/// Two files that would store different values under one name are both
+/// manual, and nothing would be pushed for them.
+#[test]
+fn two_findings_that_would_share_a_store_name_are_manual() {
+    let dir = common::tempdir();
+    for env in ["staging", "prod"] {
+        common::write(
+            dir.path(),
+            &format!("{env}/td.json"),
+            format!(
+                r#"{{"family": "api", "containerDefinitions": [{{"name": "api", "environment": [{{"name": "DB_PASSWORD", "value": "Pl4nted-{env}-Pw-7781"}}]}}]}}"#
+            ),
+        );
+    }
+    let json = plan_json(dir.path());
+    assert_eq!(
+        outcome_of(&json, "staging/td.json", "DB_PASSWORD"),
+        "manual"
+    );
+    assert_eq!(outcome_of(&json, "prod/td.json", "DB_PASSWORD"), "manual");
+    assert_eq!(json["pushes"].as_array().map(Vec::len), Some(0), "{json}");
+    assert_eq!(json["files"].as_array().map(Vec::len), Some(0), "{json}");
+}
+
+/// A value that is not a plain string written here (a list, a Terraform
+/// interpolation) is manual: stored, it would be its JSON text, or frozen.
+#[test]
+fn values_that_are_not_plain_strings_are_manual() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "list.json",
+        r#"{"family": "l", "containerDefinitions": [{"name": "c", "environment": [{"name": "DB_PASSWORD", "value": ["Pl4nted-list-Pw-1"]}]}]}"#,
+    );
+    common::write(
+        dir.path(),
+        "tpl.tf",
+        r#"locals {
+  part = "Pl4ntedPart"
+}
+
+resource "aws_ecs_task_definition" "t" {
+  family = "tpl"
+  container_definitions = jsonencode([
+    {
+      name        = "c"
+      environment = [{ name = "DB_PASSWORD", value = "Pl4ntedTpl${local.part}Tail99" }]
+    }
+  ])
+}
+"#,
+    );
+    let json = plan_json(dir.path());
+    assert_eq!(outcome_of(&json, "tpl.tf", "DB_PASSWORD"), "manual");
+    if let Some(f) = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["file"].as_str().unwrap_or("").ends_with("list.json"))
+    {
+        assert_eq!(f["outcome"], "manual", "{f}");
+    }
+    assert_eq!(json["pushes"].as_array().map(Vec::len), Some(0), "{json}");
+}
+
+/// A symlink or a read-only file is not replaced by the rename: manual.
+#[test]
+fn symlinks_and_read_only_files_are_not_rewritten() {
+    let dir = common::tempdir();
+    let td = r#"{"family": "s", "containerDefinitions": [{"name": "c", "environment": [{"name": "DB_PASSWORD", "value": "Pl4nted-sym-Pw-4410"}]}]}"#;
+    common::write(dir.path(), "real/td.json", td);
+    std::os::unix::fs::symlink(
+        dir.path().join("real/td.json"),
+        dir.path().join("link.json"),
+    )
+    .expect("symlink");
+    let ro = common::write(dir.path(), "ro/td.json", td.replace("\"s\"", "\"r\""));
+    let mut perms = std::fs::metadata(&ro).expect("meta").permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&ro, perms).expect("chmod");
+    let run = common::ecsguard_in(
+        dir.path(),
+        &["fix", "link.json", "ro/td.json", "--format", "json"],
+    );
+    let json = run.json();
+    assert_eq!(
+        outcome_of(&json, "link.json", "DB_PASSWORD"),
+        "manual",
+        "{json}"
+    );
+    assert_eq!(
+        outcome_of(&json, "ro/td.json", "DB_PASSWORD"),
+        "manual",
+        "{json}"
+    );
+}

@@ -234,6 +234,18 @@ fn object_edits(
             .map(|(s, e)| &text[s..e])
             .ok_or("an environment entry has no name")?;
         let value_from = m.value_from((items[i].0 as u32, items[i].1 as u32))?;
+        // A literal that moves must be written whole here, as a plain string.
+        if let super::NewValue::Text(_) = value_from {
+            let plain = o
+                .iter()
+                .find(|(k, _)| key_name(k).is_some_and(|n| n.eq_ignore_ascii_case("value")))
+                .is_some_and(|(_, v)| matches!(v.expr(), Expression::String(_)));
+            if !plain {
+                return Err(
+                    "the value is not a plain string here (built from other expressions, or not a string): move it by hand".into(),
+                );
+            }
+        }
         let encoded = value_from.hcl();
         entries.push(format!("{{ name = {name}, valueFrom = {encoded} }}"));
     }

@@ -61,7 +61,11 @@ pub struct Push {
     pub entries: Vec<(String, SecretValue)>,
     /// Where the values are written (`file`, family), for the store's tags.
     pub source: String,
+    /// The entry each value comes from, parallel to `entries`.
+    spans: Vec<Spans>,
 }
+
+type Spans = Option<Box<ecsguard_core::EntrySpans>>;
 
 /// One byte-range replacement in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +83,9 @@ pub struct FilePatch {
     pub original: String,
     pub edits: Vec<Edit>,
     pub secret_ranges: Vec<(usize, usize)>,
+    /// Values that must not be shown wherever they appear in the diff (in a
+    /// local, a `command`, a container that is not rewritten …).
+    pub secret_texts: Vec<SecretValue>,
     /// HCL objects (original spans) whose attributes are aligned again after
     /// the edits, as `terraform fmt` aligns them.
     pub realign: Vec<(usize, usize)>,
@@ -144,7 +151,22 @@ impl FilePatch {
                 after_edits.push(m);
             }
         }
-        (before, self.finish(&after_edits))
+        let hide = |text: String| -> String {
+            let mut text = text;
+            for v in &self.secret_texts {
+                let raw = v.expose();
+                // As written, and as JSON escapes it.
+                let escaped = serde_json::to_string(raw).unwrap_or_default();
+                let escaped = escaped.trim_matches('"');
+                for form in [raw, escaped] {
+                    if !form.is_empty() && text.contains(form) {
+                        text = text.replace(form, "<redacted>");
+                    }
+                }
+            }
+            text
+        };
+        (hide(before), hide(self.finish(&after_edits)))
     }
 }
 
@@ -271,10 +293,11 @@ pub fn plan(
     // Per file: the containers whose entries are rewritten.
     let mut per_file: BTreeMap<String, Vec<ContainerMove>> = BTreeMap::new();
     // Per task definition: a container's span, and the ARNs to grant.
-    type Spans = Option<Box<ecsguard_core::EntrySpans>>;
     /// A container's span, and what its moves read.
     type Grant = ((u32, u32), Vec<(Spans, String)>);
     let mut grants: BTreeMap<(String, String), Grant> = BTreeMap::new();
+    let mut claimed: HashMap<String, Spans> = HashMap::new();
+    let mut collided: std::collections::HashSet<Spans> = std::collections::HashSet::new();
     for ((file, family, _container), candidates) in by_container {
         let refs: Vec<&Finding> = candidates.iter().map(|c| &c.finding).collect();
         let moves = match plan_moves(&family, &refs, &settings.store) {
@@ -292,7 +315,7 @@ pub fn plan(
             .first()
             .and_then(|c| c.finding.spans.as_ref())
             .map(|s| s.container);
-        let mut push_entries: BTreeMap<String, Vec<(String, SecretValue)>> = BTreeMap::new();
+        let mut push_entries: BTreeMap<String, Vec<(String, SecretValue, Spans)>> = BTreeMap::new();
         for c in candidates {
             let Some(m) = moves.iter().find(|m| {
                 m.variable == c.finding.variable
@@ -316,10 +339,24 @@ pub fn plan(
                         continue;
                     }
                     let key = m.json_key.clone().unwrap_or_else(|| m.variable.clone());
-                    push_entries
-                        .entry(m.store_name.clone())
-                        .or_default()
-                        .push((key, v.clone()));
+                    // Two entries (of two files, families or containers whose
+                    // names clean up alike) that would share one store name:
+                    // one value would replace the other.
+                    let claim = format!("{}\u{0}{key}", m.store_name);
+                    match claimed.get(&claim) {
+                        Some(other) if *other != c.finding.spans => {
+                            collided.insert(other.clone());
+                            collided.insert(c.finding.spans.clone());
+                        }
+                        _ => {
+                            claimed.insert(claim, c.finding.spans.clone());
+                        }
+                    }
+                    push_entries.entry(m.store_name.clone()).or_default().push((
+                        key,
+                        v.clone(),
+                        c.finding.spans.clone(),
+                    ));
                     match stored.get(&m.store_name) {
                         Some(arn) => {
                             let value_from = match &m.json_key {
@@ -406,10 +443,13 @@ pub fn plan(
             }
         }
         for (name, entries) in push_entries {
+            let (entries, spans): (Vec<_>, Vec<_>) =
+                entries.into_iter().map(|(k, v, sp)| ((k, v), sp)).unzip();
             plan.pushes.push(Push {
                 store_name: name,
                 entries,
                 source: format!("{file} ({family})"),
+                spans,
             });
         }
         // The grant: what this container's moves read (stored or planned).
@@ -424,6 +464,24 @@ pub fn plan(
         }
     }
 
+    if !collided.is_empty() {
+        for p in &mut plan.planned {
+            if p.finding.spans.is_some() && collided.contains(&p.finding.spans) {
+                p.outcome = OutcomeKind::Manual;
+                p.reason = format!(
+                    "another finding would be stored under the same name ({}): give the task definitions different families, or fix them one at a time with different --prefix values",
+                    p.store_name.clone().unwrap_or_default()
+                );
+                p.value_from = None;
+            }
+        }
+        for moves in per_file.values_mut() {
+            for m in moves.iter_mut() {
+                m.entries.retain(|(f, _)| !collided.contains(&f.spans));
+            }
+            moves.retain(|m| !m.entries.is_empty());
+        }
+    }
     for (file, moves) in per_file {
         // One container at a time: one that cannot be rewritten is manual,
         // and the others in the file are still fixed.
@@ -452,6 +510,62 @@ pub fn plan(
             }
         }
         plan.files.extend(merged);
+    }
+    // Only what is still to be rewritten is stored.
+    for push in &mut plan.pushes {
+        let keep: Vec<bool> = push
+            .spans
+            .iter()
+            .map(|sp| {
+                plan.planned.iter().any(|p| {
+                    p.finding.spans.is_some()
+                        && p.finding.spans == *sp
+                        && matches!(p.outcome, OutcomeKind::Fixed | OutcomeKind::NeedsPush)
+                })
+            })
+            .collect();
+        let mut i = 0;
+        push.entries.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        push.spans = push
+            .spans
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(s, _)| s.clone())
+            .collect();
+    }
+    plan.pushes.retain(|p| !p.entries.is_empty());
+    // Every value that is a finding's is hidden from the diffs wherever it
+    // appears (a local, a `command`, a container not rewritten); the others
+    // are hidden where they are written, in the containers rewritten.
+    let finding_names: std::collections::HashSet<(Option<String>, String)> = plan
+        .planned
+        .iter()
+        .map(|p| (p.finding.container.clone(), p.finding.variable.clone()))
+        .collect();
+    let mut secret_texts: Vec<SecretValue> = Vec::new();
+    for td in &tds {
+        for c in &td.containers {
+            for v in &c.environment {
+                let (EnvValue::Literal(x) | EnvValue::Template(x)) = &v.value else {
+                    continue;
+                };
+                let len = x.expose().chars().count();
+                let is_finding = finding_names.contains(&(c.name.clone(), v.name.clone()));
+                if is_finding && len >= 4 {
+                    secret_texts.push(x.clone());
+                }
+            }
+        }
+    }
+    // Longest first, so a value inside another is not half hidden.
+    secret_texts.sort_by_key(|v| std::cmp::Reverse(v.expose().len()));
+    secret_texts.dedup();
+    for patch in &mut plan.files {
+        patch.secret_texts.clone_from(&secret_texts);
     }
     for ((file, family), (container, moved)) in grants {
         // Only what is still rewritten (a container that could not be is manual).
@@ -762,6 +876,22 @@ fn node_at(node: &Node, span: (u32, u32)) -> Option<&Node> {
 
 /// The edits for one JSON file.
 fn patch_file(path: &Path, moves: &[ContainerMove]) -> Result<FilePatch, String> {
+    // Written by a rename: a symlink would become a copy, and a read-only
+    // file would be replaced all the same.
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if meta.file_type().is_symlink() {
+        return Err(format!(
+            "{} is a symlink: fix the file it points to",
+            path.display()
+        ));
+    }
+    if meta.permissions().readonly() {
+        return Err(format!(
+            "{} is read-only: make it writable to have it rewritten",
+            path.display()
+        ));
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {} again to rewrite it: {e}", path.display()))?;
     let kind = FileKind::of(path);
@@ -770,6 +900,7 @@ fn patch_file(path: &Path, moves: &[ContainerMove]) -> Result<FilePatch, String>
         original: String::new(),
         edits: Vec::new(),
         secret_ranges: Vec::new(),
+        secret_texts: Vec::new(),
         realign: Vec::new(),
     };
     if kind == Some(FileKind::Terraform) {
@@ -840,6 +971,24 @@ fn tree_edits(
         return Err(changed());
     }
     let value_from_of = |item: &Node| m.value_from((item.span.start, item.span.end));
+    // A literal that moves must be a string written whole here: a number or
+    // a list would be stored as its JSON text, and a Terraform interpolation
+    // in a heredoc would be frozen at its value of today.
+    let terraform = FileKind::of(path) == Some(FileKind::Terraform);
+    for &i in &removed {
+        let item = &items[i];
+        if let NewValue::Text(_) = value_from_of(item)? {
+            let (_, value) = value_entry(item)?;
+            let Kind::Str(raw, _) = &value.kind else {
+                return Err("the value is not a string: move it by hand".into());
+            };
+            if terraform && raw.contains("${") {
+                return Err(
+                    "the value is built with Terraform interpolation: move it to secrets where its parts are defined, by hand".into(),
+                );
+            }
+        }
+    }
     if syntax == Syntax::Yaml {
         patch.edits.extend(yaml::patch(
             text,
