@@ -386,3 +386,119 @@ fn symlinks_and_read_only_files_are_not_rewritten() {
         "{json}"
     );
 }
+
+/// Two task definitions of one family, one with a declared role and one
+/// with its role written as `null`: each gets its own grant, the second a
+/// declared role put in place of the `null`; the file still formats clean.
+#[test]
+fn each_task_definition_gets_its_own_grant_and_a_null_role_is_replaced() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "main.tf",
+        r#"data "aws_ssm_parameter" "a" {
+  name = "/svc/a"
+}
+
+data "aws_ssm_parameter" "b" {
+  name = "/svc/b"
+}
+
+resource "aws_iam_role" "ra" {
+  name               = "ra"
+  assume_role_policy = "{}"
+}
+
+resource "aws_ecs_task_definition" "a" {
+  family             = "svc"
+  execution_role_arn = aws_iam_role.ra.arn
+  container_definitions = jsonencode([
+    {
+      name        = "a"
+      environment = [{ name = "DB_PASSWORD", value = data.aws_ssm_parameter.a.value }]
+    }
+  ])
+}
+
+resource "aws_ecs_task_definition" "b" {
+  family             = "svc"
+  execution_role_arn = null
+  container_definitions = jsonencode([
+    {
+      name        = "b"
+      environment = [{ name = "API_SECRET", value = data.aws_ssm_parameter.b.value }]
+    }
+  ])
+}
+"#,
+    );
+    let run = common::ecsguard_in(dir.path(), &["fix", ".", "--apply"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let tf = std::fs::read_to_string(dir.path().join("main.tf")).expect("read");
+    assert!(
+        tf.contains("execution_role_arn = aws_iam_role.b_execution.arn"),
+        "{tf}"
+    );
+    assert_eq!(tf.matches("execution_role_arn").count(), 2, "{tf}");
+    assert!(tf.contains("name_prefix = \"ecsguard-exec-\""), "{tf}");
+    let a_policy = &tf[tf.find("\"a_ecsguard_secrets\"").expect("a's grant")..];
+    let a_policy = &a_policy[..a_policy.find("\n}\n").expect("end")];
+    assert!(
+        a_policy.contains("data.aws_ssm_parameter.a.arn") && !a_policy.contains("parameter.b"),
+        "{a_policy}"
+    );
+    assert!(tf.contains("\"b_ecsguard_secrets\""), "{tf}");
+    let fmt = std::process::Command::new("terraform")
+        .args(["fmt", "-check", "-diff", "main.tf"])
+        .current_dir(dir.path())
+        .output()
+        .expect("terraform runs");
+    assert!(
+        fmt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fmt.stdout)
+    );
+}
+
+/// `ExecutionRoleArn: !Ref AWS::NoValue` is no role: one is declared and
+/// put in its place, not added beside it.
+#[test]
+fn a_cloudformation_role_written_as_no_value_is_replaced() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "t.yaml",
+        r#"AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: novalue
+      ExecutionRoleArn: !Ref AWS::NoValue
+      ContainerDefinitions:
+        - Name: app
+          Image: app:1
+          Memory: 256
+          Environment:
+            - Name: DB_PASSWORD
+              Value: '{{resolve:ssm-secure:/novalue/db}}'
+"#,
+    );
+    let run = common::ecsguard_in(dir.path(), &["fix", ".", "--apply"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let yaml = std::fs::read_to_string(dir.path().join("t.yaml")).expect("read");
+    assert!(
+        yaml.contains("ExecutionRoleArn: !GetAtt TaskExecutionRole.Arn"),
+        "{yaml}"
+    );
+    assert_eq!(yaml.matches("ExecutionRoleArn").count(), 1, "{yaml}");
+    let lint = std::process::Command::new("cfn-lint")
+        .arg(dir.path().join("t.yaml"))
+        .output()
+        .expect("cfn-lint runs");
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+}

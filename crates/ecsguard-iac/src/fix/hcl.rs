@@ -576,35 +576,40 @@ pub(super) fn grant(
             if declared("aws_iam_role", &role) {
                 return None;
             }
-            let role_name: String = format!("ecsguard-execution-{family}")
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .take(64)
-                .collect();
+            // A prefix: IAM role names are account-wide, and every instance
+            // of a module (staging, prod) declares this role again.
+            let role_name: String = "ecsguard-exec-".to_owned();
             added.push_str(&format!(
-                "\n\nresource \"aws_iam_role\" \"{role}\" {{\nname = {}\nassume_role_policy = jsonencode({{\nVersion = \"2012-10-17\"\nStatement = [\n{{\nEffect = \"Allow\"\nPrincipal = {{ Service = \"ecs-tasks.amazonaws.com\" }}\nAction = \"sts:AssumeRole\"\n}},\n]\n}})\n}}\n\nresource \"aws_iam_role_policy_attachment\" \"{role}\" {{\nrole = aws_iam_role.{role}.name\npolicy_arn = \"arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\"\n}}",
+                "\n\nresource \"aws_iam_role\" \"{role}\" {{\nname_prefix = {}\nassume_role_policy = jsonencode({{\nVersion = \"2012-10-17\"\nStatement = [\n{{\nEffect = \"Allow\"\nPrincipal = {{ Service = \"ecs-tasks.amazonaws.com\" }}\nAction = \"sts:AssumeRole\"\n}},\n]\n}})\n}}\n\nresource \"aws_iam_role_policy_attachment\" \"{role}\" {{\nrole = aws_iam_role.{role}.name\npolicy_arn = \"arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\"\n}}",
                 serde_json::to_string(&role_name).unwrap_or_default()
             ));
-            // `execution_role_arn` set on the task definition, after its
-            // first line's attribute (its `family`, usually).
-            let open = text[block_start..block_end].find('{')? + block_start;
-            let line_end = text[open..].find('\n')? + open;
-            let indent = {
-                let next = &text[line_end + 1..block_end];
-                let first = next.lines().next().unwrap_or("");
-                first[..first.len() - first.trim_start().len()].to_owned()
-            };
-            edits.push(Edit {
-                start: line_end,
-                end: line_end,
-                text: format!("\n{indent}execution_role_arn = aws_iam_role.{role}.arn"),
-            });
+            match block
+                .body
+                .get_attribute("execution_role_arn")
+                .and_then(|a| range(&a.value))
+            {
+                // Written as none (`null`, `""`): its value is replaced.
+                Some((vs, ve)) => edits.push(Edit {
+                    start: vs,
+                    end: ve,
+                    text: format!("aws_iam_role.{role}.arn"),
+                }),
+                None => {
+                    // Set after the block's first line.
+                    let open = text[block_start..block_end].find('{')? + block_start;
+                    let line_end = text[open..].find('\n')? + open;
+                    let indent = {
+                        let next = &text[line_end + 1..block_end];
+                        let first = next.lines().next().unwrap_or("");
+                        first[..first.len() - first.trim_start().len()].to_owned()
+                    };
+                    edits.push(Edit {
+                        start: line_end,
+                        end: line_end,
+                        text: format!("\n{indent}execution_role_arn = aws_iam_role.{role}.arn"),
+                    });
+                }
+            }
             realign.push((block_start, block_end));
             format!("aws_iam_role.{role}.id")
         }

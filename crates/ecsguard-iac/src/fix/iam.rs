@@ -24,25 +24,54 @@ pub enum ExecutionRole {
 
 /// Finds the execution role for the container at `container` (byte span).
 pub fn execution_role(path: &Path, text: &str, container: (u32, u32)) -> ExecutionRole {
-    match FileKind::of(path) {
+    task_definition_of(path, text, container).0
+}
+
+/// The execution role, and where the task definition holding the container
+/// starts (so that two task definitions of one family stay apart).
+pub fn task_definition_of(
+    path: &Path,
+    text: &str,
+    container: (u32, u32),
+) -> (ExecutionRole, Option<u32>) {
+    let found = match FileKind::of(path) {
         Some(FileKind::Terraform) => terraform(text, container),
         Some(FileKind::Yaml) => crate::yaml::parse(text)
             .ok()
-            .and_then(|docs| docs.iter().find_map(|d| in_tree(d, container, text)))
-            .unwrap_or(ExecutionRole::Unknown),
+            .and_then(|docs| docs.iter().find_map(|d| in_tree(d, container, text))),
         Some(FileKind::Json) => crate::json::parse(text)
             .ok()
             .flatten()
-            .and_then(|root| in_tree(&root, container, text))
-            .unwrap_or(ExecutionRole::Unknown),
-        _ => ExecutionRole::Unknown,
+            .and_then(|root| in_tree(&root, container, text)),
+        _ => None,
+    };
+    match found {
+        Some((role, at)) => (role, Some(at)),
+        None => (ExecutionRole::Unknown, None),
+    }
+}
+
+/// A role that is written but says "none": `null`, `""`, `!Ref AWS::NoValue`.
+fn is_none(node: &Node) -> bool {
+    match &node.kind {
+        Kind::Null => true,
+        Kind::Str(s, _) => s.trim().is_empty(),
+        Kind::Tagged(tag, inner) => {
+            tag.trim_start_matches('!') == "Ref" && inner.as_str() == Some("AWS::NoValue")
+        }
+        Kind::Map(entries) => {
+            entries.len() == 1
+                && entries[0].0.text == "Ref"
+                && entries[0].1.as_str() == Some("AWS::NoValue")
+        }
+        _ => false,
     }
 }
 
 /// The map that holds the container list holding `container`, and so the
 /// task definition's own keys (`executionRoleArn`, or CloudFormation's
 /// `ExecutionRoleArn` next to `ContainerDefinitions`).
-fn in_tree(node: &Node, container: (u32, u32), text: &str) -> Option<ExecutionRole> {
+fn in_tree(node: &Node, container: (u32, u32), text: &str) -> Option<(ExecutionRole, u32)> {
     let inside = |n: &Node| n.span.start <= container.0 && container.1 <= n.span.end;
     if !node.span.is_empty() && !inside(node) {
         return None;
@@ -58,16 +87,15 @@ fn in_tree(node: &Node, container: (u32, u32), text: &str) -> Option<ExecutionRo
                     })
             });
             if holds {
-                return Some(
-                    match entries
-                        .iter()
-                        .rev()
-                        .find(|(k, _)| k.text.eq_ignore_ascii_case("executionRoleArn"))
-                    {
-                        Some((_, v)) => ExecutionRole::Set(shown(v, text)),
-                        None => ExecutionRole::Missing,
-                    },
-                );
+                let role = match entries
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k.text.eq_ignore_ascii_case("executionRoleArn"))
+                {
+                    Some((_, v)) if !is_none(v) => ExecutionRole::Set(shown(v, text)),
+                    _ => ExecutionRole::Missing,
+                };
+                return Some((role, node.span.start));
             }
             entries
                 .iter()
@@ -91,14 +119,12 @@ fn shown(node: &Node, text: &str) -> String {
     }
 }
 
-fn terraform(text: &str, container: (u32, u32)) -> ExecutionRole {
-    let Ok(body) = hcl_edit::parser::parse_body(text) else {
-        return ExecutionRole::Unknown;
-    };
-    find_block(&body, text, container).unwrap_or(ExecutionRole::Unknown)
+fn terraform(text: &str, container: (u32, u32)) -> Option<(ExecutionRole, u32)> {
+    let body = hcl_edit::parser::parse_body(text).ok()?;
+    find_block(&body, text, container)
 }
 
-fn find_block(body: &Body, text: &str, container: (u32, u32)) -> Option<ExecutionRole> {
+fn find_block(body: &Body, text: &str, container: (u32, u32)) -> Option<(ExecutionRole, u32)> {
     for s in body.iter() {
         let Structure::Block(b) = s else { continue };
         let Some(span) = b.span() else { continue };
@@ -112,18 +138,17 @@ fn find_block(body: &Body, text: &str, container: (u32, u32)) -> Option<Executio
         if !is_td {
             return find_block(&b.body, text, container);
         }
-        return Some(
-            match b
-                .body
-                .get_attribute("execution_role_arn")
-                .and_then(|a| a.value.span())
-            {
-                Some(r) => {
-                    ExecutionRole::Set(text[r].split_whitespace().collect::<Vec<_>>().join(" "))
-                }
-                None => ExecutionRole::Missing,
-            },
-        );
+        let written = b
+            .body
+            .get_attribute("execution_role_arn")
+            .and_then(|a| a.value.span())
+            .map(|r| text[r].split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|t| t != "null" && t != "\"\"");
+        let role = match written {
+            Some(t) => ExecutionRole::Set(t),
+            None => ExecutionRole::Missing,
+        };
+        return Some((role, u32::try_from(span.start).unwrap_or(u32::MAX)));
     }
     None
 }

@@ -295,7 +295,10 @@ pub fn plan(
     // Per task definition: a container's span, and the ARNs to grant.
     /// A container's span, and what its moves read.
     type Grant = ((u32, u32), Vec<(Spans, String)>);
-    let mut grants: BTreeMap<(String, String), Grant> = BTreeMap::new();
+    // Keyed by file, family and where the task definition starts: two task
+    // definitions of one family (in one file) each get their own grant.
+    let mut grants: BTreeMap<(String, String, Option<u32>), Grant> = BTreeMap::new();
+    let mut texts: HashMap<String, String> = HashMap::new();
     let mut claimed: HashMap<String, Spans> = HashMap::new();
     let mut collided: std::collections::HashSet<Spans> = std::collections::HashSet::new();
     for ((file, family, _container), candidates) in by_container {
@@ -454,8 +457,12 @@ pub fn plan(
         }
         // The grant: what this container's moves read (stored or planned).
         if let (false, Some(span)) = (resources.is_empty(), container_span) {
+            let text = texts
+                .entry(file.clone())
+                .or_insert_with(|| std::fs::read_to_string(&file).unwrap_or_default());
+            let (_, anchor) = iam::task_definition_of(Path::new(&file), text, span);
             let entry = grants
-                .entry((file.clone(), family.clone()))
+                .entry((file.clone(), family.clone(), anchor))
                 .or_insert_with(|| (span, Vec::new()));
             entry.1.extend(resources);
         }
@@ -567,7 +574,7 @@ pub fn plan(
     for patch in &mut plan.files {
         patch.secret_texts.clone_from(&secret_texts);
     }
-    for ((file, family), (container, moved)) in grants {
+    for ((file, family, _), (container, moved)) in grants {
         // Only what is still rewritten (a container that could not be is manual).
         let mut resources: Vec<String> = moved
             .into_iter()

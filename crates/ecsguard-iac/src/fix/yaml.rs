@@ -257,15 +257,35 @@ pub(super) fn grant(
             let props = td.get("Properties")?;
             let (first_key, _) = props.entries().first()?;
             let prop_indent = " ".repeat(first_key.pos.column.saturating_sub(1) as usize);
-            // `ExecutionRoleArn` first among the properties.
-            let at = text[..props.span.start as usize]
-                .rfind('\n')
-                .map_or(0, |i| i + 1);
-            edits.push(Edit {
-                start: at,
-                end: at,
-                text: format!("{prop_indent}ExecutionRoleArn: !GetAtt {id}.Arn\n"),
-            });
+            match props.get_entry("ExecutionRoleArn") {
+                // Written as none (`''`, `!Ref AWS::NoValue`): its value is replaced.
+                Some((_, v)) if !v.span.is_empty() => {
+                    let mut start = v.span.start as usize;
+                    // A tag belongs to the value: back to the `!`.
+                    if let Kind::Tagged(..) = v.kind {
+                        if let Some(bang) = text[..start].rfind('!') {
+                            start = bang;
+                        }
+                    }
+                    edits.push(Edit {
+                        start,
+                        end: v.span.end as usize,
+                        text: format!("!GetAtt {id}.Arn"),
+                    });
+                }
+                Some(_) => return None,
+                None => {
+                    // `ExecutionRoleArn` first among the properties.
+                    let at = text[..props.span.start as usize]
+                        .rfind('\n')
+                        .map_or(0, |i| i + 1);
+                    edits.push(Edit {
+                        start: at,
+                        end: at,
+                        text: format!("{prop_indent}ExecutionRoleArn: !GetAtt {id}.Arn\n"),
+                    });
+                }
+            }
             added.push_str(&format!(
                 "{indent}{id}:\n{indent}{unit}Type: AWS::IAM::Role\n{indent}{unit}Properties:\n{indent}{unit}{unit}AssumeRolePolicyDocument:\n{indent}{unit}{unit}{unit}Version: '2012-10-17'\n{indent}{unit}{unit}{unit}Statement:\n{indent}{unit}{unit}{unit}{unit}- Effect: Allow\n{indent}{unit}{unit}{unit}{unit}  Principal:\n{indent}{unit}{unit}{unit}{unit}    Service: ecs-tasks.amazonaws.com\n{indent}{unit}{unit}{unit}{unit}  Action: sts:AssumeRole\n{indent}{unit}{unit}ManagedPolicyArns:\n{indent}{unit}{unit}{unit}- !Sub 'arn:${{AWS::Partition}}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy'\n"
             ));
