@@ -502,3 +502,32 @@ Resources:
         String::from_utf8_lossy(&lint.stdout)
     );
 }
+
+/// Files written with CRLF keep CRLF on every line, added ones included.
+#[test]
+fn crlf_files_stay_crlf() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "main.tf",
+        "data \"aws_ssm_parameter\" \"a\" {\r\n  name = \"/x/a\"\r\n}\r\n\r\nresource \"aws_ecs_task_definition\" \"t\" {\r\n  family = \"crlf\"\r\n  container_definitions = jsonencode([\r\n    {\r\n      name  = \"c\"\r\n      image = \"c:1\"\r\n      environment = [\r\n        { name = \"DB_PASSWORD\", value = data.aws_ssm_parameter.a.value },\r\n      ]\r\n    }\r\n  ])\r\n}\r\n",
+    );
+    common::write(
+        dir.path(),
+        "t.yaml",
+        "Resources:\r\n  T:\r\n    Type: AWS::ECS::TaskDefinition\r\n    Properties:\r\n      ContainerDefinitions:\r\n        - Name: c\r\n          Image: c\r\n          Memory: 256\r\n          Environment:\r\n            - Name: DB_PASSWORD\r\n              Value: '{{resolve:ssm-secure:/x/b}}'\r\n",
+    );
+    let run = common::ecsguard_in(dir.path(), &["fix", ".", "--apply"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for name in ["main.tf", "t.yaml"] {
+        let text = std::fs::read_to_string(dir.path().join(name)).expect("read");
+        assert!(
+            text.contains("secrets") || text.contains("Secrets"),
+            "{text}"
+        );
+        assert!(
+            !text.replace("\r\n", "").contains(['\n', '\r']),
+            "{name} mixes line endings: {text:?}"
+        );
+    }
+}

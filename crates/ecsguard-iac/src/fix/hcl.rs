@@ -139,6 +139,16 @@ fn module_block(body: &Body, container: (usize, usize)) -> Option<&hcl_edit::str
     })
 }
 
+/// Where the line holding `at` ends: before its `\n`, or its `\r\n`.
+fn line_end(text: &str, at: usize) -> usize {
+    let nl = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    if nl > at && text.as_bytes()[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    }
+}
+
 /// The lines' indentation at `at`.
 fn indent_at(text: &str, at: usize) -> &str {
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -299,9 +309,7 @@ fn object_edits(
     }
     // A new attribute after the environment one.
     let (_, env_end) = range(env_value).ok_or_else(changed)?;
-    let line_end = text[env_end..]
-        .find('\n')
-        .map_or(text.len(), |i| env_end + i);
+    let line_end = line_end(text, env_end);
     let rest = text[env_end..line_end].trim();
     let own_line = rest.is_empty()
         || rest == ","
@@ -597,9 +605,9 @@ pub(super) fn grant(
                 None => {
                     // Set after the block's first line.
                     let open = text[block_start..block_end].find('{')? + block_start;
-                    let line_end = text[open..].find('\n')? + open;
+                    let line_end = line_end(text, open);
                     let indent = {
-                        let next = &text[line_end + 1..block_end];
+                        let next = text[line_end..block_end].trim_start_matches(['\r', '\n']);
                         let first = next.lines().next().unwrap_or("");
                         first[..first.len() - first.trim_start().len()].to_owned()
                     };

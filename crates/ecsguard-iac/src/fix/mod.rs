@@ -99,6 +99,21 @@ impl FilePatch {
 
     /// Applies edits, then aligns the objects `realign` names.
     fn finish(&self, edits: &[Edit]) -> String {
+        // A file written with CRLF gets CRLF in what is added too.
+        let converted: Vec<Edit>;
+        let edits = if self.original.contains("\r\n") {
+            converted = edits
+                .iter()
+                .map(|e| Edit {
+                    start: e.start,
+                    end: e.end,
+                    text: e.text.replace("\r\n", "\n").replace('\n', "\r\n"),
+                })
+                .collect();
+            &converted
+        } else {
+            edits
+        };
         let mut text = apply_edits(&self.original, edits);
         // Back to front, so earlier ranges keep their offsets.
         let mut ranges: Vec<(usize, usize)> = self
