@@ -531,3 +531,31 @@ fn crlf_files_stay_crlf() {
         );
     }
 }
+
+/// A file that starts with a byte-order mark is rewritten like any other,
+/// and keeps its mark.
+#[test]
+fn a_byte_order_mark_is_kept_and_does_not_stop_the_fix() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "bom.yaml",
+        "\u{feff}Resources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions:\n        - Name: c\n          Image: c\n          Memory: 256\n          Environment:\n            - Name: DB_PASSWORD\n              Value: \"{{resolve:ssm-secure:/b/x}}\"\n",
+    );
+    common::write(
+        dir.path(),
+        "bom.json",
+        "\u{feff}{\"family\": \"b\", \"containerDefinitions\": [{\"name\": \"c\", \"environment\": [{\"name\": \"DB_PASSWORD\", \"value\": \"Pl4nted-bom-Pw-1\"}]}]}\n",
+    );
+    let json = plan_json(dir.path());
+    assert_eq!(outcome_of(&json, "bom.json", "DB_PASSWORD"), "needs-push");
+    assert_eq!(outcome_of(&json, "bom.yaml", "DB_PASSWORD"), "fixed");
+    let run = common::ecsguard_in(dir.path(), &["fix", ".", "--apply"]);
+    assert_eq!(run.code, 1, "bom.json still needs a push: {}", run.stdout);
+    let yaml = std::fs::read_to_string(dir.path().join("bom.yaml")).expect("read");
+    assert!(
+        yaml.starts_with('\u{feff}')
+            && yaml.contains("ExecutionRoleArn: !GetAtt TExecutionRole.Arn"),
+        "{yaml}"
+    );
+}

@@ -472,9 +472,12 @@ pub fn plan(
         }
         // The grant: what this container's moves read (stored or planned).
         if let (false, Some(span)) = (resources.is_empty(), container_span) {
-            let text = texts
-                .entry(file.clone())
-                .or_insert_with(|| std::fs::read_to_string(&file).unwrap_or_default());
+            let text = texts.entry(file.clone()).or_insert_with(|| {
+                let full = std::fs::read_to_string(&file).unwrap_or_default();
+                full.strip_prefix('\u{feff}')
+                    .map(str::to_owned)
+                    .unwrap_or(full)
+            });
             let (_, anchor) = iam::task_definition_of(Path::new(&file), text, span);
             let entry = grants
                 .entry((file.clone(), family.clone(), anchor))
@@ -609,7 +612,10 @@ pub fn plan(
         }
         resources.sort();
         resources.dedup();
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let full = std::fs::read_to_string(&file).unwrap_or_default();
+        // Spans start after a byte-order mark; so do the grant's edits.
+        let bom = if full.starts_with('\u{feff}') { 3 } else { 0 };
+        let text = full[bom..].to_owned();
         let kms = settings.store.kms_key_id.as_ref().map(|k| {
             if k.starts_with("arn:") {
                 k.clone()
@@ -636,8 +642,14 @@ pub fn plan(
                 )
             };
             if let (Some(patch), Some(grant)) = (patch, grant) {
-                patch.edits.extend(grant.edits);
-                patch.realign.extend(grant.realign);
+                patch.edits.extend(grant.edits.into_iter().map(|mut e| {
+                    e.start += bom;
+                    e.end += bom;
+                    e
+                }));
+                patch
+                    .realign
+                    .extend(grant.realign.into_iter().map(|(a, b)| (a + bom, b + bom)));
                 written = Some(grant.what);
             }
         }
@@ -914,8 +926,33 @@ fn patch_file(path: &Path, moves: &[ContainerMove]) -> Result<FilePatch, String>
             path.display()
         ));
     }
-    let text = std::fs::read_to_string(path)
+    let full = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {} again to rewrite it: {e}", path.display()))?;
+    // The scanner reads past a byte-order mark, so its spans start after it:
+    // the edits are made on the text after it, and moved past it at the end.
+    const BOM: &str = "\u{feff}";
+    let bom = if full.starts_with(BOM) { BOM.len() } else { 0 };
+    let mut patch = patch_text(path, &full[bom..], moves)?;
+    if bom > 0 {
+        for e in &mut patch.edits {
+            e.start += bom;
+            e.end += bom;
+        }
+        for r in patch
+            .secret_ranges
+            .iter_mut()
+            .chain(patch.realign.iter_mut())
+        {
+            r.0 += bom;
+            r.1 += bom;
+        }
+        patch.original = full;
+    }
+    Ok(patch)
+}
+
+fn patch_text(path: &Path, text: &str, moves: &[ContainerMove]) -> Result<FilePatch, String> {
+    let text = text.to_owned();
     let kind = FileKind::of(path);
     let mut patch = FilePatch {
         path: path.to_path_buf(),
