@@ -559,3 +559,25 @@ fn a_byte_order_mark_is_kept_and_does_not_stop_the_fix() {
         "{yaml}"
     );
 }
+
+/// A variable already in `secrets` is not added a second time, and an
+/// unreadable file is named with its line in the plan.
+#[test]
+fn a_name_already_in_secrets_is_manual_and_errors_name_their_place() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "both.json",
+        r#"{"family": "both", "containerDefinitions": [{"name": "c", "environment": [{"name": "DB_PASSWORD", "value": "Pl4nted-both-Pw-1"}], "secrets": [{"name": "DB_PASSWORD", "valueFrom": "/x/db"}]}]}"#,
+    );
+    common::write(
+        dir.path(),
+        "bad.json",
+        "{\"family\": \"bad\",\n \"containerDefinitions\": [{\"name\": \"c\", \"environment\": [\n",
+    );
+    let run = common::ecsguard_in(dir.path(), &["fix", "."]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("error: ./bad.json:"), "{}", run.stdout);
+    let json = plan_json(dir.path());
+    assert_eq!(outcome_of(&json, "both.json", "DB_PASSWORD"), "manual");
+}

@@ -265,6 +265,29 @@ fn object_edits(
     let existing = attrs
         .iter()
         .find(|a| a.name.is_some_and(|n| n.eq_ignore_ascii_case("secrets")));
+    // A name already in `secrets` would be there twice.
+    if let Some(Expression::Array(a)) = existing.map(|e| e.value) {
+        for item in a.iter() {
+            let Expression::Object(o) = item else {
+                continue;
+            };
+            let name = o
+                .iter()
+                .find(|(k, _)| key_name(k).is_some_and(|n| n.eq_ignore_ascii_case("name")))
+                .and_then(|(_, v)| range(v.expr()))
+                .map(|(s, e)| &text[s..e]);
+            if let Some(name) = name {
+                if entries
+                    .iter()
+                    .any(|e| e.contains(&format!("name = {name},")))
+                {
+                    return Err(format!(
+                        "{name} is also in secrets: remove the environment entry by hand, keeping the reference that is right"
+                    ));
+                }
+            }
+        }
+    }
     if let Some(secrets) = existing {
         let Expression::Array(a) = secrets.value else {
             return Err("`secrets` is not a list written here: add the entries by hand".into());

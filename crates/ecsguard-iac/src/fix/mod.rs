@@ -1034,6 +1034,24 @@ fn tree_edits(
     // a list would be stored as its JSON text, and a Terraform interpolation
     // in a heredoc would be frozen at its value of today.
     let terraform = FileKind::of(path) == Some(FileKind::Terraform);
+    // A name already in `secrets` would be there twice: which one is right
+    // is for a person to say.
+    let existing: Vec<String> = container
+        .get("secrets")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s.get("name").and_then(Node::as_str).map(str::to_owned))
+        .collect();
+    for &i in &removed {
+        if let Some(name) = items[i].get("name").and_then(Node::as_str) {
+            if existing.iter().any(|e| e == name) {
+                return Err(format!(
+                    "{name} is also in secrets: remove the environment entry by hand, keeping the reference that is right"
+                ));
+            }
+        }
+    }
     for &i in &removed {
         let item = &items[i];
         if let NewValue::Text(_) = value_from_of(item)? {

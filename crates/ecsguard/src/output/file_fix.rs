@@ -32,6 +32,19 @@ pub fn diff(patch: &FilePatch) -> String {
         .to_string()
 }
 
+/// `file:line[:column]` of an input error.
+fn place_of(e: &ecsguard_core::InputError) -> String {
+    match &e.source {
+        ecsguard_core::ErrorSource::File { file, line, column } => match column {
+            Some(c) => format!("{file}:{line}:{c}"),
+            None => format!("{file}:{line}"),
+        },
+        ecsguard_core::ErrorSource::Live { arn, region, .. } => {
+            arn.clone().or_else(|| region.clone()).unwrap_or_default()
+        }
+    }
+}
+
 fn place(p: &ecsguard_iac::fix::Planned) -> String {
     let f = &p.finding;
     let at = match &f.location {
@@ -101,7 +114,7 @@ pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
         let _ = writeln!(out, "           {}", clean(&note.policy));
     }
     for e in &plan.errors {
-        let _ = writeln!(out, "error: {}", clean(&e.message));
+        let _ = writeln!(out, "error: {}: {}", clean(&place_of(e)), clean(&e.message));
     }
     for e in outcome.push_errors {
         let _ = writeln!(out, "error: {}; no file was changed", clean(e));
@@ -177,7 +190,7 @@ pub fn json(plan: &FixPlan, outcome: &Outcome<'_>) -> serde_json::Value {
             "keys": p.entries.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "journal": outcome.journal.map(|j| j.display().to_string()),
-        "errors": plan.errors.iter().map(|e| e.message.clone())
+        "errors": plan.errors.iter().map(|e| format!("{}: {}", place_of(e), e.message))
             .chain(outcome.push_errors.iter().cloned())
             .chain(outcome.write_error.map(str::to_owned))
             .collect::<Vec<_>>(),
