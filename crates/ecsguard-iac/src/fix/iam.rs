@@ -34,20 +34,47 @@ pub fn task_definition_of(
     text: &str,
     container: (u32, u32),
 ) -> (ExecutionRole, Option<u32>) {
-    let found = match FileKind::of(path) {
-        Some(FileKind::Terraform) => terraform(text, container),
-        Some(FileKind::Yaml) => crate::yaml::parse(text)
-            .ok()
-            .and_then(|docs| docs.iter().find_map(|d| in_tree(d, container, text))),
-        Some(FileKind::Json) => crate::json::parse(text)
-            .ok()
-            .flatten()
-            .and_then(|root| in_tree(&root, container, text)),
-        _ => None,
-    };
-    match found {
-        Some((role, at)) => (role, Some(at)),
-        None => (ExecutionRole::Unknown, None),
+    Parsed::new(path, text).task_definition_of(text, container)
+}
+
+/// A file parsed once, for every container asked about in it.
+pub enum Parsed {
+    Terraform(Body),
+    Tree(Vec<Node>),
+    Nothing,
+}
+
+impl Parsed {
+    pub fn new(path: &Path, text: &str) -> Self {
+        match FileKind::of(path) {
+            Some(FileKind::Terraform) => hcl_edit::parser::parse_body(text)
+                .map(Parsed::Terraform)
+                .unwrap_or(Parsed::Nothing),
+            Some(FileKind::Yaml) => crate::yaml::parse(text)
+                .map(Parsed::Tree)
+                .unwrap_or(Parsed::Nothing),
+            Some(FileKind::Json) => match crate::json::parse(text) {
+                Ok(Some(root)) => Parsed::Tree(vec![root]),
+                _ => Parsed::Nothing,
+            },
+            _ => Parsed::Nothing,
+        }
+    }
+
+    pub fn task_definition_of(
+        &self,
+        text: &str,
+        container: (u32, u32),
+    ) -> (ExecutionRole, Option<u32>) {
+        let found = match self {
+            Parsed::Terraform(body) => find_block(body, text, container),
+            Parsed::Tree(docs) => docs.iter().find_map(|d| in_tree(d, container, text)),
+            Parsed::Nothing => None,
+        };
+        match found {
+            Some((role, at)) => (role, Some(at)),
+            None => (ExecutionRole::Unknown, None),
+        }
     }
 }
 
@@ -117,11 +144,6 @@ fn shown(node: &Node, text: &str) -> String {
             .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
             .unwrap_or_default(),
     }
-}
-
-fn terraform(text: &str, container: (u32, u32)) -> Option<(ExecutionRole, u32)> {
-    let body = hcl_edit::parser::parse_body(text).ok()?;
-    find_block(&body, text, container)
 }
 
 fn find_block(body: &Body, text: &str, container: (u32, u32)) -> Option<(ExecutionRole, u32)> {

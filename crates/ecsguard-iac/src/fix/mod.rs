@@ -166,20 +166,31 @@ impl FilePatch {
                 after_edits.push(m);
             }
         }
-        let hide = |text: String| -> String {
-            let mut text = text;
-            for v in &self.secret_texts {
-                let raw = v.expose();
-                // As written, and as JSON escapes it.
-                let escaped = serde_json::to_string(raw).unwrap_or_default();
-                let escaped = escaped.trim_matches('"');
-                for form in [raw, escaped] {
-                    if !form.is_empty() && text.contains(form) {
-                        text = text.replace(form, "<redacted>");
-                    }
+        // Every form of every value, in one pass (leftmost-longest, so a value
+        // inside another is not half hidden).
+        let mut forms: Vec<String> = Vec::new();
+        for v in &self.secret_texts {
+            let raw = v.expose();
+            let escaped = serde_json::to_string(raw).unwrap_or_default();
+            for form in [raw, escaped.trim_matches('"')] {
+                if !form.is_empty() {
+                    forms.push(form.to_owned());
                 }
             }
-            text
+        }
+        let matcher = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&forms)
+            .ok();
+        let hide = |text: String| -> String {
+            if forms.is_empty() {
+                return text;
+            }
+            match &matcher {
+                Some(m) => m.replace_all(&text, &vec!["<redacted>"; forms.len()]),
+                // Never shown unredacted.
+                None => "<the diff cannot be shown redacted>\n".to_owned(),
+            }
         };
         (hide(before), hide(self.finish(&after_edits)))
     }
@@ -313,7 +324,7 @@ pub fn plan(
     // Keyed by file, family and where the task definition starts: two task
     // definitions of one family (in one file) each get their own grant.
     let mut grants: BTreeMap<(String, String, Option<u32>), Grant> = BTreeMap::new();
-    let mut texts: HashMap<String, String> = HashMap::new();
+    let mut texts: HashMap<String, (String, iam::Parsed)> = HashMap::new();
     let mut claimed: HashMap<String, Spans> = HashMap::new();
     let mut collided: std::collections::HashSet<Spans> = std::collections::HashSet::new();
     for ((file, family, _container), candidates) in by_container {
@@ -472,13 +483,16 @@ pub fn plan(
         }
         // The grant: what this container's moves read (stored or planned).
         if let (false, Some(span)) = (resources.is_empty(), container_span) {
-            let text = texts.entry(file.clone()).or_insert_with(|| {
+            let (text, parsed) = texts.entry(file.clone()).or_insert_with(|| {
                 let full = std::fs::read_to_string(&file).unwrap_or_default();
-                full.strip_prefix('\u{feff}')
+                let text = full
+                    .strip_prefix('\u{feff}')
                     .map(str::to_owned)
-                    .unwrap_or(full)
+                    .unwrap_or(full);
+                let parsed = iam::Parsed::new(Path::new(&file), &text);
+                (text, parsed)
             });
-            let (_, anchor) = iam::task_definition_of(Path::new(&file), text, span);
+            let (_, anchor) = parsed.task_definition_of(text, span);
             let entry = grants
                 .entry((file.clone(), family.clone(), anchor))
                 .or_insert_with(|| (span, Vec::new()));
@@ -508,8 +522,15 @@ pub fn plan(
         }
     }
     for (file, moves) in per_file {
-        // One container at a time: one that cannot be rewritten is manual,
-        // and the others in the file are still fixed.
+        // All containers of the file at once (one parse); when one cannot be
+        // rewritten, one at a time, so that it alone is manual.
+        if moves.is_empty() {
+            continue;
+        }
+        if let Ok(patch) = patch_file(Path::new(&file), &moves) {
+            plan.files.push(patch);
+            continue;
+        }
         let mut merged: Option<FilePatch> = None;
         for m in &moves {
             match patch_file(Path::new(&file), std::slice::from_ref(m)) {
