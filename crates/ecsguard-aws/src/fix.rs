@@ -752,20 +752,7 @@ async fn apply(
                     journal.services.len() - 1
                 }
             };
-            clients
-                .ecs
-                .update_service()
-                .cluster(&s.cluster)
-                .service(&s.service)
-                .task_definition(&new_arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    message(
-                        &format!("cannot update service {} in {}", s.service, s.cluster),
-                        &e,
-                    )
-                })?;
+            point_service(&clients.ecs, &s.cluster, &s.service, &new_arn).await?;
             journal.services[at].updated = true;
             steps.finished(journal, path)?;
         }
@@ -1522,6 +1509,23 @@ async fn delete_role(clients: &Clients, name: &str) -> Result<(), String> {
     }
 }
 
+/// Points a service at a task definition.
+async fn point_service(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+) -> Result<(), String> {
+    ecs.update_service()
+        .cluster(cluster)
+        .service(service)
+        .task_definition(task_definition)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| message(&format!("cannot update service {service} in {cluster}"), &e))
+}
+
 /// What `rollback` did.
 #[derive(Debug, Default)]
 pub struct RollbackReport {
@@ -1600,26 +1604,15 @@ pub async fn rollback(
                 continue;
             }
         }
-        match clients
-            .ecs
-            .update_service()
-            .cluster(&s.cluster)
-            .service(&s.service)
-            .task_definition(&s.previous)
-            .send()
-            .await
-        {
-            Ok(_) => {
+        match point_service(&clients.ecs, &s.cluster, &s.service, &s.previous).await {
+            Ok(()) => {
                 s.updated = false;
                 out.actions.push(format!(
                     "service {} in {} points at {} again",
                     s.service, s.cluster, s.previous
                 ));
             }
-            Err(e) => out.errors.push(message(
-                &format!("cannot roll back service {}", s.service),
-                &e,
-            )),
+            Err(e) => out.errors.push(e),
         }
     }
     // Services the fix did not move but that run its revision now (moved by
@@ -1635,23 +1628,14 @@ pub async fn rollback(
                     {
                         continue;
                     }
-                    match clients
-                        .ecs
-                        .update_service()
-                        .cluster(&s.cluster)
-                        .service(&s.service)
-                        .task_definition(&journal.old_arn)
-                        .send()
+                    match point_service(&clients.ecs, &s.cluster, &s.service, &journal.old_arn)
                         .await
                     {
-                        Ok(_) => out.actions.push(format!(
+                        Ok(()) => out.actions.push(format!(
                             "service {} in {} (moved to the fix's revision outside the fix) points at {} again",
                             s.service, s.cluster, journal.old_arn
                         )),
-                        Err(e) => out.errors.push(message(
-                            &format!("cannot roll back service {}", s.service),
-                            &e,
-                        )),
+                        Err(e) => out.errors.push(e),
                     }
                 }
             }

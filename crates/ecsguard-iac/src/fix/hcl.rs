@@ -539,16 +539,15 @@ pub(super) struct Grant {
 /// execution role is declared in the same module (or missing: then a role
 /// is declared too and set on the task definition). `None` when the role
 /// lives elsewhere.
-pub(super) fn grant(
-    path: &Path,
-    text: &str,
-    container: (u32, u32),
-    role: &super::iam::ExecutionRole,
-    resources: &[String],
-    kms: Option<&str>,
-    family: &str,
-) -> Option<Grant> {
+pub(super) fn grant(path: &Path, text: &str, need: &super::Need<'_>) -> Option<Grant> {
     use super::iam::ExecutionRole;
+    let super::Need {
+        container,
+        role,
+        resources,
+        kms,
+        family,
+    } = *need;
     let body = hcl_edit::parser::parse_body(text).ok()?;
     let block = body.iter().find_map(|s| match s {
         Structure::Block(b)

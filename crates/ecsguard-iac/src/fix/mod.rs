@@ -236,6 +236,17 @@ pub struct IamNote {
     pub written: Option<String>,
 }
 
+/// What a task definition's grant must cover, to be written in its file.
+#[derive(Clone, Copy)]
+struct Need<'a> {
+    /// A container of the task definition (byte span).
+    container: (u32, u32),
+    role: &'a iam::ExecutionRole,
+    resources: &'a [String],
+    kms: Option<&'a str>,
+    family: &'a str,
+}
+
 #[derive(Debug, Clone)]
 pub struct FixSettings {
     pub scan: ScanOptions,
@@ -649,18 +660,17 @@ pub fn plan(
         let kind = FileKind::of(Path::new(&file));
         if matches!(kind, Some(FileKind::Terraform | FileKind::Yaml)) {
             let patch = plan.files.iter_mut().find(|p| p.path == Path::new(&file));
+            let need = Need {
+                container,
+                role: &role,
+                resources: &resources,
+                kms: kms.as_deref(),
+                family: &family,
+            };
             let grant = if kind == Some(FileKind::Yaml) {
-                yaml::grant(&text, container, &role, &resources, kms.as_deref(), &family)
+                yaml::grant(&text, &need)
             } else {
-                hcl::grant(
-                    Path::new(&file),
-                    &text,
-                    container,
-                    &role,
-                    &resources,
-                    kms.as_deref(),
-                    &family,
-                )
+                hcl::grant(Path::new(&file), &text, &need)
             };
             if let (Some(patch), Some(grant)) = (patch, grant) {
                 patch.edits.extend(grant.edits.into_iter().map(|mut e| {

@@ -207,15 +207,15 @@ fn cfn_resource(arn: &str) -> String {
 /// The grant, written into a CloudFormation YAML template when the
 /// execution role is a role of the same template (`!GetAtt Role.Arn`), or
 /// missing (then a role is declared and set). `None` otherwise.
-pub(super) fn grant(
-    text: &str,
-    container: (u32, u32),
-    role: &super::iam::ExecutionRole,
-    resources: &[String],
-    kms: Option<&str>,
-    family: &str,
-) -> Option<super::hcl::Grant> {
+pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::hcl::Grant> {
     use super::iam::ExecutionRole;
+    let super::Need {
+        container,
+        role,
+        resources,
+        kms,
+        family,
+    } = *need;
     let docs = crate::yaml::parse(text).ok()?;
     let root = docs.first()?;
     let (_, res) = root.get_entry("Resources")?;
