@@ -581,3 +581,18 @@ fn a_name_already_in_secrets_is_manual_and_errors_name_their_place() {
     let json = plan_json(dir.path());
     assert_eq!(outcome_of(&json, "both.json", "DB_PASSWORD"), "manual");
 }
+
+/// A YAML value with an anchor that an alias reuses is manual, and nothing
+/// is pushed for it (the rewrite would break the alias after the push).
+#[test]
+fn a_yaml_anchor_on_a_value_is_manual_before_anything_is_pushed() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "t.yaml",
+        "Resources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions:\n        - Name: c\n          Image: c\n          Environment:\n            - Name: DB_PASSWORD\n              Value: &pw Pl4nted-anchor-Pw-1\n            - Name: OTHER_PASSWORD\n              Value: *pw\n",
+    );
+    let json = plan_json(dir.path());
+    assert_eq!(outcome_of(&json, "t.yaml", "DB_PASSWORD"), "manual");
+    assert_eq!(json["pushes"].as_array().map(Vec::len), Some(0), "{json}");
+}

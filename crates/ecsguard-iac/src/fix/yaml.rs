@@ -80,6 +80,13 @@ fn secret_item(
     let at = before
         .rfind(key.as_str())
         .ok_or_else(|| "cannot find the value's key".to_owned())?;
+    // An anchor (`&name`) or alias (`*name`) ties the value to other places.
+    let between = &before[at + key.len()..];
+    if between.contains(['&', '*']) || text[vs..ve].starts_with(['&', '*']) {
+        return Err(
+            "the value is a YAML anchor or alias used elsewhere: move the variable by hand".into(),
+        );
+    }
     let encoded = value_from.json();
     let mut out = format!(
         "{}{key}From{}{encoded}{}",
