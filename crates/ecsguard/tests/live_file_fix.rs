@@ -319,6 +319,12 @@ fn a_failure_between_storing_and_writing_leaves_the_files_untouched() {
     );
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("does not parse"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("not written: the run stopped before writing any file"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(shape_files(dir.path()), files, "no file was changed");
     let journals: Vec<PathBuf> = std::fs::read_dir(dir.path().join(".ecsguard/journal"))
         .expect("journal dir")

@@ -21,6 +21,13 @@ pub struct Outcome<'a> {
     pub journal: Option<&'a Path>,
 }
 
+impl Outcome<'_> {
+    /// The push or the write failed: nothing was written.
+    pub fn failed(&self) -> bool {
+        self.write_error.is_some() || !self.push_errors.is_empty()
+    }
+}
+
 /// The redacted unified diff of one file.
 pub fn diff(patch: &FilePatch) -> String {
     let (before, after) = patch.redacted_texts();
@@ -83,6 +90,12 @@ pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
         if let Some(v) = &p.value_from {
             let _ = writeln!(out, "           valueFrom {}", clean(v));
         }
+        if outcome.apply && outcome.failed() && p.outcome == OutcomeKind::Fixed {
+            let _ = writeln!(
+                out,
+                "           not written: the run stopped before writing any file"
+            );
+        }
     }
     for note in &plan.iam {
         if let Some(done) = &note.written {
@@ -136,7 +149,7 @@ pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
         plan.iam.iter().filter(|n| n.written.is_none()).count(),
         if !outcome.apply {
             "plan only: pass --apply to write the files (and --push to store the literal values first)".to_owned()
-        } else if outcome.write_error.is_some() || !outcome.push_errors.is_empty() {
+        } else if outcome.failed() {
             "nothing was written".to_owned()
         } else {
             format!("{} file(s) written", outcome.written.len())
@@ -149,7 +162,7 @@ pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
 pub fn json(plan: &FixPlan, outcome: &Outcome<'_>) -> serde_json::Value {
     json!({
         "version": 1,
-        "applied": outcome.apply && outcome.write_error.is_none() && outcome.push_errors.is_empty(),
+        "applied": outcome.apply && !outcome.failed(),
         "files": plan.files.iter().map(|p| json!({
             "path": p.path.display().to_string(),
             "diff": diff(p),
@@ -168,6 +181,7 @@ pub fn json(plan: &FixPlan, outcome: &Outcome<'_>) -> serde_json::Value {
                 "variable": p.finding.variable,
                 "rule": p.finding.rule.as_str(),
                 "outcome": p.outcome.as_str(),
+                "written": p.outcome == OutcomeKind::Fixed && outcome.apply && !outcome.failed(),
                 "reason": p.reason,
                 "store_name": p.store_name,
                 "value_from": p.value_from,
