@@ -68,6 +68,21 @@ fn the_plan_shows_redacted_diffs_and_an_outcome_for_every_finding() {
         assert_eq!(f["outcome"], expected, "{f}");
     }
     no_value_in("the JSON plan", &json.to_string());
+    // A role declared for a task definition that had none also reads the
+    // secrets its containers had already.
+    let main_diff = json["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["path"].as_str().unwrap_or("").ends_with("main.tf"))
+        .and_then(|f| f["diff"].as_str())
+        .unwrap_or("");
+    assert!(
+        main_diff.lines().any(|l| l.starts_with('+')
+            && l.contains("Resource =")
+            && l.contains("parameter/existing")),
+        "{main_diff}"
+    );
     insta::assert_json_snapshot!("file_fix_plan_json", json);
 }
 

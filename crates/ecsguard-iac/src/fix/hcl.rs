@@ -494,6 +494,15 @@ fn scan_line(line: &str, mut depth: i32) -> (i32, Option<usize>) {
     (depth, eq)
 }
 
+/// The IAM resource of a `valueFrom` already written: a secret's ARN
+/// without its key part, a parameter's ARN (a bare name as an ARN pattern).
+pub(super) fn secret_resource(value_from: &str) -> Option<String> {
+    if value_from.is_empty() {
+        return None;
+    }
+    Some(super::resource_of(value_from))
+}
+
 /// A one-line HCL list of IAM resources: Terraform expressions as they are,
 /// ARNs as strings.
 fn resource_list(resources: &[String]) -> String {
@@ -649,6 +658,28 @@ pub(super) fn grant(path: &Path, text: &str, need: &super::Need<'_>) -> Option<G
     if declared("aws_iam_role_policy", &policy_name) {
         return None;
     }
+    // A new role must also read the secrets the containers had already.
+    let mut resources: Vec<String> = resources.to_vec();
+    if matches!(role, ExecutionRole::Missing) {
+        let mut exprs: Vec<&Expression> = Vec::new();
+        visit_body(&block.body, &mut |e| exprs.push(e));
+        for e in exprs {
+            let Expression::Object(o) = e else { continue };
+            for (k, v) in o.iter() {
+                if !key_name(k).is_some_and(|n| n == "valueFrom") {
+                    continue;
+                }
+                let existing = match v.expr() {
+                    Expression::String(s) => secret_resource(s.as_str()),
+                    other => range(other).map(|(a, b)| format!("${{{}}}", &text[a..b])),
+                };
+                resources.extend(existing);
+            }
+        }
+        resources.sort();
+        resources.dedup();
+    }
+    let resources = &resources;
     let mut statements = String::new();
     let ssm: Vec<String> = resources
         .iter()

@@ -800,7 +800,7 @@ fn store_reference(expr: &str) -> Option<(NewValue, String)> {
 
 /// The IAM resource a `valueFrom` reads: a parameter's ARN (a bare name
 /// becomes an ARN pattern), or a secret's ARN without the JSON key part.
-fn resource_of(value_from: &str) -> String {
+pub(super) fn resource_of(value_from: &str) -> String {
     if !value_from.starts_with("arn:") {
         return format!(
             "arn:aws:ssm:REGION:ACCOUNT:parameter/{}",

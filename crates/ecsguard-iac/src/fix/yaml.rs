@@ -307,6 +307,30 @@ pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::hcl::Gr
     if declared(&policy_id) {
         return None;
     }
+    // A new role must also read the secrets the containers had already.
+    let mut resources: Vec<String> = resources.to_vec();
+    if matches!(role, ExecutionRole::Missing) {
+        fn walk(n: &Node, out: &mut Vec<String>) {
+            match &n.kind {
+                Kind::Map(entries) => {
+                    for (k, v) in entries {
+                        if k.text == "ValueFrom" {
+                            if let Some(s) = v.as_str() {
+                                out.extend(super::hcl::secret_resource(s));
+                            }
+                        }
+                        walk(v, out);
+                    }
+                }
+                Kind::Seq(items) => items.iter().for_each(|i| walk(i, out)),
+                Kind::Tagged(_, inner) => walk(inner, out),
+                _ => {}
+            }
+        }
+        walk(td, &mut resources);
+        resources.sort();
+        resources.dedup();
+    }
     let ssm: Vec<&String> = resources.iter().filter(|r| r.contains(":ssm:")).collect();
     let sm: Vec<&String> = resources.iter().filter(|r| !r.contains(":ssm:")).collect();
     let mut statements = String::new();
