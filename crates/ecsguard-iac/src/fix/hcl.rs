@@ -666,7 +666,7 @@ pub(super) fn grant(path: &Path, text: &str, need: &super::Need<'_>) -> Option<G
         for e in exprs {
             let Expression::Object(o) = e else { continue };
             for (k, v) in o.iter() {
-                if !key_name(k).is_some_and(|n| n == "valueFrom") {
+                if key_name(k) != Some("valueFrom") {
                     continue;
                 }
                 let existing = match v.expr() {
