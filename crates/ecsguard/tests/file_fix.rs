@@ -611,3 +611,35 @@ fn a_yaml_anchor_on_a_value_is_manual_before_anything_is_pushed() {
     assert_eq!(outcome_of(&json, "t.yaml", "DB_PASSWORD"), "manual");
     assert_eq!(json["pushes"].as_array().map(Vec::len), Some(0), "{json}");
 }
+
+/// A container that also joins in a list from a local: the local's entry is
+/// manual (with where to move it), and the container's own entry still gets
+/// its grant.
+#[test]
+fn a_joined_local_list_does_not_lose_the_grant() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "main.tf",
+        r#"locals {
+  common_env = [{ name = "SHARED_PASSWORD", value = "Pl4nted-shared-Pw-1" }]
+}
+
+resource "aws_ecs_task_definition" "t" {
+  family = "hcl4"
+  container_definitions = jsonencode([
+    {
+      name        = "c"
+      environment = concat(local.common_env, [{ name = "OWN_PASSWORD", value = "Pl4nted-own-Pw-2" }])
+    }
+  ])
+}
+"#,
+    );
+    let json = plan_json(dir.path());
+    assert_eq!(outcome_of(&json, "main.tf", "OWN_PASSWORD"), "needs-push");
+    assert_eq!(outcome_of(&json, "main.tf", "SHARED_PASSWORD"), "manual");
+    let iam = json["iam"].as_array().expect("iam");
+    assert_eq!(iam.len(), 1, "{json}");
+    assert!(iam[0]["written"].as_str().is_some(), "{json}");
+}

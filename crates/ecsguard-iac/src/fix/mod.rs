@@ -351,9 +351,12 @@ pub fn plan(
         };
         let mut moving = ContainerMove::default();
         let mut resources: Vec<(Spans, String)> = Vec::new();
+        // The container as written in place (a value from a local has the
+        // local's spans, or none).
         let container_span = candidates
-            .first()
-            .and_then(|c| c.finding.spans.as_ref())
+            .iter()
+            .filter(|c| c.finding.origin == Origin::InPlace)
+            .find_map(|c| c.finding.spans.as_ref())
             .map(|s| s.container);
         let mut push_entries: BTreeMap<String, Vec<(String, SecretValue, Spans)>> = BTreeMap::new();
         for c in candidates {
@@ -863,12 +866,15 @@ fn why_manual(f: &Finding, file: &str) -> Option<String> {
         Origin::InPlace => {
             let kind = FileKind::of(Path::new(file));
             let tf = kind == Some(FileKind::Terraform) && file.ends_with(".tf");
-            if (tf || matches!(kind, Some(FileKind::Json | FileKind::Yaml))) && f.spans.is_some() {
-                None
-            } else {
-                Some(
+            let supported = tf || matches!(kind, Some(FileKind::Json | FileKind::Yaml));
+            match (supported, f.spans.is_some()) {
+                (true, true) => None,
+                (true, false) => Some(
+                    "the entry is written outside the container (in a local, a variable or a list joined in): move it to secrets there, by hand".into(),
+                ),
+                (false, _) => Some(
                     "rewriting this file type in place is not built yet: move the variable from environment to secrets by hand".into(),
-                )
+                ),
             }
         }
     }
