@@ -115,7 +115,7 @@ pub fn text(plan: &FixPlan, outcome: &Outcome<'_>) -> String {
                 clean(role)
             ),
             ExecutionRole::Missing => "it has no execution role, and ECS reads secrets with it: add one (with AmazonECSTaskExecutionRolePolicy) and attach".to_owned(),
-            ExecutionRole::Unknown => "its execution role is set elsewhere: before deploying, attach to it".to_owned(),
+            ExecutionRole::Unknown => "its execution role is not written in this file (the task definition is elsewhere, or takes it from an input): make sure it has one, since ECS reads secrets with it, and before deploying attach to it".to_owned(),
         };
         let _ = writeln!(
             out,
