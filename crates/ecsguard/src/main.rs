@@ -50,7 +50,32 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// A `--prefix` SSM and Secrets Manager both accept: letters, digits and
+/// `_.-/`, not starting with `aws` or `ssm` (reserved by SSM).
+fn check_prefix(prefix: &str) -> Result<(), String> {
+    let bare = prefix.trim_start_matches('/').to_ascii_lowercase();
+    if prefix.is_empty()
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
+    {
+        return Err(format!(
+            "--prefix {prefix:?}: use letters, digits and _ . - / only"
+        ));
+    }
+    if bare.starts_with("aws") || bare.starts_with("ssm") {
+        return Err(format!(
+            "--prefix {prefix:?}: names starting with aws or ssm are reserved by SSM"
+        ));
+    }
+    Ok(())
+}
+
 fn fix(args: &FixArgs) -> ExitCode {
+    if let Err(e) = check_prefix(&args.prefix) {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::INPUT_ERROR);
+    }
     if !args.aws {
         return fix_files(args);
     }

@@ -144,6 +144,11 @@ fn usage_errors_exit_two() {
         2,
         "--aws takes no paths"
     );
+    for prefix in ["/aws/x", "/ssm", "/a b", ""] {
+        let run = ecsguard(&["fix", "examples", "--prefix", prefix]);
+        assert_eq!(run.code, 2, "--prefix {prefix:?}: {}", run.stderr);
+        assert!(run.stderr.contains("--prefix"), "{}", run.stderr);
+    }
     assert_eq!(ecsguard(&["fix", "--aws", "--format", "sarif"]).code, 2);
 }
 
