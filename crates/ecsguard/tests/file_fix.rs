@@ -643,3 +643,50 @@ resource "aws_ecs_task_definition" "t" {
     assert_eq!(iam.len(), 1, "{json}");
     assert!(iam[0]["written"].as_str().is_some(), "{json}");
 }
+
+/// Comment lines between environment entries stay when an entry moves.
+#[test]
+fn comment_lines_between_entries_stay() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "main.tf",
+        r#"data "aws_ssm_parameter" "a" {
+  name = "/x/a"
+}
+
+resource "aws_ecs_task_definition" "t" {
+  family             = "cmt"
+  execution_role_arn = "arn:aws:iam::1:role/x"
+  container_definitions = jsonencode([
+    {
+      name  = "c"
+      image = "c:1"
+      environment = [
+        # the log level
+        { name = "LOG_LEVEL", value = "info" },
+        { name = "DB_PASSWORD", value = data.aws_ssm_parameter.a.value },
+        /* the region */
+        { name = "REGION", value = "eu-west-1" },
+        { name = "API_PASSWORD", value = data.aws_ssm_parameter.a.value },
+      ]
+    }
+  ])
+}
+"#,
+    );
+    let run = common::ecsguard_in(dir.path(), &["fix", ".", "--apply"]);
+    assert_eq!(run.code, 1, "a grant to attach by hand: {}", run.stdout);
+    let tf = std::fs::read_to_string(dir.path().join("main.tf")).expect("read");
+    assert!(
+        tf.contains("        # the log level\n") && tf.contains("        /* the region */\n"),
+        "{tf}"
+    );
+    assert!(!tf.contains("value = data.aws_ssm_parameter"), "{tf}");
+    let fmt = std::process::Command::new("terraform")
+        .args(["fmt", "-check", "main.tf"])
+        .current_dir(dir.path())
+        .output()
+        .expect("terraform runs");
+    assert!(fmt.status.success());
+}

@@ -230,7 +230,10 @@ fn object_edits(
     if removed.is_empty() {
         return Err(changed());
     }
-    patch.edits.extend(remove_items(list, &items, &removed));
+    // HCL allows a trailing comma, so every removed item can go with its line.
+    patch
+        .edits
+        .extend(remove_items(text, list, &items, &removed, true));
     // The new entries: `{ name = <as written>, valueFrom = "<ARN>" }`.
     let mut entries = Vec::new();
     for &i in &removed {

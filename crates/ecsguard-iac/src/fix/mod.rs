@@ -1115,9 +1115,11 @@ fn tree_edits(
         return Ok(());
     }
     patch.edits.extend(remove_items(
+        text,
         (list.span.start as usize, list.span.end as usize),
         &spans_of(items),
         &removed,
+        false,
     ));
     // The new `secrets` entries, each made from its environment entry.
     let mut new_entries = Vec::new();
@@ -1165,7 +1167,13 @@ mod yaml;
 /// Removes the chosen items of a comma-separated list (a JSON array, an HCL
 /// tuple), keeping the separators and indentation of those that stay.
 /// `list` spans the brackets; `items` are the elements' spans.
-fn remove_items(list: (usize, usize), items: &[(usize, usize)], removed: &[usize]) -> Vec<Edit> {
+fn remove_items(
+    text: &str,
+    list: (usize, usize),
+    items: &[(usize, usize)],
+    removed: &[usize],
+    trailing_comma_ok: bool,
+) -> Vec<Edit> {
     if removed.len() == items.len() {
         return vec![Edit {
             start: list.0 + 1,
@@ -1173,23 +1181,46 @@ fn remove_items(list: (usize, usize), items: &[(usize, usize)], removed: &[usize
             text: String::new(),
         }];
     }
+    // An item alone on its line(s) goes with its line, so comment lines
+    // between items (about the next one) stay.
+    let own_line = |i: usize| -> Option<(usize, usize)> {
+        let (start, end) = items[i];
+        let ls = text[..start].rfind('\n').map_or(0, |p| p + 1);
+        if !text[ls..start].trim().is_empty() {
+            return None;
+        }
+        let nl = end + text[end..].find('\n')?;
+        // Only a comma and a comment may follow it on its line.
+        let rest = text[end..nl].trim_start().trim_start_matches(',').trim();
+        let comment = rest.is_empty() || rest.starts_with('#') || rest.starts_with("//");
+        let next_starts_later = items.get(i + 1).is_none_or(|n| n.0 > nl);
+        (comment && next_starts_later).then_some((ls, nl + 1))
+    };
     let last_kept = (0..items.len())
         .rev()
         .find(|i| !removed.contains(i))
         .unwrap_or(0);
     let mut edits = Vec::new();
-    for &i in removed {
-        if i < last_kept {
-            // Up to the next item: the item, its comma and the space after.
-            edits.push(Edit {
-                start: items[i].0,
-                end: items[i + 1].0,
-                text: String::new(),
-            });
-        }
+    for &i in removed.iter().filter(|&&i| i < last_kept) {
+        let (start, end) = own_line(i).unwrap_or((items[i].0, items[i + 1].0));
+        edits.push(Edit {
+            start,
+            end,
+            text: String::new(),
+        });
     }
-    // The removed items after the last kept one: from the end of that one.
-    if let Some(&last) = removed.iter().filter(|&&i| i > last_kept).max() {
+    // The removed items after the last kept one: each with its line when the
+    // syntax allows the comma left behind and every one has a line of its
+    // own; otherwise from the end of the last kept one.
+    let trailing: Vec<usize> = removed.iter().copied().filter(|&i| i > last_kept).collect();
+    let lines: Vec<Option<(usize, usize)>> = trailing.iter().map(|&i| own_line(i)).collect();
+    if trailing_comma_ok && lines.iter().all(Option::is_some) {
+        edits.extend(lines.into_iter().flatten().map(|(start, end)| Edit {
+            start,
+            end,
+            text: String::new(),
+        }));
+    } else if let Some(&last) = trailing.iter().max() {
         edits.push(Edit {
             start: items[last_kept].1,
             end: items[last].1,
