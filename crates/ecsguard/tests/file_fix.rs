@@ -690,3 +690,20 @@ resource "aws_ecs_task_definition" "t" {
         .expect("terraform runs");
     assert!(fmt.status.success());
 }
+
+/// A value under an `Environment` key written twice (readers keep the last
+/// one) is hidden from the diff too.
+#[test]
+fn a_shadowed_environment_value_is_hidden_from_the_diff() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "t.yaml",
+        "Resources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions:\n        - Name: c\n          Image: c\n          Environment:\n            - Name: OLD_PASSWORD\n              Value: Pl4nted-shadow-Pw-91\n          Environment:\n            - Name: DB_PASSWORD\n              Value: '{{resolve:ssm-secure:/s/db}}'\n",
+    );
+    for format in ["text", "json"] {
+        let run = common::ecsguard_in(dir.path(), &["fix", ".", "--format", format]);
+        assert!(run.stdout.contains("ValueFrom"), "{}", run.stdout);
+        assert!(!run.stdout.contains("Pl4nted-shadow"), "{}", run.stdout);
+    }
+}

@@ -1020,8 +1020,39 @@ fn patch_text(path: &Path, text: &str, moves: &[ContainerMove]) -> Result<FilePa
     for m in moves {
         tree_edits(path, &text, &roots, m, syntax, &mut patch)?;
     }
+    // Every environment value anywhere in the file is hidden from the diff,
+    // also under a key written twice (which readers ignore, but a diff's
+    // context lines would show).
+    for root in &roots {
+        environment_values(root, &mut patch.secret_ranges);
+    }
+    patch.secret_ranges.sort_unstable();
+    patch.secret_ranges.dedup();
     patch.original = text;
     Ok(patch)
+}
+
+/// The spans of every `value` in every `environment` list under `node`.
+fn environment_values(node: &Node, out: &mut Vec<(usize, usize)>) {
+    match &node.kind {
+        Kind::Map(entries) => {
+            for (k, v) in entries {
+                if k.text.eq_ignore_ascii_case("environment") {
+                    for item in v.as_seq().unwrap_or_default() {
+                        for (ik, iv) in item.entries() {
+                            if ik.text.eq_ignore_ascii_case("value") && !iv.span.is_empty() {
+                                out.push((iv.span.start as usize, iv.span.end as usize));
+                            }
+                        }
+                    }
+                }
+                environment_values(v, out);
+            }
+        }
+        Kind::Seq(items) => items.iter().for_each(|i| environment_values(i, out)),
+        Kind::Tagged(_, inner) => environment_values(inner, out),
+        _ => {}
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
