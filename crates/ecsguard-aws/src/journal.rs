@@ -55,6 +55,21 @@ fn short_family(family: &str) -> String {
     ecsguard_core::plan::unique_name(family, 64)
 }
 
+/// Writes a journal atomically (a temporary file, then a rename), making its
+/// folder when missing.
+pub(crate) fn save_json(value: &impl Serialize, path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| format!("cannot encode the journal: {e}"))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// The journal format this build writes and reads.
 pub const JOURNAL_VERSION: u32 = 1;
 
@@ -157,16 +172,7 @@ impl Journal {
 
     /// Writes the journal atomically (a temporary file, then a rename).
     pub fn save(&self, path: &Path) -> Result<(), String> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|e| format!("cannot encode the journal: {e}"))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        save_json(self, path)
     }
 
     pub fn stored(&self, name: &str) -> Option<&Stored> {

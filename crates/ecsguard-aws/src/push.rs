@@ -116,15 +116,7 @@ pub async fn push(
         completed: false,
     };
     let path = journal_dir.join(format!("{account}-{region}-push-{plan_id}.json"));
-    let save = |j: &PushJournal| -> Result<(), String> {
-        std::fs::create_dir_all(journal_dir)
-            .map_err(|e| format!("cannot create {}: {e}", journal_dir.display()))?;
-        let text = serde_json::to_string_pretty(j).map_err(|e| e.to_string())?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("cannot write journal {}: {e}", path.display()))
-    };
+    let save = |j: &PushJournal| crate::journal::save_json(j, &path);
     if let Err(e) = save(&journal) {
         out.errors.push(e);
         return out;

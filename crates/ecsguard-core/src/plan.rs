@@ -304,22 +304,21 @@ pub fn read_policy(kind: &StoreKind, arns: &[String], kms_key_arn: Option<&str>)
     policy_of(&kinds, kms_key_arn)
 }
 
+/// Which store an IAM resource is in, told by its ARN (or by the Terraform
+/// expression that yields it); a parameter unless it is plainly a secret.
+pub fn store_of(resource: &str) -> StoreKind {
+    let ssm = resource.contains(":ssm:") || resource.contains("aws_ssm_parameter.");
+    if !ssm && (resource.contains(":secretsmanager:") || resource.contains("aws_secretsmanager_")) {
+        StoreKind::SecretsManager
+    } else {
+        StoreKind::Ssm
+    }
+}
+
 /// The same for resources of either store, each told apart by its ARN (or
 /// by the Terraform expression that yields it).
 pub fn read_policy_for(resources: &[String], kms_key_arn: Option<&str>) -> String {
-    let kinds: Vec<(StoreKind, &String)> = resources
-        .iter()
-        .map(|r| {
-            let ssm = r.contains(":ssm:") || r.contains("aws_ssm_parameter.");
-            let kind =
-                if !ssm && (r.contains(":secretsmanager:") || r.contains("aws_secretsmanager_")) {
-                    StoreKind::SecretsManager
-                } else {
-                    StoreKind::Ssm
-                };
-            (kind, r)
-        })
-        .collect();
+    let kinds: Vec<(StoreKind, &String)> = resources.iter().map(|r| (store_of(r), r)).collect();
     policy_of(&kinds, kms_key_arn)
 }
 

@@ -9,7 +9,7 @@ use hcl_edit::expr::{Expression, Object, ObjectKey};
 use hcl_edit::structure::{Body, Structure};
 use hcl_edit::Span;
 
-use super::{remove_items, tree_edits, ContainerMove, Edit, FilePatch, Syntax};
+use super::{remove_items, tree_edits, ContainerMove, Edit, FilePatch, Grant, Syntax};
 
 fn visit<'a>(e: &'a Expression, f: &mut dyn FnMut(&'a Expression)) {
     f(e);
@@ -497,15 +497,6 @@ fn scan_line(line: &str, mut depth: i32) -> (i32, Option<usize>) {
     (depth, eq)
 }
 
-/// The IAM resource of a `valueFrom` already written: a secret's ARN
-/// without its key part, a parameter's ARN (a bare name as an ARN pattern).
-pub(super) fn secret_resource(value_from: &str) -> Option<String> {
-    if value_from.is_empty() {
-        return None;
-    }
-    Some(super::resource_of(value_from))
-}
-
 /// A one-line HCL list of IAM resources: Terraform expressions as they are,
 /// ARNs as strings.
 fn resource_list(resources: &[String]) -> String {
@@ -537,14 +528,6 @@ fn ident(name: &str) -> String {
         s.insert(0, '_');
     }
     s
-}
-
-/// A grant written into a file: its edits, the ranges to align again after
-/// them, and what was done.
-pub(super) struct Grant {
-    pub edits: Vec<Edit>,
-    pub realign: Vec<(usize, usize)>,
-    pub what: String,
 }
 
 /// The grant, written in Terraform next to the task definition, when the
@@ -673,7 +656,8 @@ pub(super) fn grant(path: &Path, text: &str, need: &super::Need<'_>) -> Option<G
                     continue;
                 }
                 let existing = match v.expr() {
-                    Expression::String(s) => secret_resource(s.as_str()),
+                    Expression::String(s) if !s.is_empty() => Some(super::resource_of(s.as_str())),
+                    Expression::String(_) => None,
                     other => range(other).map(|(a, b)| format!("${{{}}}", &text[a..b])),
                 };
                 resources.extend(existing);
@@ -686,7 +670,7 @@ pub(super) fn grant(path: &Path, text: &str, need: &super::Need<'_>) -> Option<G
     let mut statements = String::new();
     let ssm: Vec<String> = resources
         .iter()
-        .filter(|r| r.contains(":ssm:") || r.contains("aws_ssm_parameter."))
+        .filter(|r| ecsguard_core::plan::store_of(r) == ecsguard_core::plan::StoreKind::Ssm)
         .cloned()
         .collect();
     let sm: Vec<String> = resources

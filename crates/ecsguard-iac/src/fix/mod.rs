@@ -236,6 +236,14 @@ pub struct IamNote {
     pub written: Option<String>,
 }
 
+/// A grant written into a file: its edits, the ranges to align again after
+/// them, and what was done.
+struct Grant {
+    edits: Vec<Edit>,
+    realign: Vec<(usize, usize)>,
+    what: String,
+}
+
 /// What a task definition's grant must cover, to be written in its file.
 #[derive(Clone, Copy)]
 struct Need<'a> {

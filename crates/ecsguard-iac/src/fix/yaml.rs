@@ -214,7 +214,7 @@ fn cfn_resource(arn: &str) -> String {
 /// The grant, written into a CloudFormation YAML template when the
 /// execution role is a role of the same template (`!GetAtt Role.Arn`), or
 /// missing (then a role is declared and set). `None` otherwise.
-pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::hcl::Grant> {
+pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::Grant> {
     use super::iam::ExecutionRole;
     let super::Need {
         container,
@@ -316,7 +316,9 @@ pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::hcl::Gr
                     for (k, v) in entries {
                         if k.text == "ValueFrom" {
                             if let Some(s) = v.as_str() {
-                                out.extend(super::hcl::secret_resource(s));
+                                if !s.is_empty() {
+                                    out.push(super::resource_of(s));
+                                }
                             }
                         }
                         walk(v, out);
@@ -331,8 +333,10 @@ pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::hcl::Gr
         resources.sort();
         resources.dedup();
     }
-    let ssm: Vec<&String> = resources.iter().filter(|r| r.contains(":ssm:")).collect();
-    let sm: Vec<&String> = resources.iter().filter(|r| !r.contains(":ssm:")).collect();
+    let is_ssm =
+        |r: &&String| ecsguard_core::plan::store_of(r) == ecsguard_core::plan::StoreKind::Ssm;
+    let ssm: Vec<&String> = resources.iter().filter(is_ssm).collect();
+    let sm: Vec<&String> = resources.iter().filter(|r| !is_ssm(r)).collect();
     let mut statements = String::new();
     let i5 = format!("{indent}{unit}{unit}{unit}{unit}");
     for (action, list) in [
@@ -376,7 +380,7 @@ pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::hcl::Gr
         end: at,
         text: format!("{lead}{added}"),
     });
-    Some(super::hcl::Grant {
+    Some(super::Grant {
         edits,
         realign: Vec::new(),
         what: format!("{what}granted {role_id} the values in {policy_id} (AWS::IAM::Policy)"),
