@@ -308,7 +308,14 @@ pub fn read_policy(kind: &StoreKind, arns: &[String], kms_key_arn: Option<&str>)
 /// expression that yields it); a parameter unless it is plainly a secret.
 pub fn store_of(resource: &str) -> StoreKind {
     let ssm = resource.contains(":ssm:") || resource.contains("aws_ssm_parameter.");
-    if !ssm && (resource.contains(":secretsmanager:") || resource.contains("aws_secretsmanager_")) {
+    // A CloudFormation `!Ref` is of a secret declared in the template
+    // (CloudFormation cannot declare a SecureString parameter).
+    let declared_secret = resource.starts_with("!Ref ");
+    if !ssm
+        && (declared_secret
+            || resource.contains(":secretsmanager:")
+            || resource.contains("aws_secretsmanager_"))
+    {
         StoreKind::SecretsManager
     } else {
         StoreKind::Ssm

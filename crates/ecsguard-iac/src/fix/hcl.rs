@@ -123,6 +123,35 @@ pub(super) fn patch(
         )?;
         patch.realign.push(aligned);
     }
+    declare_edits(&body, patch)
+}
+
+/// The stores declared for secret inputs, after the top-level block each
+/// container is written in (its task definition, module or locals block).
+fn declare_edits(body: &Body, patch: &mut FilePatch) -> Result<(), String> {
+    let mut by_block: std::collections::BTreeMap<usize, Vec<&super::declare::Pending>> =
+        Default::default();
+    for p in &patch.pending {
+        let end = body
+            .iter()
+            .filter_map(|s| match s {
+                Structure::Block(b) => range(b),
+                Structure::Attribute(_) => None,
+            })
+            .find(|&(s, e)| s <= p.container.0 && p.container.1 <= e)
+            .map(|(_, e)| e)
+            .ok_or_else(|| "the container is not inside a block".to_owned())?;
+        by_block.entry(end).or_default().push(p);
+    }
+    let mut edits = Vec::new();
+    for (end, pending) in by_block {
+        edits.push(Edit {
+            start: end,
+            end,
+            text: align_depths(&indent_hcl(&super::declare::hcl(&pending)), None),
+        });
+    }
+    patch.edits.extend(edits);
     Ok(())
 }
 
@@ -258,6 +287,21 @@ fn object_edits(
                     "the value is not a plain string here (built from other expressions, or not a string): move it by hand".into(),
                 );
             }
+        }
+        // A declared store is fed by the value as written.
+        if let super::NewValue::Declared(d) = &value_from {
+            let value = o
+                .iter()
+                .find(|(k, _)| key_name(k).is_some_and(|n| n.eq_ignore_ascii_case("value")))
+                .and_then(|(_, v)| range(v.expr()))
+                .ok_or("an environment entry has no value")?;
+            let expr = text[value.0..value.1].trim().to_owned();
+            super::declare::check_hcl(&expr)?;
+            patch.pending.push(super::declare::Pending {
+                declared: d.clone(),
+                expr,
+                container: items[i],
+            });
         }
         let encoded = value_from.hcl();
         entries.push(format!("{{ name = {name}, valueFrom = {encoded} }}"));

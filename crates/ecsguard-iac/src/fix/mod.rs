@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use ecsguard_core::plan::{plan_moves, StoreKind, StoreSettings};
-use ecsguard_core::{EnvValue, Finding, InputError, Origin, ReferenceTarget, SecretValue};
+use ecsguard_core::{EnvValue, Finding, InputError, Origin, SecretValue};
 
 use crate::scan::{scan_for_fix, ScanOptions};
 use crate::source::FileKind;
@@ -89,6 +89,8 @@ pub struct FilePatch {
     /// HCL objects (original spans) whose attributes are aligned again after
     /// the edits, as `terraform fmt` aligns them.
     pub realign: Vec<(usize, usize)>,
+    /// Stores to declare for secret inputs, once the entries are rewritten.
+    pending: Vec<declare::Pending>,
 }
 
 impl FilePatch {
@@ -345,6 +347,7 @@ pub fn plan(
     let mut grants: BTreeMap<(String, String, Option<u32>), Grant> = BTreeMap::new();
     let mut texts: HashMap<String, (String, iam::Parsed)> = HashMap::new();
     let mut claimed: HashMap<String, Spans> = HashMap::new();
+    let mut taken = declare::Taken::default();
     let mut collided: std::collections::HashSet<Spans> = std::collections::HashSet::new();
     for ((file, family, _container), candidates) in by_container {
         let refs: Vec<&Finding> = candidates.iter().map(|c| &c.finding).collect();
@@ -381,6 +384,20 @@ pub fn plan(
                 continue;
             }
             match &c.value {
+                EnvValue::Template(_)
+                    if declare::lang_of(&file) == Some(declare::Lang::Terraform) =>
+                {
+                    // Built from inputs at plan time: a store is fed by the same template.
+                    let d = declared(&mut taken, &file, &family, m, &settings.store);
+                    push_declared(
+                        &mut plan,
+                        &mut moving,
+                        &mut resources,
+                        c.finding,
+                        d,
+                        "a Terraform template (built from other values)",
+                    );
+                }
                 EnvValue::Literal(v) | EnvValue::Template(v) => {
                     if matches!(c.value, EnvValue::Template(_)) {
                         plan.planned.push(manual(
@@ -479,15 +496,25 @@ pub fn plan(
                         });
                         continue;
                     }
-                    let reason = match &r.target {
-                        ReferenceTarget::Secret(_) | ReferenceTarget::Sensitive(_) => format!(
-                            "the value comes from `{}`: declare a store fed by it and read that through secrets (not yet rewritten automatically)",
+                    // A secret input (or any other expression): a store is
+                    // declared beside the task definition, fed by it.
+                    if declare::lang_of(&file).is_some() && !r.expression.starts_with("{{resolve:")
+                    {
+                        let d = declared(&mut taken, &file, &family, m, &settings.store);
+                        let what = format!("`{}`", r.expression);
+                        push_declared(&mut plan, &mut moving, &mut resources, c.finding, d, &what);
+                        continue;
+                    }
+                    let reason = if r.expression.starts_with("{{resolve:secretsmanager:") {
+                        format!(
+                            "the value comes from `{}`, which names the secret without its full ARN, and ECS reads a secret only by its full ARN: add a secrets entry with the secret's ARN by hand",
                             r.expression
-                        ),
-                        _ => format!(
+                        )
+                    } else {
+                        format!(
                             "the value comes from `{}`: move what it refers to into SSM or Secrets Manager and read it through secrets",
                             r.expression
-                        ),
+                        )
                     };
                     plan.planned.push(manual(c.finding, reason));
                 }
@@ -709,6 +736,73 @@ pub fn plan(
     plan
 }
 
+/// The store declared for a secret input of `file`.
+fn declared(
+    taken: &mut declare::Taken,
+    file: &str,
+    family: &str,
+    m: &ecsguard_core::plan::Move,
+    store: &StoreSettings,
+) -> declare::Declared {
+    let lang = declare::lang_of(file).unwrap_or(declare::Lang::Terraform);
+    let id = taken.allocate(file, lang, family, &m.variable);
+    // CloudFormation cannot declare a SecureString parameter.
+    let kind = match lang {
+        declare::Lang::CloudFormation => StoreKind::SecretsManager,
+        declare::Lang::Terraform => store.kind.clone(),
+    };
+    // A Secrets Manager secret per variable: it holds what the expression yields.
+    let name = match (&kind, &m.json_key) {
+        (StoreKind::Ssm, _) => {
+            if m.json_key.is_some() {
+                format!("/{}/{}", m.store_name.trim_start_matches('/'), m.variable)
+            } else {
+                m.store_name.clone()
+            }
+        }
+        (StoreKind::SecretsManager, Some(_)) => format!("{}/{}", m.store_name, m.variable),
+        (StoreKind::SecretsManager, None) => m.store_name.trim_start_matches('/').to_owned(),
+    };
+    declare::Declared {
+        lang,
+        id,
+        kind,
+        name,
+        kms: store.kms_key_id.clone(),
+        about: format!("{} of {family}/{} (ecsguard)", m.variable, m.container),
+    }
+}
+
+/// A finding fixed by a store declared for it.
+fn push_declared(
+    plan: &mut FixPlan,
+    moving: &mut ContainerMove,
+    resources: &mut Vec<(Spans, String)>,
+    finding: Finding,
+    d: declare::Declared,
+    fed_by: &str,
+) {
+    let credential = finding.rule == ecsguard_core::RuleId::KnownCredentialVariable;
+    resources.push((finding.spans.clone(), d.resource()));
+    let value = NewValue::Declared(d.clone());
+    moving.entries.push((finding.clone(), value.clone()));
+    plan.planned.push(Planned {
+        reason: format!(
+            "the value comes from {fed_by}: declared {} fed by it, and the container reads that through secrets{}",
+            d.what(),
+            if credential {
+                "; better still, give the task a role and drop the static keys"
+            } else {
+                ""
+            }
+        ),
+        finding,
+        outcome: OutcomeKind::Fixed,
+        store_name: Some(d.name.clone()),
+        value_from: Some(value.shown()),
+    });
+}
+
 /// A value already read from a store, and the `valueFrom` that reads the
 /// same store through `secrets` (with the IAM resource to grant):
 /// Terraform's `aws_ssm_parameter` `.value` and
@@ -903,6 +997,8 @@ enum NewValue {
     TfExpr(String),
     /// A Terraform string template (`${data.….arn}:key::`).
     TfTemplate(String),
+    /// A store declared in the file for a secret input.
+    Declared(declare::Declared),
 }
 
 impl NewValue {
@@ -911,8 +1007,20 @@ impl NewValue {
         let s = match self {
             NewValue::Text(t) | NewValue::TfTemplate(t) => t.clone(),
             NewValue::TfExpr(e) => format!("${{{e}}}"),
+            NewValue::Declared(d) => match d.lang {
+                declare::Lang::Terraform => d.resource(),
+                declare::Lang::CloudFormation => return format!("{{\"Ref\": \"{}\"}}", d.id),
+            },
         };
         serde_json::to_string(&s).unwrap_or_default()
+    }
+
+    /// As a YAML value (CloudFormation's short `!Ref` for a declared secret).
+    fn yaml(&self) -> String {
+        match self {
+            NewValue::Declared(d) => d.reference(),
+            other => other.json(),
+        }
     }
 
     /// As an HCL expression.
@@ -925,6 +1033,7 @@ impl NewValue {
             }
             NewValue::TfExpr(e) => e.clone(),
             NewValue::TfTemplate(t) => serde_json::to_string(t).unwrap_or_default(),
+            NewValue::Declared(d) => d.reference(),
         }
     }
 
@@ -933,6 +1042,7 @@ impl NewValue {
         match self {
             NewValue::Text(t) | NewValue::TfTemplate(t) => t.clone(),
             NewValue::TfExpr(e) => e.clone(),
+            NewValue::Declared(d) => d.reference(),
         }
     }
 }
@@ -1006,6 +1116,7 @@ fn patch_text(path: &Path, text: &str, moves: &[ContainerMove]) -> Result<FilePa
         secret_ranges: Vec::new(),
         secret_texts: Vec::new(),
         realign: Vec::new(),
+        pending: Vec::new(),
     };
     if kind == Some(FileKind::Terraform) {
         hcl::patch(path, &text, moves, &mut patch)?;
@@ -1028,6 +1139,10 @@ fn patch_text(path: &Path, text: &str, moves: &[ContainerMove]) -> Result<FilePa
     for m in moves {
         tree_edits(path, &text, &roots, m, syntax, &mut patch)?;
     }
+    if !patch.pending.is_empty() {
+        let edit = declare_in_template(&text, &roots, syntax, &patch.pending)?;
+        patch.edits.push(edit);
+    }
     // Every environment value anywhere in the file is hidden from the diff,
     // also under a key written twice (which readers ignore, but a diff's
     // context lines would show).
@@ -1038,6 +1153,73 @@ fn patch_text(path: &Path, text: &str, moves: &[ContainerMove]) -> Result<FilePa
     patch.secret_ranges.dedup();
     patch.original = text;
     Ok(patch)
+}
+
+/// The secrets declared for secret inputs of a CloudFormation template:
+/// after its last resource, indented as its resources are.
+fn declare_in_template(
+    text: &str,
+    roots: &[Node],
+    syntax: Syntax,
+    pending: &[declare::Pending],
+) -> Result<Edit, String> {
+    let no_resources = || "the template has no Resources to declare a secret in".to_owned();
+    let (_, resources) = roots
+        .first()
+        .and_then(|r| r.get_entry("Resources"))
+        .ok_or_else(no_resources)?;
+    let entries = resources.entries();
+    let (first_key, _) = entries.first().ok_or_else(no_resources)?;
+    let (_, last) = entries.last().ok_or_else(no_resources)?;
+    let all: Vec<&declare::Pending> = pending.iter().collect();
+    match syntax {
+        Syntax::Yaml => {
+            let indent = " ".repeat(first_key.pos.column.saturating_sub(1) as usize);
+            if indent.is_empty() {
+                return Err(no_resources());
+            }
+            // After the last resource's last line.
+            let end = last.span.end as usize;
+            let content_end = text[..end].trim_end().len();
+            let at = text[content_end..]
+                .find('\n')
+                .map_or(text.len(), |i| content_end + i + 1);
+            let lead = if at == text.len() && !text.ends_with('\n') {
+                "\n"
+            } else {
+                ""
+            };
+            Ok(Edit {
+                start: at,
+                end: at,
+                text: format!("{lead}{}", declare::yaml(&all, &indent, &indent)),
+            })
+        }
+        Syntax::Json => {
+            // A resource's own indentation, and one level of it (the
+            // difference from the line holding `Resources`).
+            let lead = |line: u32| {
+                let l = text
+                    .lines()
+                    .nth(line.saturating_sub(1) as usize)
+                    .unwrap_or("");
+                l[..l.len() - l.trim_start().len()].to_owned()
+            };
+            let indent = lead(first_key.pos.line);
+            let outer =
+                lead(text[..resources.span.start as usize].matches('\n').count() as u32 + 1);
+            let unit = indent.strip_prefix(outer.as_str()).unwrap_or("  ");
+            let indent = indent.as_str();
+            let unit = if unit.is_empty() { "  " } else { unit };
+            let indent = if indent.is_empty() { "  " } else { indent };
+            let at = last.span.end as usize;
+            Ok(Edit {
+                start: at,
+                end: at,
+                text: declare::json(&all, indent, unit),
+            })
+        }
+    }
 }
 
 /// The spans of every `value` in every `environment` list under `node`.
@@ -1142,6 +1324,32 @@ fn tree_edits(
             }
         }
     }
+    // A declared store is fed by the value as written.
+    for &i in &removed {
+        let item = &items[i];
+        let NewValue::Declared(d) = value_from_of(item)? else {
+            continue;
+        };
+        let (_, value) = value_entry(item)?;
+        let raw = &text[value.span.start as usize..value.span.end as usize];
+        let expr = match (syntax, d.lang) {
+            (Syntax::Yaml, _) => declare::yaml_value_text(text, value).ok_or_else(|| {
+                "the value is written over several lines after its key: declare a store fed by it by hand".to_owned()
+            })?,
+            // JSON in a Terraform heredoc: its string is a template.
+            (Syntax::Json, declare::Lang::Terraform) => {
+                let expr = declare::hcl_of_json_string(raw)?;
+                declare::check_hcl(&expr)?;
+                expr
+            }
+            (Syntax::Json, declare::Lang::CloudFormation) => raw.to_owned(),
+        };
+        patch.pending.push(declare::Pending {
+            declared: d,
+            expr,
+            container: (container.span.start as usize, container.span.end as usize),
+        });
+    }
     if syntax == Syntax::Yaml {
         patch.edits.extend(yaml::patch(
             text,
@@ -1199,6 +1407,7 @@ impl ContainerMove {
     }
 }
 
+mod declare;
 mod hcl;
 pub mod iam;
 mod yaml;

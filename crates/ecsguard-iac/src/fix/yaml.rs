@@ -67,7 +67,13 @@ fn secret_item(
 ) -> Result<(String, usize), String> {
     let (start, end, dash) = item_lines(text, item)?;
     let (key, value) = super::value_entry(item)?;
-    let (vs, ve) = (value.span.start as usize, value.span.end as usize);
+    let (mut vs, ve) = (value.span.start as usize, value.span.end as usize);
+    // A tag (`!Ref`) belongs to the value it replaces.
+    if let Kind::Tagged(..) = value.kind {
+        if !text[vs..].starts_with('!') {
+            vs = text[..vs].rfind('!').unwrap_or(vs);
+        }
+    }
     if value.span.is_empty() || vs < start || ve > end {
         return Err("the value's position is unknown: move the variable by hand".into());
     }
@@ -87,7 +93,7 @@ fn secret_item(
             "the value is a YAML anchor or alias used elsewhere: move the variable by hand".into(),
         );
     }
-    let encoded = value_from.json();
+    let encoded = value_from.yaml();
     let mut out = format!(
         "{}{key}From{}{encoded}{}",
         &before[..at],
@@ -200,7 +206,9 @@ pub(super) fn patch(
 /// A resource ARN as CloudFormation YAML: account and region left open in a
 /// preview become pseudo parameters in a `!Sub`.
 fn cfn_resource(arn: &str) -> String {
-    if arn.contains("REGION") || arn.contains("ACCOUNT") {
+    if arn.starts_with("!Ref ") {
+        arn.to_owned()
+    } else if arn.contains("REGION") || arn.contains("ACCOUNT") {
         let sub = arn
             .replacen("arn:aws:", "arn:${AWS::Partition}:", 1)
             .replacen(":REGION:", ":${AWS::Region}:", 1)
