@@ -33,7 +33,7 @@ fn visit<'a>(e: &'a Expression, f: &mut dyn FnMut(&'a Expression)) {
     }
 }
 
-fn visit_body<'a>(body: &'a Body, f: &mut dyn FnMut(&'a Expression)) {
+pub(super) fn visit_body<'a>(body: &'a Body, f: &mut dyn FnMut(&'a Expression)) {
     for s in body.iter() {
         match s {
             Structure::Attribute(a) => visit(&a.value, f),
@@ -42,7 +42,7 @@ fn visit_body<'a>(body: &'a Body, f: &mut dyn FnMut(&'a Expression)) {
     }
 }
 
-fn key_name(key: &ObjectKey) -> Option<&str> {
+pub(super) fn key_name(key: &ObjectKey) -> Option<&str> {
     match key {
         ObjectKey::Ident(id) => Some(id.as_str()),
         ObjectKey::Expression(Expression::String(s)) => Some(s.as_str()),
@@ -50,7 +50,7 @@ fn key_name(key: &ObjectKey) -> Option<&str> {
     }
 }
 
-fn range(e: &impl Span) -> Option<(usize, usize)> {
+pub(super) fn range(e: &impl Span) -> Option<(usize, usize)> {
     e.span().map(|r| (r.start, r.end))
 }
 
@@ -126,12 +126,35 @@ pub(super) fn patch(
     declare_edits(&body, patch)
 }
 
+/// The declarations of `pending` stores in a `.tf` text.
+pub(super) fn declarations(
+    text: &str,
+    pending: &[super::declare::Pending],
+) -> Result<Vec<Edit>, String> {
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let body = hcl_edit::parser::parse_body(text).map_err(|_| {
+        "the Terraform file does not parse as plain HCL: move the variable by hand".to_owned()
+    })?;
+    declaration_edits(&body, pending)
+}
+
+fn declare_edits(body: &Body, patch: &mut FilePatch) -> Result<(), String> {
+    let edits = declaration_edits(body, &patch.pending)?;
+    patch.edits.extend(edits);
+    Ok(())
+}
+
 /// The stores declared for secret inputs, after the top-level block each
 /// container is written in (its task definition, module or locals block).
-fn declare_edits(body: &Body, patch: &mut FilePatch) -> Result<(), String> {
+fn declaration_edits(
+    body: &Body,
+    pending: &[super::declare::Pending],
+) -> Result<Vec<Edit>, String> {
     let mut by_block: std::collections::BTreeMap<usize, Vec<&super::declare::Pending>> =
         Default::default();
-    for p in &patch.pending {
+    for p in pending {
         let end = body
             .iter()
             .filter_map(|s| match s {
@@ -151,8 +174,7 @@ fn declare_edits(body: &Body, patch: &mut FilePatch) -> Result<(), String> {
             text: align_depths(&indent_hcl(&super::declare::hcl(&pending)), None),
         });
     }
-    patch.edits.extend(edits);
-    Ok(())
+    Ok(edits)
 }
 
 /// The `module` block whose span is `container`, or that holds it.
@@ -684,9 +706,13 @@ pub(super) fn grant(path: &Path, text: &str, need: &super::Need<'_>) -> Option<G
         }
         ExecutionRole::Unknown => return None,
     };
-    let policy_name = format!("{}_ecsguard_secrets", ident(&td_name));
-    if declared("aws_iam_role_policy", &policy_name) {
-        return None;
+    // A later fix of the same task definition adds a policy of its own.
+    let base = format!("{}_ecsguard_secrets", ident(&td_name));
+    let mut policy_name = base.clone();
+    let mut n = 2;
+    while declared("aws_iam_role_policy", &policy_name) {
+        policy_name = format!("{base}_{n}");
+        n += 1;
     }
     // A new role must also read the secrets the containers had already.
     let mut resources: Vec<String> = resources.to_vec();
@@ -741,7 +767,11 @@ pub(super) fn grant(path: &Path, text: &str, need: &super::Need<'_>) -> Option<G
     }
     added.push_str(&format!(
         "\n\nresource \"aws_iam_role_policy\" \"{policy_name}\" {{\nname = {}\nrole = {role_ref}\npolicy = jsonencode({{\nVersion = \"2012-10-17\"\nStatement = [\n{statements}]\n}})\n}}",
-        serde_json::to_string(&format!("ecsguard-secrets-{family}")).unwrap_or_default()
+        serde_json::to_string(&format!(
+            "ecsguard-secrets-{family}{}",
+            policy_name.strip_prefix(&base).unwrap_or_default().replace('_', "-")
+        ))
+        .unwrap_or_default()
     ));
     let generated = align_depths(&indent_hcl(&added), None);
     edits.push(Edit {

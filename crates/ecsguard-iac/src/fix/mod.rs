@@ -348,6 +348,10 @@ pub fn plan(
     let mut texts: HashMap<String, (String, iam::Parsed)> = HashMap::new();
     let mut claimed: HashMap<String, Spans> = HashMap::new();
     let mut taken = declare::Taken::default();
+    let mut users = template::Users::default();
+    // Edits to the `.tf` files whose `templatefile()` calls pass the values
+    // of rewritten template entries, each with the finding it is for.
+    let mut side: BTreeMap<String, Vec<SideEdit>> = BTreeMap::new();
     let mut collided: std::collections::HashSet<Spans> = std::collections::HashSet::new();
     for ((file, family, _container), candidates) in by_container {
         let refs: Vec<&Finding> = candidates.iter().map(|c| &c.finding).collect();
@@ -370,6 +374,17 @@ pub fn plan(
             .find_map(|c| c.finding.spans.as_ref())
             .map(|s| s.container);
         let mut push_entries: BTreeMap<String, Vec<(String, SecretValue, Spans)>> = BTreeMap::new();
+        // Containers read by `file()`/`templatefile()`: the task definition
+        // (and its grant) is where the one call that reads them is.
+        let uses: Vec<template::Use> = if file.ends_with(".tf") {
+            Vec::new()
+        } else {
+            users.of(Path::new(&file)).to_vec()
+        };
+        let grant_site = match uses.as_slice() {
+            [u] => Some((u.tf_file.clone(), (u.call.0 as u32, u.call.1 as u32))),
+            _ => container_span.map(|s| (file.clone(), s)),
+        };
         for c in candidates {
             let Some(m) = moves.iter().find(|m| {
                 m.variable == c.finding.variable
@@ -379,6 +394,133 @@ pub fn plan(
                     .push(manual(c.finding, "no store name could be made".into()));
                 continue;
             };
+            // A template entry whose value is one variable of the one
+            // `templatefile()` that renders it: the entry reads the variable
+            // through secrets, and the call passes the store's ARN instead.
+            if matches!(c.finding.origin, Origin::Computed { .. }) && !file.ends_with(".tf") {
+                let templated: Vec<&template::Use> = uses.iter().filter(|u| u.templated).collect();
+                if let Some(spans) = c.finding.spans.clone() {
+                    if !templated.is_empty() {
+                        let tpl = std::fs::read_to_string(&file).unwrap_or_default();
+                        let tpl = tpl.strip_prefix('\u{feff}').unwrap_or(&tpl);
+                        let entry = tpl
+                            .get(spans.entry.0 as usize..spans.entry.1 as usize)
+                            .unwrap_or_default();
+                        let var = template::sole_variable(tpl, entry);
+                        let passed = var.as_ref().and_then(|name| {
+                            templated[0].vars.iter().find(|(n, ..)| n == name).cloned()
+                        });
+                        let why = match (templated.as_slice(), &var, &passed) {
+                            ([_, _, ..], ..) => Some(format!(
+                                "the template is rendered by {} templatefile() calls ({}): change it for all of them by hand, or give each task definition its own template",
+                                templated.len(),
+                                templated.iter().map(|u| u.tf_file.as_str()).collect::<Vec<_>>().join(", ")
+                            )),
+                            (_, None, _) => Some(
+                                "the value is not one template variable used only here (`\"${name}\"`): move it to secrets by hand, in the template and in the templatefile() call".into(),
+                            ),
+                            (_, Some(name), None) => Some(format!(
+                                "the template variable `{name}` is not passed in the templatefile() call as written (a map from elsewhere?): move it to secrets by hand"
+                            )),
+                            _ => None,
+                        };
+                        if let Some(why) = why {
+                            plan.planned.push(manual(c.finding, why));
+                            continue;
+                        }
+                        let (Some(name), Some((_, vspan, literal))) = (var, passed) else {
+                            continue;
+                        };
+                        let u = templated[0];
+                        let entry_value = NewValue::Text(format!("${{{name}}}"));
+                        let tf_text = std::fs::read_to_string(&u.tf_file).unwrap_or_default();
+                        let mut side_edit = SideEdit {
+                            spans: c.finding.spans.clone(),
+                            edit: Edit {
+                                start: vspan.0,
+                                end: vspan.1,
+                                text: String::new(),
+                            },
+                            pending: None,
+                            secret: literal,
+                        };
+                        match (&c.value, literal) {
+                            (EnvValue::Literal(v), true) => {
+                                let key = m.json_key.clone().unwrap_or_else(|| m.variable.clone());
+                                push_entries.entry(m.store_name.clone()).or_default().push((
+                                    key,
+                                    v.clone(),
+                                    c.finding.spans.clone(),
+                                ));
+                                let (stored_vf, preview_vf) =
+                                    literal_value_from(stored, m, &settings.store.kind);
+                                let vf = stored_vf.clone().unwrap_or(preview_vf);
+                                resources.push((c.finding.spans.clone(), resource_of(&vf)));
+                                side_edit.edit.text = NewValue::Text(vf.clone()).hcl();
+                                if stored_vf.is_some() || settings.preview {
+                                    moving.entries.push((c.finding.clone(), entry_value));
+                                    side.entry(u.tf_file.clone()).or_default().push(side_edit);
+                                }
+                                plan.planned.push(match stored_vf {
+                                    Some(vf) => Planned {
+                                        reason: format!("stored in {}; the template reads `{name}` through secrets, and {} passes the stored ARN as `{name}`", m.store_name, u.tf_file),
+                                        finding: c.finding,
+                                        outcome: OutcomeKind::Fixed,
+                                        store_name: Some(m.store_name.clone()),
+                                        value_from: Some(vf),
+                                    },
+                                    None => Planned {
+                                        reason: format!(
+                                            "a literal in the code ({}, passed to the template as `{name}`): store it with --push (as {} {}), then the template reads it through secrets; rotate it, since it stays in the repository's history",
+                                            u.tf_file,
+                                            store_word(&settings.store.kind),
+                                            m.store_name
+                                        ),
+                                        finding: c.finding,
+                                        outcome: OutcomeKind::NeedsPush,
+                                        store_name: Some(m.store_name.clone()),
+                                        value_from: None,
+                                    },
+                                });
+                            }
+                            _ => {
+                                let expr = tf_text
+                                    .get(vspan.0..vspan.1)
+                                    .unwrap_or_default()
+                                    .trim()
+                                    .to_owned();
+                                if let Err(why) = declare::check_hcl(&expr) {
+                                    plan.planned.push(manual(c.finding, why));
+                                    continue;
+                                }
+                                let d =
+                                    declared(&mut taken, &u.tf_file, &family, m, &settings.store);
+                                side_edit.edit.text = d.reference();
+                                side_edit.pending = Some(declare::Pending {
+                                    declared: d.clone(),
+                                    expr,
+                                    container: u.call,
+                                });
+                                side.entry(u.tf_file.clone()).or_default().push(side_edit);
+                                moving.entries.push((c.finding.clone(), entry_value));
+                                resources.push((c.finding.spans.clone(), d.resource()));
+                                plan.planned.push(Planned {
+                                    reason: format!(
+                                        "the template variable `{name}` comes from an expression in {}: declared {} fed by it; the template reads `{name}` through secrets, and the call passes the store's ARN",
+                                        u.tf_file,
+                                        d.what()
+                                    ),
+                                    finding: c.finding,
+                                    outcome: OutcomeKind::Fixed,
+                                    store_name: Some(d.name.clone()),
+                                    value_from: Some(d.reference()),
+                                });
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
             if let Some(reason) = why_manual(&c.finding, &file) {
                 plan.planned.push(manual(c.finding, reason));
                 continue;
@@ -531,7 +673,8 @@ pub fn plan(
             });
         }
         // The grant: what this container's moves read (stored or planned).
-        if let (false, Some(span)) = (resources.is_empty(), container_span) {
+        if let (false, Some((grant_file, span))) = (resources.is_empty(), grant_site) {
+            let file = grant_file;
             let (text, parsed) = texts.entry(file.clone()).or_insert_with(|| {
                 let full = std::fs::read_to_string(&file).unwrap_or_default();
                 let text = full
@@ -548,7 +691,7 @@ pub fn plan(
             entry.1.extend(resources);
         }
         if !moving.entries.is_empty() {
-            per_file.entry(file).or_default().push(moving);
+            per_file.entry(file.clone()).or_default().push(moving);
         }
     }
 
@@ -568,6 +711,38 @@ pub fn plan(
                 m.entries.retain(|(f, _)| !collided.contains(&f.spans));
             }
             moves.retain(|m| !m.entries.is_empty());
+        }
+    }
+    // A `.tf` file that the template entries' calls are in, and that cannot
+    // be rewritten: those entries stay as they are.
+    for (file, edits) in &side {
+        let ok = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {file} again to rewrite it: {e}"))
+            .and_then(|text| {
+                if text.starts_with('\u{feff}') {
+                    return Err(format!(
+                        "{file} starts with a byte-order mark: move the variable by hand"
+                    ));
+                }
+                let pending: Vec<declare::Pending> =
+                    edits.iter().filter_map(|e| e.pending.clone()).collect();
+                hcl::declarations(&text, &pending).map(|_| ())
+            });
+        if let Err(message) = ok {
+            let dropped: Vec<&Spans> = edits.iter().map(|e| &e.spans).collect();
+            for p in &mut plan.planned {
+                if p.finding.spans.is_some() && dropped.contains(&&p.finding.spans) {
+                    p.outcome = OutcomeKind::Manual;
+                    p.reason.clone_from(&message);
+                    p.value_from = None;
+                }
+            }
+            for moves in per_file.values_mut() {
+                for m in moves.iter_mut() {
+                    m.entries.retain(|(f, _)| !dropped.contains(&&f.spans));
+                }
+                moves.retain(|m| !m.entries.is_empty());
+            }
         }
     }
     for (file, moves) in per_file {
@@ -605,6 +780,27 @@ pub fn plan(
             }
         }
         plan.files.extend(merged);
+    }
+    // The `.tf` side of template entries, for those still rewritten.
+    for (file, edits) in side {
+        let edits: Vec<SideEdit> = edits
+            .into_iter()
+            .filter(|e| {
+                plan.planned.iter().any(|p| {
+                    p.finding.spans.is_some()
+                        && p.finding.spans == e.spans
+                        && (p.outcome == OutcomeKind::Fixed
+                            || (settings.preview && p.outcome == OutcomeKind::NeedsPush))
+                })
+            })
+            .collect();
+        if edits.is_empty() {
+            continue;
+        }
+        // Checked before the templates were patched: it cannot fail here.
+        if let Err(message) = side_patch(&mut plan.files, &file, &edits) {
+            plan.errors.push(InputError::file(&file, 1, None, message));
+        }
     }
     // Only what is still to be rewritten is stored.
     for push in &mut plan.pushes {
@@ -734,6 +930,75 @@ pub fn plan(
     plan.planned
         .sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));
     plan
+}
+
+/// An edit of a `.tf` file made for a template entry: the variable the
+/// `templatefile()` call passes becomes the store's ARN.
+struct SideEdit {
+    spans: Spans,
+    edit: Edit,
+    pending: Option<declare::Pending>,
+    /// Whether what it replaces is a literal value (hidden from the diff).
+    secret: bool,
+}
+
+/// Adds side edits to the file's patch (made when the file has none).
+fn side_patch(files: &mut Vec<FilePatch>, file: &str, edits: &[SideEdit]) -> Result<(), String> {
+    let path = Path::new(file);
+    let canonical = crate::scan::canonical_name(path);
+    let at = match files
+        .iter()
+        .position(|p| p.path == path || crate::scan::canonical_name(&p.path) == canonical)
+    {
+        Some(i) => i,
+        None => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {file} again to rewrite it: {e}"))?;
+            if text.starts_with('\u{feff}') {
+                return Err(format!(
+                    "{file} starts with a byte-order mark: move the variable by hand"
+                ));
+            }
+            files.push(FilePatch {
+                path: path.to_path_buf(),
+                original: text,
+                edits: Vec::new(),
+                secret_ranges: Vec::new(),
+                secret_texts: Vec::new(),
+                realign: Vec::new(),
+                pending: Vec::new(),
+            });
+            files.len() - 1
+        }
+    };
+    let patch = &mut files[at];
+    let pending: Vec<declare::Pending> = edits.iter().filter_map(|e| e.pending.clone()).collect();
+    let declarations = hcl::declarations(&patch.original, &pending)?;
+    for e in edits {
+        patch.edits.push(e.edit.clone());
+        if e.secret {
+            patch.secret_ranges.push((e.edit.start, e.edit.end));
+        }
+    }
+    patch.edits.extend(declarations);
+    Ok(())
+}
+
+/// Where a literal is read from once pushed: the stored ARN (with its JSON
+/// key) when `--push` stored it, and the preview of it.
+fn literal_value_from(
+    stored: &HashMap<String, String>,
+    m: &ecsguard_core::plan::Move,
+    kind: &StoreKind,
+) -> (Option<String>, String) {
+    let stored = stored.get(&m.store_name).map(|arn| match &m.json_key {
+        Some(key) => format!("{arn}:{key}::"),
+        None => arn.clone(),
+    });
+    (
+        stored,
+        preview_value_from(kind, &m.store_name, m.json_key.as_deref()),
+    )
 }
 
 /// The store declared for a secret input of `file`.
@@ -1410,6 +1675,7 @@ impl ContainerMove {
 mod declare;
 mod hcl;
 pub mod iam;
+mod template;
 mod yaml;
 
 /// Removes the chosen items of a comma-separated list (a JSON array, an HCL
@@ -1742,7 +2008,13 @@ pub fn write_all(
                             && file_of(&f.location) == file_of(&p.finding.location)
                     })
                 })
-                .map(|p| format!("{} is still reported after the rewrite", p.finding.variable))
+                .map(|p| {
+                    format!(
+                        "{}: {} is still reported after the rewrite",
+                        file_of(&p.finding.location).unwrap_or("?"),
+                        p.finding.variable
+                    )
+                })
         });
     if let Some(problem) = problem {
         for done in &written {

@@ -311,9 +311,12 @@ pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::Grant> 
         }
         ExecutionRole::Unknown => return None,
     };
-    let policy_id = logical("SecretsPolicy");
-    if declared(&policy_id) {
-        return None;
+    // A later fix of the same task definition adds a policy of its own.
+    let mut policy_id = logical("SecretsPolicy");
+    let mut n = 2;
+    while declared(&policy_id) {
+        policy_id = logical(&format!("SecretsPolicy{n}"));
+        n += 1;
     }
     // A new role must also read the secrets the containers had already.
     let mut resources: Vec<String> = resources.to_vec();
@@ -367,7 +370,18 @@ pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::Grant> 
             cfn_resource(key)
         ));
     }
-    let name = serde_json::to_string(&format!("ecsguard-secrets-{family}")).unwrap_or_default();
+    let suffix = policy_id
+        .strip_prefix(&logical("SecretsPolicy"))
+        .map(|n| {
+            if n.is_empty() {
+                String::new()
+            } else {
+                format!("-{n}")
+            }
+        })
+        .unwrap_or_default();
+    let name =
+        serde_json::to_string(&format!("ecsguard-secrets-{family}{suffix}")).unwrap_or_default();
     added.push_str(&format!(
         "{indent}{policy_id}:\n{indent}{unit}Type: AWS::IAM::Policy\n{indent}{unit}Properties:\n{indent}{unit}{unit}PolicyName: {name}\n{indent}{unit}{unit}Roles:\n{indent}{unit}{unit}{unit}- !Ref {role_id}\n{indent}{unit}{unit}PolicyDocument:\n{indent}{unit}{unit}{unit}Version: '2012-10-17'\n{indent}{unit}{unit}{unit}Statement:\n{statements}"
     ));
