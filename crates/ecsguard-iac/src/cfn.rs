@@ -772,23 +772,9 @@ fn dynamic_reference(s: &str) -> EnvValue {
             continue;
         }
         let name = body.get(service.len() + 1..).unwrap_or_default();
-        // Only the part that names the parameter or secret (and the key
-        // taken); never a version or stage, which say nothing more.
-        let named = match service {
-            "secretsmanager" => match name.find(":SecretString:") {
-                Some(at) => {
-                    let key_end = name[at + ":SecretString:".len()..]
-                        .find(':')
-                        .map_or(name.len(), |k| at + ":SecretString:".len() + k);
-                    &name[..key_end]
-                }
-                None => name,
-            },
-            // `ssm:NAME:VERSION`: an ARN name holds colons of its own.
-            _ if name.starts_with("arn:") => name,
-            _ => name.split(':').next().unwrap_or(name),
-        };
-        let shown = format!("{{{{resolve:{service}:{named}}}}}");
+        // Names, keys, versions and stages only: shown whole, since a fix
+        // must read the same version.
+        let shown = format!("{{{{resolve:{service}:{name}}}}}");
         let why = match service {
             "secretsmanager" => Some("Secrets Manager dynamic reference, resolved into plaintext"),
             "ssm-secure" => Some("SecureString dynamic reference, resolved into plaintext"),

@@ -180,7 +180,44 @@ fn tf_json(resources: &Node, file: &str, out: &mut Outcome) {
             continue;
         };
         let address = format!("aws_ecs_task_definition.{name}");
+        let whole_expression = defs.as_str().and_then(|t| {
+            let inner = t.trim().strip_prefix("${")?.strip_suffix('}')?;
+            // One interpolation spanning the string: an HCL expression.
+            (!inner.contains("${")).then_some(inner)
+        });
         let mut containers = match defs.as_str() {
+            Some(_) if whole_expression.is_some() => {
+                let expr = whole_expression.unwrap_or_default();
+                let Some((mut found, problems)) =
+                    crate::terraform::containers_of_expression(file, expr, u64::MAX)
+                else {
+                    continue;
+                };
+                if found.is_empty() || problems > 0 {
+                    out.errors.push(InputError::file(
+                        file.to_owned(),
+                        defs.pos.line,
+                        Some(defs.pos.column),
+                        format!("{address}: container_definitions: the expression could not be read as container definitions; not scanned"),
+                    ));
+                    continue;
+                }
+                // Its positions are the expression's own: the string's here.
+                let host = extract::file_span(&files, defs);
+                for var in found.iter_mut().flat_map(|c| c.environment.iter_mut()) {
+                    var.location = ecsguard_core::Location::File {
+                        file: file.to_owned(),
+                        line: defs.pos.line,
+                        column: defs.pos.column,
+                    };
+                    var.value_location = None;
+                    var.spans = None;
+                    if let Some(host) = &host {
+                        var.origin = ecsguard_core::Origin::Embedded { host: host.clone() };
+                    }
+                }
+                found
+            }
             // `${…}` holes are not evaluated here: masked, they read as unknown.
             Some(text) => {
                 let (masked, _) = crate::terraform::mask_interpolations(text);

@@ -175,6 +175,19 @@ pub fn scan_module(
         }
     }
     out.files = texts.len();
+    let texts: Vec<(PathBuf, String)> = texts.into_iter().map(|(p, t)| (p.clone(), t)).collect();
+    scan_texts(dir, texts, max_file_size, allowed, &mut out);
+    out
+}
+
+/// Scans a module given its files' texts (see [`scan_module`]).
+fn scan_texts(
+    dir: &Path,
+    texts: Vec<(PathBuf, String)>,
+    max_file_size: u64,
+    allowed: &[PathBuf],
+    out: &mut Outcome,
+) {
     let relevant = texts.iter().any(|(_, t)| {
         MODULE_MARKERS
             .iter()
@@ -188,13 +201,12 @@ pub fn scan_module(
             })
     });
     if !relevant {
-        return out;
+        return;
     }
     let mut sources = Vec::new();
     let tfvars = tfvars_files(dir, allowed);
     let mut json_tfvars = Vec::new();
-    let mut texts: Vec<(PathBuf, String)> =
-        texts.into_iter().map(|(p, t)| (p.clone(), t)).collect();
+    let mut texts = texts;
     for path in tfvars {
         match input::read_text(&path, max_file_size) {
             Ok(text) if is_json_tfvars(&path) => json_tfvars.push((path, text)),
@@ -272,7 +284,31 @@ pub fn scan_module(
     out.errors.extend(module.errors.into_inner());
     out.notes.extend(module.notes.into_inner());
     out.consumed.extend(module.consumed.into_inner());
-    out
+}
+
+/// The containers of `container_definitions = EXPR`, for an expression
+/// written in a `.tf.json` string (`"${jsonencode([…])}"`), read as a
+/// module of its own in the file's folder (its `.tfvars` apply). Positions
+/// are the synthetic text's: the caller moves them to the string's.
+pub(crate) fn containers_of_expression(
+    file: &str,
+    expr: &str,
+    max_file_size: u64,
+) -> Option<(Vec<ecsguard_core::Container>, usize)> {
+    let path = PathBuf::from(file);
+    let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let text = format!(
+        "resource \"aws_ecs_task_definition\" \"json\" {{\n  container_definitions = {expr}\n}}\n"
+    );
+    let mut out = Outcome::default();
+    scan_texts(&dir, vec![(path, text)], max_file_size, &[], &mut out);
+    let problems = out.errors.len();
+    let containers = out
+        .task_definitions
+        .into_iter()
+        .flat_map(|td| td.containers)
+        .collect();
+    Some((containers, problems))
 }
 
 /// The variable files Terraform would load for this folder, in increasing
@@ -979,6 +1015,11 @@ impl<'a> Module<'a> {
             return vec![td(vec![container], family)];
         }
         if source.contains("modules/service") {
+            // The module's own default: `coalesce(var.family, var.name)`.
+            let family = attr("family")
+                .or_else(|| attr("name"))
+                .and_then(|n| n.as_str().map(str::to_owned))
+                .unwrap_or(family);
             return attr("container_definitions")
                 .map(|defs| vec![td(keyed_containers(&defs, &files), family)])
                 .unwrap_or_default();

@@ -248,7 +248,7 @@ Resources:
             row("c", "H", "marked:!Ref Pw"),
             row("c", "I", "lit:mapped-literal-value"),
             row("c", "J", "ref:!ImportValue"),
-            row("c", "K", "secret:{{resolve:ssm-secure:/db/pw}}"),
+            row("c", "K", "secret:{{resolve:ssm-secure:/db/pw:1}}"),
             row("c", "L", "tpl:a-${!Ref AWS::Region}"),
             row("c", "M", "lit:42"),
             row("c", "N", "lit:only-in-prod-value"),

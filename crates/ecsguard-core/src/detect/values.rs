@@ -276,6 +276,33 @@ pub fn is_placeholder(s: &str) -> bool {
             return true;
         }
     }
+    // Words that stand for a value to be filled in: `REPLACE_ME`, `TBD`,
+    // `your-api-key-here`. (`changeme` is not one: it is a default
+    // password, and a committed default password is a finding.)
+    let word: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    const FILL_IN: &[&str] = &[
+        "replaceme",
+        "tobereplaced",
+        "tbd",
+        "todo",
+        "fixme",
+        "placeholder",
+        "setme",
+        "notset",
+        "none",
+        "null",
+        "undefined",
+        "redacted",
+    ];
+    if FILL_IN.contains(&word.as_str())
+        || ((word.starts_with("your") || word.starts_with("insert")) && word.ends_with("here"))
+    {
+        return true;
+    }
     // `****`, `xxxxxxxx`: masked or dummy.
     let mut chars = s.chars();
     if let Some(first) = chars.next() {

@@ -250,10 +250,22 @@ fn placeholders() {
         "xxxxxxxx",
         "%DB_PASS%",
         "",
+        "REPLACE_ME",
+        "replace-me",
+        "TBD",
+        "YOUR_API_KEY_HERE",
+        "insert-token-here",
     ] {
         assert!(is_placeholder(p), "{p}");
     }
-    for p in ["hunter2", "123123", "$ecret!", "P@ssw0rd"] {
+    for p in [
+        "hunter2",
+        "123123",
+        "$ecret!",
+        "P@ssw0rd",
+        "changeme",
+        "yourpasswordisnothere1",
+    ] {
         assert!(!is_placeholder(p), "{p}");
     }
 }

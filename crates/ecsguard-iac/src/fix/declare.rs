@@ -217,7 +217,9 @@ fn camel(s: &str) -> String {
         let mut chars = word.chars();
         if let Some(first) = chars.next() {
             out.push(first.to_ascii_uppercase());
-            out.extend(chars.map(|c| c.to_ascii_lowercase()));
+            // `DB` → `Db`; `TaskDefinition` stays.
+            let shouting = !word.chars().any(|c| c.is_ascii_lowercase());
+            out.extend(chars.map(|c| if shouting { c.to_ascii_lowercase() } else { c }));
         }
     }
     if out.starts_with(|c: char| c.is_ascii_alphabetic()) {
@@ -384,8 +386,34 @@ pub(super) fn json(pending: &[&Pending], indent: &str, unit: &str) -> String {
         out.push_str(&format!(
             ",\n{indent}\"{id}\": {{\n{i2}\"Type\": \"AWS::SecretsManager::Secret\",\n{i2}\"Properties\": {{\n{i3}\"Description\": {about}{kms},\n{i3}\"SecretString\": {expr}\n{i2}}}\n{indent}}}",
             id = d.id,
-            expr = p.expr
+            expr = reindent_tail(&p.expr, &i3)
         ));
+    }
+    out
+}
+
+/// A value written over several lines, moved: its lines after the first
+/// keep their indentation relative to each other, the least indented at
+/// `base`.
+fn reindent_tail(expr: &str, base: &str) -> String {
+    let mut lines = expr.lines();
+    let Some(first) = lines.next() else {
+        return String::new();
+    };
+    let rest: Vec<&str> = lines.collect();
+    let least = rest
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut out = first.to_owned();
+    for l in rest {
+        out.push('\n');
+        if !l.trim().is_empty() {
+            out.push_str(base);
+            out.push_str(&l[least.min(l.len() - l.trim_start().len())..]);
+        }
     }
     out
 }
@@ -404,6 +432,7 @@ mod tests {
         assert_eq!(camel("orders"), "Orders");
         assert_eq!(camel("DB_PASSWORD"), "DbPassword");
         assert_eq!(camel("9"), "Ecsguard9");
+        assert_eq!(camel("TaskDefinition"), "TaskDefinition");
     }
 
     #[test]

@@ -177,6 +177,37 @@ fn declaration_edits(
     Ok(edits)
 }
 
+/// For a container written as a `module` block (cloudposse's
+/// container-definition), the one task definition of the file that reads
+/// that module's output: where its grant goes.
+pub(super) fn module_user(file: &str, container: (u32, u32)) -> Option<(u32, u32)> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let body = hcl_edit::parser::parse_body(&text).ok()?;
+    let span = (container.0 as usize, container.1 as usize);
+    let module = module_block(&body, span)?;
+    let name = module.labels.first()?.as_str();
+    let needle = format!("module.{name}.");
+    let users: Vec<(usize, usize)> = body
+        .iter()
+        .filter_map(|s| match s {
+            Structure::Block(b)
+                if b.ident.as_str() == "resource"
+                    && b.labels
+                        .first()
+                        .is_some_and(|l| l.as_str() == "aws_ecs_task_definition") =>
+            {
+                range(b)
+            }
+            _ => None,
+        })
+        .filter(|&(s, e)| text[s..e].contains(&needle))
+        .collect();
+    match users.as_slice() {
+        [(s, e)] => Some((*s as u32, *e as u32)),
+        _ => None,
+    }
+}
+
 /// The `module` block whose span is `container`, or that holds it.
 fn module_block(body: &Body, container: (usize, usize)) -> Option<&hcl_edit::structure::Block> {
     body.iter().find_map(|s| match s {
@@ -239,6 +270,55 @@ fn block_attrs(body: &Body) -> Vec<Attr<'_>> {
         .collect()
 }
 
+/// The `secrets` entry made from one environment entry (and the store to
+/// declare for it), or why it cannot move.
+fn new_entry(
+    text: &str,
+    o: &Object,
+    value_from: &super::NewValue,
+    item: (usize, usize),
+) -> Result<(String, Option<super::declare::Pending>), String> {
+    let name = o
+        .iter()
+        .find(|(k, _)| key_name(k).is_some_and(|n| n.eq_ignore_ascii_case("name")))
+        .and_then(|(_, v)| range(v.expr()))
+        .map(|(s, e)| &text[s..e])
+        .ok_or("an environment entry has no name")?;
+    let value = o
+        .iter()
+        .find(|(k, _)| key_name(k).is_some_and(|n| n.eq_ignore_ascii_case("value")))
+        .map(|(_, v)| v.expr());
+    let mut pending = None;
+    match value_from {
+        // A literal that moves must be written whole here, as a plain string.
+        super::NewValue::Text(_) => {
+            if !matches!(value, Some(Expression::String(_))) {
+                return Err(
+                    "the value is not a plain string here (built from other expressions, or not a string): move it by hand".into(),
+                );
+            }
+        }
+        // A declared store is fed by the value as written.
+        super::NewValue::Declared(d) => {
+            let (s, e) = value
+                .and_then(range)
+                .ok_or("an environment entry has no value")?;
+            let expr = text[s..e].trim().to_owned();
+            super::declare::check_hcl(&expr)?;
+            pending = Some(super::declare::Pending {
+                declared: d.clone(),
+                expr,
+                container: item,
+            });
+        }
+        _ => {}
+    }
+    Ok((
+        format!("{{ name = {name}, valueFrom = {} }}", value_from.hcl()),
+        pending,
+    ))
+}
+
 fn object_edits(
     text: &str,
     attrs: &[Attr<'_>],
@@ -281,53 +361,34 @@ fn object_edits(
     if removed.is_empty() {
         return Err(changed());
     }
-    // HCL allows a trailing comma, so every removed item can go with its line.
-    patch
-        .edits
-        .extend(remove_items(text, list, &items, &removed, true));
-    // The new entries: `{ name = <as written>, valueFrom = "<ARN>" }`.
+    // The new entries: `{ name = <as written>, valueFrom = "<ARN>" }`; an
+    // entry that cannot move stays, with its reason.
     let mut entries = Vec::new();
+    let mut fit = Vec::new();
     for &i in &removed {
         let Expression::Object(o) = &array.iter().nth(i).ok_or_else(changed)? else {
             return Err("an environment entry is not an object".into());
         };
-        let name = o
-            .iter()
-            .find(|(k, _)| key_name(k).is_some_and(|n| n.eq_ignore_ascii_case("name")))
-            .and_then(|(_, v)| range(v.expr()))
-            .map(|(s, e)| &text[s..e])
-            .ok_or("an environment entry has no name")?;
         let value_from = m.value_from((items[i].0 as u32, items[i].1 as u32))?;
-        // A literal that moves must be written whole here, as a plain string.
-        if let super::NewValue::Text(_) = value_from {
-            let plain = o
-                .iter()
-                .find(|(k, _)| key_name(k).is_some_and(|n| n.eq_ignore_ascii_case("value")))
-                .is_some_and(|(_, v)| matches!(v.expr(), Expression::String(_)));
-            if !plain {
-                return Err(
-                    "the value is not a plain string here (built from other expressions, or not a string): move it by hand".into(),
-                );
+        match new_entry(text, o, &value_from, items[i]) {
+            Ok((entry, pending)) => {
+                entries.push(entry);
+                patch.pending.extend(pending);
+                fit.push(i);
             }
+            Err(why) => patch
+                .refused
+                .push((items[i].0 as u32, items[i].1 as u32, why)),
         }
-        // A declared store is fed by the value as written.
-        if let super::NewValue::Declared(d) = &value_from {
-            let value = o
-                .iter()
-                .find(|(k, _)| key_name(k).is_some_and(|n| n.eq_ignore_ascii_case("value")))
-                .and_then(|(_, v)| range(v.expr()))
-                .ok_or("an environment entry has no value")?;
-            let expr = text[value.0..value.1].trim().to_owned();
-            super::declare::check_hcl(&expr)?;
-            patch.pending.push(super::declare::Pending {
-                declared: d.clone(),
-                expr,
-                container: items[i],
-            });
-        }
-        let encoded = value_from.hcl();
-        entries.push(format!("{{ name = {name}, valueFrom = {encoded} }}"));
     }
+    let removed = fit;
+    if removed.is_empty() {
+        return Ok(());
+    }
+    // HCL allows a trailing comma, so every removed item can go with its line.
+    patch
+        .edits
+        .extend(remove_items(text, list, &items, &removed, true));
     let env_key_start = env.key_start.ok_or_else(changed)?;
     let indent = indent_at(text, env_key_start).to_owned();
     let inner = format!("{indent}  ");

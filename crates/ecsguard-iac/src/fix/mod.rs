@@ -91,6 +91,8 @@ pub struct FilePatch {
     pub realign: Vec<(usize, usize)>,
     /// Stores to declare for secret inputs, once the entries are rewritten.
     pending: Vec<declare::Pending>,
+    /// Entries (by span) that stay where they are, and why.
+    refused: Vec<(u32, u32, String)>,
 }
 
 impl FilePatch {
@@ -147,13 +149,27 @@ impl FilePatch {
     /// environment value of the touched containers replaced by a marker, so
     /// a value cannot reach the diff whatever the edit.
     pub fn redacted_texts(&self) -> (String, String) {
-        let marks: Vec<Edit> = self
-            .secret_ranges
+        // Each value its own mark, so that the diff tells apart the values
+        // that go from those that stay; a value over several lines keeps
+        // its lines, so that the hunks' line numbers stay the file's.
+        let mut ranges = self.secret_ranges.clone();
+        ranges.sort_unstable();
+        ranges.dedup();
+        let marks: Vec<Edit> = ranges
             .iter()
-            .map(|&(start, end)| Edit {
+            .enumerate()
+            .map(|(i, &(start, end))| Edit {
                 start,
                 end,
-                text: "<redacted>".to_owned(),
+                text: format!(
+                    "<redacted #{}>{}",
+                    i + 1,
+                    "\n".repeat(
+                        self.original
+                            .get(start..end)
+                            .map_or(0, |t| t.matches('\n').count())
+                    )
+                ),
             })
             .collect();
         let before = apply_edits(&self.original, &marks);
@@ -383,7 +399,15 @@ pub fn plan(
         };
         let grant_site = match uses.as_slice() {
             [u] => Some((u.tf_file.clone(), (u.call.0 as u32, u.call.1 as u32))),
-            _ => container_span.map(|s| (file.clone(), s)),
+            // A container module's grant goes to the task definition that reads it.
+            _ => container_span.map(|s| {
+                let site = if file.ends_with(".tf") {
+                    hcl::module_user(&file, s).unwrap_or(s)
+                } else {
+                    s
+                };
+                (file.clone(), site)
+            }),
         };
         for c in candidates {
             let Some(m) = moves.iter().find(|m| {
@@ -647,7 +671,16 @@ pub fn plan(
                         push_declared(&mut plan, &mut moving, &mut resources, c.finding, d, &what);
                         continue;
                     }
-                    let reason = if r.expression.starts_with("{{resolve:secretsmanager:") {
+                    let pinned = r
+                        .expression
+                        .strip_prefix("{{resolve:ssm-secure:")
+                        .is_some_and(|n| !n.starts_with("arn:") && n.contains(':'));
+                    let reason = if pinned {
+                        format!(
+                            "the value comes from `{}`, a pinned version of the parameter, which valueFrom cannot name: add a secrets entry by hand if reading the latest version is right",
+                            r.expression
+                        )
+                    } else if r.expression.starts_with("{{resolve:secretsmanager:") {
                         format!(
                             "the value comes from `{}`, which names the secret without its full ARN, and ECS reads a secret only by its full ARN: add a secrets entry with the secret's ARN by hand",
                             r.expression
@@ -752,6 +785,7 @@ pub fn plan(
             continue;
         }
         if let Ok(patch) = patch_file(Path::new(&file), &moves) {
+            refuse(&mut plan.planned, &patch.refused, &moves);
             plan.files.push(patch);
             continue;
         }
@@ -760,11 +794,15 @@ pub fn plan(
             match patch_file(Path::new(&file), std::slice::from_ref(m)) {
                 Ok(patch) => match &mut merged {
                     Some(all) => {
+                        refuse(&mut plan.planned, &patch.refused, &moves);
                         all.edits.extend(patch.edits);
                         all.secret_ranges.extend(patch.secret_ranges);
                         all.realign.extend(patch.realign);
                     }
-                    None => merged = Some(patch),
+                    None => {
+                        refuse(&mut plan.planned, &patch.refused, &moves);
+                        merged = Some(patch);
+                    }
                 },
                 Err(message) => {
                     for p in &mut plan.planned {
@@ -932,6 +970,25 @@ pub fn plan(
     plan
 }
 
+/// The entries a patch left where they are become `manual`, with why.
+fn refuse(planned: &mut [Planned], refused: &[(u32, u32, String)], moves: &[ContainerMove]) {
+    for (start, end, why) in refused {
+        let spans: Vec<&Spans> = moves
+            .iter()
+            .flat_map(|m| m.entries.iter())
+            .map(|(f, _)| &f.spans)
+            .filter(|sp| sp.as_ref().is_some_and(|sp| sp.entry == (*start, *end)))
+            .collect();
+        for p in planned.iter_mut() {
+            if p.finding.spans.is_some() && spans.contains(&&p.finding.spans) {
+                p.outcome = OutcomeKind::Manual;
+                p.reason.clone_from(why);
+                p.value_from = None;
+            }
+        }
+    }
+}
+
 /// An edit of a `.tf` file made for a template entry: the variable the
 /// `templatefile()` call passes becomes the store's ARN.
 struct SideEdit {
@@ -967,6 +1024,7 @@ fn side_patch(files: &mut Vec<FilePatch>, file: &str, edits: &[SideEdit]) -> Res
                 secret_texts: Vec::new(),
                 realign: Vec::new(),
                 pending: Vec::new(),
+                refused: Vec::new(),
             });
             files.len() - 1
         }
@@ -1234,7 +1292,15 @@ fn why_manual(f: &Finding, file: &str) -> Option<String> {
             let kind = FileKind::of(Path::new(file));
             let tf = kind == Some(FileKind::Terraform) && file.ends_with(".tf");
             let supported = tf || matches!(kind, Some(FileKind::Json | FileKind::Yaml));
+            // The list written elsewhere (`environment = local.env`): the
+            // entry is shared by whatever else reads that list.
+            let outside = f.spans.as_ref().is_some_and(|s| {
+                s.list.0 < s.container.0 || s.list.1 > s.container.1
+            });
             match (supported, f.spans.is_some()) {
+                (true, true) if outside => Some(
+                    "the environment list is written outside the container (in a local or variable that other containers may read too): move the variable to secrets there, by hand".into(),
+                ),
                 (true, true) => None,
                 (true, false) => Some(
                     "the entry is written outside the container (in a local, a variable or a list joined in): move it to secrets there, by hand".into(),
@@ -1382,6 +1448,7 @@ fn patch_text(path: &Path, text: &str, moves: &[ContainerMove]) -> Result<FilePa
         secret_texts: Vec::new(),
         realign: Vec::new(),
         pending: Vec::new(),
+        refused: Vec::new(),
     };
     if kind == Some(FileKind::Terraform) {
         hcl::patch(path, &text, moves, &mut patch)?;
@@ -1566,54 +1633,34 @@ fn tree_edits(
         .iter()
         .filter_map(|s| s.get("name").and_then(Node::as_str).map(str::to_owned))
         .collect();
-    for &i in &removed {
-        if let Some(name) = items[i].get("name").and_then(Node::as_str) {
-            if existing.iter().any(|e| e == name) {
-                return Err(format!(
-                    "{name} is also in secrets: remove the environment entry by hand, keeping the reference that is right"
-                ));
-            }
-        }
-    }
+    // Each entry that cannot move stays, with its reason; the others move.
+    let mut pending = Vec::new();
+    let mut fit = Vec::new();
     for &i in &removed {
         let item = &items[i];
-        if let NewValue::Text(_) = value_from_of(item)? {
-            let (_, value) = value_entry(item)?;
-            let Kind::Str(raw, _) = &value.kind else {
-                return Err("the value is not a string: move it by hand".into());
-            };
-            if terraform && raw.contains("${") {
-                return Err(
-                    "the value is built with Terraform interpolation: move it to secrets where its parts are defined, by hand".into(),
-                );
+        match entry_fit(
+            text,
+            item,
+            &value_from_of(item)?,
+            &existing,
+            syntax,
+            terraform,
+        ) {
+            Ok(p) => {
+                pending.extend(p.map(|(declared, expr)| declare::Pending {
+                    declared,
+                    expr,
+                    container: (container.span.start as usize, container.span.end as usize),
+                }));
+                fit.push(i);
             }
+            Err(why) => patch.refused.push((item.span.start, item.span.end, why)),
         }
     }
-    // A declared store is fed by the value as written.
-    for &i in &removed {
-        let item = &items[i];
-        let NewValue::Declared(d) = value_from_of(item)? else {
-            continue;
-        };
-        let (_, value) = value_entry(item)?;
-        let raw = &text[value.span.start as usize..value.span.end as usize];
-        let expr = match (syntax, d.lang) {
-            (Syntax::Yaml, _) => declare::yaml_value_text(text, value).ok_or_else(|| {
-                "the value is written over several lines after its key: declare a store fed by it by hand".to_owned()
-            })?,
-            // JSON in a Terraform heredoc: its string is a template.
-            (Syntax::Json, declare::Lang::Terraform) => {
-                let expr = declare::hcl_of_json_string(raw)?;
-                declare::check_hcl(&expr)?;
-                expr
-            }
-            (Syntax::Json, declare::Lang::CloudFormation) => raw.to_owned(),
-        };
-        patch.pending.push(declare::Pending {
-            declared: d,
-            expr,
-            container: (container.span.start as usize, container.span.end as usize),
-        });
+    patch.pending.extend(pending);
+    let removed = fit;
+    if removed.is_empty() {
+        return Ok(());
     }
     if syntax == Syntax::Yaml {
         patch.edits.extend(yaml::patch(
@@ -1789,6 +1836,59 @@ fn secret_entry(text: &str, item: &Node, value_from: &NewValue) -> Result<String
         encoded,
         &text[ve..item.span.end as usize]
     ))
+}
+
+/// Whether one environment entry can move: a name not already in
+/// `secrets`; a literal written whole as a string (a number or a list would
+/// be stored as its JSON text, and a Terraform interpolation in a heredoc
+/// would be frozen at its value of today); a declared store's expression
+/// that can be copied (returned with it).
+fn entry_fit(
+    text: &str,
+    item: &Node,
+    value_from: &NewValue,
+    existing: &[String],
+    syntax: Syntax,
+    terraform: bool,
+) -> Result<Option<(declare::Declared, String)>, String> {
+    if let Some(name) = item.get("name").and_then(Node::as_str) {
+        if existing.iter().any(|e| e == name) {
+            return Err(format!(
+                "{name} is also in secrets: remove the environment entry by hand, keeping the reference that is right"
+            ));
+        }
+    }
+    let (_, value) = value_entry(item)?;
+    match value_from {
+        NewValue::Text(_) => {
+            let Kind::Str(raw, _) = &value.kind else {
+                return Err("the value is not a plain string (an intrinsic function, a number or a list): move it by hand".into());
+            };
+            if terraform && raw.contains("${") {
+                return Err(
+                    "the value is built with Terraform interpolation: move it to secrets where its parts are defined, by hand".into(),
+                );
+            }
+            Ok(None)
+        }
+        NewValue::Declared(d) => {
+            let raw = &text[value.span.start as usize..value.span.end as usize];
+            let expr = match (syntax, d.lang) {
+                (Syntax::Yaml, _) => declare::yaml_value_text(text, value).ok_or_else(|| {
+                    "the value is written over several lines after its key: declare a store fed by it by hand".to_owned()
+                })?,
+                // JSON in a Terraform heredoc: its string is a template.
+                (Syntax::Json, declare::Lang::Terraform) => {
+                    let expr = declare::hcl_of_json_string(raw)?;
+                    declare::check_hcl(&expr)?;
+                    expr
+                }
+                (Syntax::Json, declare::Lang::CloudFormation) => raw.to_owned(),
+            };
+            Ok(Some((d.clone(), expr)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Adds entries to the container's `secrets` list, made when missing.

@@ -32,6 +32,8 @@ impl Outcome<'_> {
 pub fn diff(patch: &FilePatch) -> String {
     let (before, after) = patch.redacted_texts();
     let name = patch.path.display().to_string();
+    // `a/tmp/x`, not `a//tmp/x`, for an absolute path (as git writes it).
+    let name = name.trim_start_matches('/');
     similar::TextDiff::from_lines(&before, &after)
         .unified_diff()
         .context_radius(3)
