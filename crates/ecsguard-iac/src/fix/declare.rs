@@ -236,6 +236,8 @@ pub(super) struct Pending {
     pub declared: Declared,
     pub expr: String,
     pub container: (usize, usize),
+    /// A YAML block value (a long-form intrinsic): written under its key.
+    pub block: bool,
 }
 
 /// A Terraform expression fit to be copied: one line, no heredoc.
@@ -320,7 +322,7 @@ pub(super) fn yaml(pending: &[&Pending], indent: &str, unit: &str) -> String {
                 serde_json::to_string(k).unwrap_or_default()
             ));
         }
-        if p.expr.contains('\n') {
+        if p.block || p.expr.contains('\n') {
             out.push_str(&format!("{props}SecretString:\n"));
             for line in p.expr.lines() {
                 out.push_str(&format!("{props}{unit}{line}\n"));
@@ -335,7 +337,13 @@ pub(super) fn yaml(pending: &[&Pending], indent: &str, unit: &str) -> String {
 /// The YAML text of a value node, its tag included, as lines relative to
 /// its first: `None` when it cannot be moved (it starts after other text on
 /// its line and goes on over several lines).
-pub(super) fn yaml_value_text(text: &str, value: &Node) -> Option<String> {
+pub(super) fn yaml_value_text(text: &str, value: &Node) -> Option<(String, bool)> {
+    let block = matches!(value.kind, Kind::Map(_) | Kind::Seq(_))
+        && !text[value.span.start as usize..].starts_with(['{', '[']);
+    value_lines(text, value).map(|t| (t, block))
+}
+
+fn value_lines(text: &str, value: &Node) -> Option<String> {
     let mut start = value.span.start as usize;
     if matches!(value.kind, Kind::Tagged(..)) && !text[start..].starts_with('!') {
         start = text[..start].rfind('!')?;

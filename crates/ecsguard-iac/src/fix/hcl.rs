@@ -309,6 +309,7 @@ fn new_entry(
                 declared: d.clone(),
                 expr,
                 container: item,
+                block: false,
             });
         }
         _ => {}

@@ -152,7 +152,15 @@ impl FilePatch {
         // Each value its own mark, so that the diff tells apart the values
         // that go from those that stay; a value over several lines keeps
         // its lines, so that the hunks' line numbers stay the file's.
-        let mut ranges = self.secret_ranges.clone();
+        // A YAML block value's span runs on over the next line's indentation.
+        let mut ranges: Vec<(usize, usize)> = self
+            .secret_ranges
+            .iter()
+            .map(|&(s, e)| {
+                let kept = self.original.get(s..e).map_or(0, |t| t.trim_end().len());
+                (s, s + kept)
+            })
+            .collect();
         ranges.sort_unstable();
         ranges.dedup();
         let marks: Vec<Edit> = ranges
@@ -524,6 +532,7 @@ pub fn plan(
                                     declared: d.clone(),
                                     expr,
                                     container: u.call,
+                                    block: false,
                                 });
                                 side.entry(u.tf_file.clone()).or_default().push(side_edit);
                                 moving.entries.push((c.finding.clone(), entry_value));
@@ -545,7 +554,16 @@ pub fn plan(
                     }
                 }
             }
-            if let Some(reason) = why_manual(&c.finding, &file) {
+            // A reference interpolated in a Terraform heredoc's JSON is
+            // written in its entry: a store can be fed by it there.
+            let in_entry = file.ends_with(".tf")
+                && matches!(c.value, EnvValue::Reference(_))
+                && c.finding.spans.is_some();
+            let reason = match why_manual(&c.finding, &file) {
+                Some(_) if in_entry && matches!(c.finding.origin, Origin::Computed { .. }) => None,
+                other => other,
+            };
+            if let Some(reason) = reason {
                 plan.planned.push(manual(c.finding, reason));
                 continue;
             }
@@ -930,7 +948,10 @@ pub fn plan(
         let role = iam::execution_role(Path::new(&file), &text, container);
         let mut written = None;
         let kind = FileKind::of(Path::new(&file));
-        if matches!(kind, Some(FileKind::Terraform | FileKind::Yaml)) {
+        if matches!(
+            kind,
+            Some(FileKind::Terraform | FileKind::Yaml | FileKind::Json)
+        ) {
             let patch = plan.files.iter_mut().find(|p| p.path == Path::new(&file));
             let need = Need {
                 container,
@@ -941,6 +962,8 @@ pub fn plan(
             };
             let grant = if kind == Some(FileKind::Yaml) {
                 yaml::grant(&text, &need)
+            } else if kind == Some(FileKind::Json) {
+                cfn_json::grant(&text, &need)
             } else {
                 hcl::grant(Path::new(&file), &text, &need)
             };
@@ -1647,10 +1670,11 @@ fn tree_edits(
             terraform,
         ) {
             Ok(p) => {
-                pending.extend(p.map(|(declared, expr)| declare::Pending {
+                pending.extend(p.map(|(declared, expr, block)| declare::Pending {
                     declared,
                     expr,
                     container: (container.span.start as usize, container.span.end as usize),
+                    block,
                 }));
                 fit.push(i);
             }
@@ -1719,6 +1743,7 @@ impl ContainerMove {
     }
 }
 
+mod cfn_json;
 mod declare;
 mod hcl;
 pub mod iam;
@@ -1850,7 +1875,7 @@ fn entry_fit(
     existing: &[String],
     syntax: Syntax,
     terraform: bool,
-) -> Result<Option<(declare::Declared, String)>, String> {
+) -> Result<Option<(declare::Declared, String, bool)>, String> {
     if let Some(name) = item.get("name").and_then(Node::as_str) {
         if existing.iter().any(|e| e == name) {
             return Err(format!(
@@ -1859,6 +1884,10 @@ fn entry_fit(
         }
     }
     let (_, value) = value_entry(item)?;
+    if syntax == Syntax::Yaml {
+        // Its lines must be movable as they are.
+        yaml::secret_item(text, item, value_from)?;
+    }
     match value_from {
         NewValue::Text(_) => {
             let Kind::Str(raw, _) = &value.kind else {
@@ -1873,10 +1902,15 @@ fn entry_fit(
         }
         NewValue::Declared(d) => {
             let raw = &text[value.span.start as usize..value.span.end as usize];
+            let mut block = false;
             let expr = match (syntax, d.lang) {
-                (Syntax::Yaml, _) => declare::yaml_value_text(text, value).ok_or_else(|| {
-                    "the value is written over several lines after its key: declare a store fed by it by hand".to_owned()
-                })?,
+                (Syntax::Yaml, _) => {
+                    let (expr, is_block) = declare::yaml_value_text(text, value).ok_or_else(|| {
+                        "the value is written over several lines after its key: declare a store fed by it by hand".to_owned()
+                    })?;
+                    block = is_block;
+                    expr
+                }
                 // JSON in a Terraform heredoc: its string is a template.
                 (Syntax::Json, declare::Lang::Terraform) => {
                     let expr = declare::hcl_of_json_string(raw)?;
@@ -1885,7 +1919,7 @@ fn entry_fit(
                 }
                 (Syntax::Json, declare::Lang::CloudFormation) => raw.to_owned(),
             };
-            Ok(Some((d.clone(), expr)))
+            Ok(Some((d.clone(), expr, block)))
         }
         _ => Ok(None),
     }

@@ -60,7 +60,7 @@ fn key_line(text: &str, at: usize) -> Option<(usize, &str)> {
 
 /// A `Secrets` item made from the `Environment` item it replaces: its
 /// lines, with the `Value` key renamed `ValueFrom` and the value replaced.
-fn secret_item(
+pub(super) fn secret_item(
     text: &str,
     item: &Node,
     value_from: &super::NewValue,
@@ -68,6 +68,8 @@ fn secret_item(
     let (start, end, dash) = item_lines(text, item)?;
     let (key, value) = super::value_entry(item)?;
     let (mut vs, ve) = (value.span.start as usize, value.span.end as usize);
+    // A block mapping's span runs on to where the next line's text starts.
+    let ve = vs.min(ve) + text.get(vs.min(ve)..ve).unwrap_or("").trim_end().len();
     // A tag (`!Ref`) belongs to the value it replaces.
     if let Kind::Tagged(..) = value.kind {
         if !text[vs..].starts_with('!') {
@@ -94,10 +96,15 @@ fn secret_item(
         );
     }
     let encoded = value_from.yaml();
+    // A value on the lines below its key: the new one goes on the key's line.
+    let colon = if between.contains('\n') {
+        ": "
+    } else {
+        between
+    };
     let mut out = format!(
-        "{}{key}From{}{encoded}{}",
+        "{}{key}From{colon}{encoded}{}",
         &before[..at],
-        &before[at + key.len()..],
         &text[ve..end]
     );
     if !out.ends_with('\n') {
