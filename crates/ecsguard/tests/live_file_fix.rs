@@ -109,18 +109,7 @@ async fn parameter(acct: &Account, name: &str) -> Option<String> {
         .and_then(|o| o.parameter().and_then(|p| p.value()).map(str::to_owned))
 }
 
-/// cfn-lint's errors for a template, by rule and message (line numbers move).
-fn cfn_lint(path: &Path) -> Vec<String> {
-    let out = std::process::Command::new("cfn-lint")
-        .args(["--format", "parseable"])
-        .arg(path)
-        .output()
-        .expect("cfn-lint runs (.ci/run installs it)");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.splitn(6, ':').last().unwrap_or(l).to_owned())
-        .collect()
-}
+use common::cfn_lint;
 
 #[test]
 fn push_stores_every_literal_and_the_files_then_read_it() {

@@ -158,3 +158,52 @@ pub fn fix_shapes() -> tempfile::TempDir {
     }
     dir
 }
+
+/// Copies a fixture folder, with its subfolders, into a new temporary one.
+#[allow(dead_code)]
+pub fn copy_tree(from: &Path) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read dir") {
+            let path = entry.expect("entry").path();
+            let target = to.join(path.file_name().expect("name"));
+            if path.is_dir() {
+                copy(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).expect("copy");
+            }
+        }
+    }
+    let dir = tempdir();
+    copy(from, dir.path());
+    dir
+}
+
+/// cfn-lint's errors for a template, by rule and message (line numbers move).
+#[allow(dead_code)]
+pub fn cfn_lint(path: &Path) -> Vec<String> {
+    let out = std::process::Command::new("cfn-lint")
+        .args(["--format", "parseable"])
+        .arg(path)
+        .output()
+        .expect("cfn-lint runs (.ci/run installs it)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.splitn(6, ':').last().unwrap_or(l).to_owned())
+        .collect()
+}
+
+/// Whether `terraform fmt -check` passes in `dir` (the diff otherwise).
+#[allow(dead_code)]
+pub fn terraform_fmt(dir: &Path) -> Result<(), String> {
+    let out = std::process::Command::new("terraform")
+        .args(["fmt", "-check", "-diff"])
+        .current_dir(dir)
+        .output()
+        .expect("terraform runs (it is on these machines)");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
