@@ -368,3 +368,76 @@ fn a_different_stored_value_stops_the_push_before_any_file_changes() {
         );
     });
 }
+
+/// A literal passed to a template by `templatefile()` is stored, the
+/// template reads its variable through `secrets`, and the call passes the
+/// stored ARN; a `file()` container's grant goes to the task definition
+/// that reads it.
+#[test]
+fn push_moves_template_variables_and_file_containers() {
+    let acct = rt().block_on(account("300000000005"));
+    let dir = common::copy_tree(&common::fixtures().join("file_fix_inputs"));
+    let root = dir.path();
+    let mut env = acct.env(REGION);
+    env.push(("NO_COLOR", "1".to_owned()));
+    let run = common::ecsguard_with(root, &env, true, &["fix", "tf", "--apply", "--push"]);
+    assert!(
+        run.code == 0 || run.code == 1,
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    for v in ["Pl4ntedSmtpPassw0rd", "Pl4ntedTwili0Tok3nA8c"] {
+        assert!(
+            !run.stdout.contains(v) && !run.stderr.contains(v),
+            "{}",
+            run.stdout
+        );
+    }
+    let smtp = rt().block_on(parameter(&acct, "/ecsguard/reports/reports/SMTP_PASSWORD"));
+    assert_eq!(
+        smtp.as_deref(),
+        Some("Pl4ntedSmtpPassw0rd"),
+        "stored intact"
+    );
+    let twilio = rt().block_on(parameter(
+        &acct,
+        "/ecsguard/notifier/notifier/TWILIO_AUTH_TOKEN",
+    ));
+    assert_eq!(twilio.as_deref(), Some("Pl4ntedTwili0Tok3nA8c"));
+    let tf = std::fs::read_to_string(root.join("tf/main.tf")).expect("read");
+    assert!(
+        tf.contains(
+            "smtp_password = \"arn:aws:ssm:us-east-1:300000000005:parameter/ecsguard/reports/reports/SMTP_PASSWORD\""
+        ),
+        "{tf}"
+    );
+    assert!(!tf.contains("Pl4ntedSmtpPassw0rd"), "{tf}");
+    assert!(
+        tf.contains("resource \"aws_iam_role_policy\" \"notifier_ecsguard_secrets\" {"),
+        "{tf}"
+    );
+    let tpl = std::fs::read_to_string(root.join("tf/templates/reports.json.tpl")).expect("read");
+    assert!(
+        tpl.contains("{\"name\": \"SMTP_PASSWORD\", \"valueFrom\": \"${smtp_password}\"}"),
+        "{tpl}"
+    );
+    let notifier = std::fs::read_to_string(root.join("tf/containers/notifier.json")).expect("read");
+    assert!(!notifier.contains("Pl4ntedTwili0Tok3nA8c"), "{notifier}");
+    common::terraform_fmt(&root.join("tf")).expect("still fmt-clean");
+    // Scanned again: only what the plan called manual is left in tf/.
+    let scan = common::ecsguard_in(root, &["scan", "tf", "--format", "json"]).json();
+    let left: Vec<String> = scan["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["variable"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let mut left = left;
+    left.sort();
+    assert_eq!(
+        left,
+        ["PAYMENT_API_KEY", "PAYMENT_API_KEY", "REPORT_TOKEN"],
+        "{scan}"
+    );
+}
