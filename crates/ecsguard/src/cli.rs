@@ -28,7 +28,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct FixArgs {
-    /// Files and folders to fix (default "."): task-definition JSON and CloudFormation JSON are rewritten; other shapes get an outcome and what to do by hand
+    /// Files and folders to fix (default "."): task-definition JSON, CloudFormation (JSON and YAML) and Terraform are rewritten in place; each finding gets an outcome, and what cannot be rewritten safely says what to do by hand
     #[arg(conflicts_with = "aws")]
     pub paths: Vec<PathBuf>,
 

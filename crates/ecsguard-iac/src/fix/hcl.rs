@@ -291,12 +291,10 @@ fn new_entry(
     let mut pending = None;
     match value_from {
         // A literal that moves must be written whole here, as a plain string.
-        super::NewValue::Text(_) => {
-            if !matches!(value, Some(Expression::String(_))) {
-                return Err(
-                    "the value is not a plain string here (built from other expressions, or not a string): move it by hand".into(),
-                );
-            }
+        super::NewValue::Text(_) if !matches!(value, Some(Expression::String(_))) => {
+            return Err(
+                "the value is not a plain string here (built from other expressions, or not a string): move it by hand".into(),
+            );
         }
         // A declared store is fed by the value as written.
         super::NewValue::Declared(d) => {

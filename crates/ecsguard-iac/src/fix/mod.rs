@@ -2,12 +2,15 @@
 //! and the rewrite is data — byte-range edits of one file — so that it can be
 //! shown as a diff, checked, and only then written.
 //!
-//! Built so far: task-definition JSON and CloudFormation JSON, whose entries
-//! are written in place. The `environment` entry leaves its list, and a
-//! `secrets` entry with the same name and a `valueFrom` joins the
-//! container's `secrets` list (made when missing), in the file's own style:
-//! the new entry is the old one's text with `value` renamed `valueFrom` and
-//! the value replaced. Everything else is `manual`, with the reason.
+//! The `environment` entry leaves its list, and a `secrets` entry with the
+//! same name and a `valueFrom` joins the container's `secrets` list (made
+//! when missing), in the file's own style: the new entry is the old one's
+//! text with `value` renamed `valueFrom` and the value replaced. The
+//! `valueFrom` is, by the kind of value: the stored ARN of a pushed literal;
+//! the store a reference already reads; or a store declared in the file for
+//! a secret input ([`declare`]). Template entries are in [`template`], the
+//! syntaxes in [`hcl`], [`yaml`] and [`cfn_json`]. What cannot be moved
+//! safely is `manual`, with the reason.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
