@@ -49,7 +49,7 @@ fn lead(text: &str, line: u32) -> String {
     l[..l.len() - l.trim_start().len()].to_owned()
 }
 
-pub(super) fn grant(text: &str, need: &Need<'_>) -> Option<Grant> {
+pub(super) fn grant(text: &str, root: &Node, need: &Need<'_>) -> Option<Grant> {
     let Need {
         container,
         role,
@@ -57,7 +57,6 @@ pub(super) fn grant(text: &str, need: &Need<'_>) -> Option<Grant> {
         kms,
         family,
     } = *need;
-    let root = crate::json::parse(text).ok()??;
     let (_, res) = root.get_entry("Resources")?;
     let entries = res.entries();
     let (td_key, td) = entries.iter().find(|(_, v)| {

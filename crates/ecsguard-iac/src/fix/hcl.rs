@@ -3,6 +3,7 @@
 //! The new `secrets` entries are one-line objects, one per line, and the
 //! container's attributes are aligned again as `terraform fmt` aligns them.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use hcl_edit::expr::{Expression, Object, ObjectKey};
@@ -180,11 +181,9 @@ fn declaration_edits(
 /// For a container written as a `module` block (cloudposse's
 /// container-definition), the one task definition of the file that reads
 /// that module's output: where its grant goes.
-pub(super) fn module_user(file: &str, container: (u32, u32)) -> Option<(u32, u32)> {
-    let text = std::fs::read_to_string(file).ok()?;
-    let body = hcl_edit::parser::parse_body(&text).ok()?;
+pub(super) fn module_user(text: &str, body: &Body, container: (u32, u32)) -> Option<(u32, u32)> {
     let span = (container.0 as usize, container.1 as usize);
-    let module = module_block(&body, span)?;
+    let module = module_block(body, span)?;
     let name = module.labels.first()?.as_str();
     let needle = format!("module.{name}.");
     let users: Vec<(usize, usize)> = body
@@ -657,10 +656,46 @@ fn ident(name: &str) -> String {
 }
 
 /// The grant, written in Terraform next to the task definition, when the
+/// The resources declared in a Terraform module (the `.tf` files of a
+/// folder), by type: read once for every grant made in it.
+pub(super) type ModuleResources = HashMap<String, HashSet<String>>;
+
+pub(super) fn module_resources(path: &Path) -> ModuleResources {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut out = ModuleResources::new();
+    let files = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tf"));
+    for text in files.filter_map(|p| std::fs::read_to_string(p).ok()) {
+        for l in text.lines() {
+            let t: Vec<&str> = l.split_whitespace().collect();
+            if t.len() >= 3 && t[0] == "resource" {
+                let kind = t[1].trim_matches('"');
+                let name = t[2].trim_end_matches('{').trim_matches('"');
+                out.entry(kind.to_owned())
+                    .or_default()
+                    .insert(name.to_owned());
+            }
+        }
+    }
+    out
+}
+
 /// execution role is declared in the same module (or missing: then a role
 /// is declared too and set on the task definition). `None` when the role
 /// lives elsewhere.
-pub(super) fn grant(path: &Path, text: &str, need: &super::Need<'_>) -> Option<Grant> {
+pub(super) fn grant(
+    text: &str,
+    body: &Body,
+    module: &ModuleResources,
+    need: &super::Need<'_>,
+) -> Option<Grant> {
     use super::iam::ExecutionRole;
     let super::Need {
         container,
@@ -669,7 +704,6 @@ pub(super) fn grant(path: &Path, text: &str, need: &super::Need<'_>) -> Option<G
         kms,
         family,
     } = *need;
-    let body = hcl_edit::parser::parse_body(text).ok()?;
     let block = body.iter().find_map(|s| match s {
         Structure::Block(b)
             if b.ident.as_str() == "resource"
@@ -686,30 +720,10 @@ pub(super) fn grant(path: &Path, text: &str, need: &super::Need<'_>) -> Option<G
     })?;
     let td_name = block.labels.get(1)?.as_str().to_owned();
     let (block_start, block_end) = range(block)?;
-    let module_text = || -> String {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "tf"))
-            .filter_map(|p| std::fs::read_to_string(p).ok())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     let declared = |kind: &str, name: &str| {
-        let all = module_text();
-        all.lines().any(|l| {
-            let t: Vec<&str> = l.split_whitespace().collect();
-            t.len() >= 3
-                && t[0] == "resource"
-                && t[1] == format!("\"{kind}\"")
-                && t[2].trim_end_matches('{') == format!("\"{name}\"")
-        })
+        module
+            .get(kind)
+            .is_some_and(|names: &HashSet<String>| names.contains(name))
     };
     let mut edits = Vec::new();
     let mut realign = Vec::new();

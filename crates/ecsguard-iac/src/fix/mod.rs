@@ -372,7 +372,9 @@ pub fn plan(
     // Keyed by file, family and where the task definition starts: two task
     // definitions of one family (in one file) each get their own grant.
     let mut grants: BTreeMap<(String, String, Option<u32>), Grant> = BTreeMap::new();
-    let mut texts: HashMap<String, (String, iam::Parsed)> = HashMap::new();
+    // Each file read and parsed once (without its byte-order mark, whose
+    // length is kept: spans start after it).
+    let mut texts: HashMap<String, Parsed> = HashMap::new();
     let mut claimed: HashMap<String, Spans> = HashMap::new();
     let mut taken = declare::Taken::default();
     let mut users = template::Users::default();
@@ -413,7 +415,13 @@ pub fn plan(
             // A container module's grant goes to the task definition that reads it.
             _ => container_span.map(|s| {
                 let site = if file.ends_with(".tf") {
-                    hcl::module_user(&file, s).unwrap_or(s)
+                    let p = parsed_file(&mut texts, &file);
+                    match &p.parsed {
+                        iam::Parsed::Terraform(body) => {
+                            hcl::module_user(&p.text, body, s).unwrap_or(s)
+                        }
+                        _ => s,
+                    }
                 } else {
                     s
                 };
@@ -685,8 +693,7 @@ pub fn plan(
                     }
                     // A secret input (or any other expression): a store is
                     // declared beside the task definition, fed by it.
-                    if declare::lang_of(&file).is_some() && !r.expression.starts_with("{{resolve:")
-                    {
+                    if declare::lang_of(&file).is_some() && !r.expression.contains("{{resolve:") {
                         let d = declared(&mut taken, &file, &family, m, &settings.store);
                         let what = format!("`{}`", r.expression);
                         push_declared(&mut plan, &mut moving, &mut resources, c.finding, d, &what);
@@ -696,7 +703,14 @@ pub fn plan(
                         .expression
                         .strip_prefix("{{resolve:ssm-secure:")
                         .is_some_and(|n| !n.starts_with("arn:") && n.contains(':'));
-                    let reason = if pinned {
+                    let reason = if r.expression.starts_with('…') || r.expression.ends_with('…') {
+                        // Literal text beside a dynamic reference would be
+                        // copied into the template as it is.
+                        format!(
+                            "the value joins `{}` with literal text, which may itself be a secret: store the whole value in one secret and read it through secrets by hand",
+                            r.expression
+                        )
+                    } else if pinned {
                         format!(
                             "the value comes from `{}`, a pinned version of the parameter, which valueFrom cannot name: add a secrets entry by hand if reading the latest version is right",
                             r.expression
@@ -729,16 +743,8 @@ pub fn plan(
         // The grant: what this container's moves read (stored or planned).
         if let (false, Some((grant_file, span))) = (resources.is_empty(), grant_site) {
             let file = grant_file;
-            let (text, parsed) = texts.entry(file.clone()).or_insert_with(|| {
-                let full = std::fs::read_to_string(&file).unwrap_or_default();
-                let text = full
-                    .strip_prefix('\u{feff}')
-                    .map(str::to_owned)
-                    .unwrap_or(full);
-                let parsed = iam::Parsed::new(Path::new(&file), &text);
-                (text, parsed)
-            });
-            let (_, anchor) = parsed.task_definition_of(text, span);
+            let p = parsed_file(&mut texts, &file);
+            let (_, anchor) = p.parsed.task_definition_of(&p.text, span);
             let entry = grants
                 .entry((file.clone(), family.clone(), anchor))
                 .or_insert_with(|| (span, Vec::new()));
@@ -917,6 +923,7 @@ pub fn plan(
     for patch in &mut plan.files {
         patch.secret_texts.clone_from(&secret_texts);
     }
+    let mut modules: HashMap<Option<PathBuf>, hcl::ModuleResources> = HashMap::new();
     for ((file, family, _), (container, moved)) in grants {
         // Only what is still rewritten (a container that could not be is manual).
         let mut resources: Vec<String> = moved
@@ -937,10 +944,9 @@ pub fn plan(
         }
         resources.sort();
         resources.dedup();
-        let full = std::fs::read_to_string(&file).unwrap_or_default();
+        let p = parsed_file(&mut texts, &file);
         // Spans start after a byte-order mark; so do the grant's edits.
-        let bom = if full.starts_with('\u{feff}') { 3 } else { 0 };
-        let text = full[bom..].to_owned();
+        let (bom, text) = (p.bom, &p.text);
         let kms = settings.store.kms_key_id.as_ref().map(|k| {
             if k.starts_with("arn:") {
                 k.clone()
@@ -948,7 +954,7 @@ pub fn plan(
                 format!("arn:aws:kms:REGION:ACCOUNT:key/{k}")
             }
         });
-        let role = iam::execution_role(Path::new(&file), &text, container);
+        let (role, _) = p.parsed.task_definition_of(text, container);
         let mut written = None;
         let kind = FileKind::of(Path::new(&file));
         if matches!(
@@ -963,12 +969,21 @@ pub fn plan(
                 kms: kms.as_deref(),
                 family: &family,
             };
-            let grant = if kind == Some(FileKind::Yaml) {
-                yaml::grant(&text, &need)
-            } else if kind == Some(FileKind::Json) {
-                cfn_json::grant(&text, &need)
-            } else {
-                hcl::grant(Path::new(&file), &text, &need)
+            let grant = match &p.parsed {
+                iam::Parsed::Tree(docs) if kind == Some(FileKind::Yaml) => {
+                    yaml::grant(text, docs, &need)
+                }
+                iam::Parsed::Tree(docs) => docs
+                    .first()
+                    .and_then(|root| cfn_json::grant(text, root, &need)),
+                iam::Parsed::Terraform(body) => {
+                    let dir = Path::new(&file).parent().map(Path::to_path_buf);
+                    let module = modules
+                        .entry(dir)
+                        .or_insert_with(|| hcl::module_resources(Path::new(&file)));
+                    hcl::grant(text, body, module, &need)
+                }
+                iam::Parsed::Nothing => None,
             };
             if let (Some(patch), Some(grant)) = (patch, grant) {
                 patch.edits.extend(grant.edits.into_iter().map(|mut e| {
@@ -994,6 +1009,26 @@ pub fn plan(
     plan.planned
         .sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));
     plan
+}
+
+/// A file as read for the grants: its text without a byte-order mark, the
+/// mark's length, and the text parsed.
+struct Parsed {
+    text: String,
+    bom: usize,
+    parsed: iam::Parsed,
+}
+
+fn parsed_file<'a>(cache: &'a mut HashMap<String, Parsed>, file: &str) -> &'a Parsed {
+    cache.entry(file.to_owned()).or_insert_with(|| {
+        let full = std::fs::read_to_string(file).unwrap_or_default();
+        let (bom, text) = match full.strip_prefix('\u{feff}') {
+            Some(t) => (3, t.to_owned()),
+            None => (0, full),
+        };
+        let parsed = iam::Parsed::new(Path::new(file), &text);
+        Parsed { text, bom, parsed }
+    })
 }
 
 /// The entries a patch left where they are become `manual`, with why.

@@ -229,7 +229,7 @@ fn cfn_resource(arn: &str) -> String {
 /// The grant, written into a CloudFormation YAML template when the
 /// execution role is a role of the same template (`!GetAtt Role.Arn`), or
 /// missing (then a role is declared and set). `None` otherwise.
-pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::Grant> {
+pub(super) fn grant(text: &str, docs: &[Node], need: &super::Need<'_>) -> Option<super::Grant> {
     use super::iam::ExecutionRole;
     let super::Need {
         container,
@@ -238,7 +238,6 @@ pub(super) fn grant(text: &str, need: &super::Need<'_>) -> Option<super::Grant> 
         kms,
         family,
     } = *need;
-    let docs = crate::yaml::parse(text).ok()?;
     let root = docs.first()?;
     let (_, res) = root.get_entry("Resources")?;
     let Kind::Map(entries) = &res.kind else {

@@ -34,11 +34,122 @@ pub fn diff(patch: &FilePatch) -> String {
     let name = patch.path.display().to_string();
     // `a/tmp/x`, not `a//tmp/x`, for an absolute path (as git writes it).
     let name = name.trim_start_matches('/');
-    similar::TextDiff::from_lines(&before, &after)
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("a/{name}"), &format!("b/{name}"))
-        .to_string()
+    let old: Vec<&str> = before.split_inclusive('\n').collect();
+    let new: Vec<&str> = after.split_inclusive('\n').collect();
+    let mut out = String::new();
+    for (n, group) in similar::group_diff_ops(line_ops(&old, &new), 3)
+        .iter()
+        .enumerate()
+    {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        if n == 0 {
+            let _ = writeln!(out, "--- a/{name}\n+++ b/{name}");
+        }
+        let range = |start: usize, end: usize| match end - start {
+            1 => format!("{}", start + 1),
+            0 => format!("{start},0"),
+            len => format!("{},{len}", start + 1),
+        };
+        let _ = writeln!(
+            out,
+            "@@ -{} +{} @@",
+            range(first.old_range().start, last.old_range().end),
+            range(first.new_range().start, last.new_range().end)
+        );
+        for op in group {
+            for (tag, lines) in [('-', &old[op.old_range()]), ('+', &new[op.new_range()])] {
+                let tag = if op.tag() == similar::DiffTag::Equal {
+                    if tag == '+' {
+                        continue;
+                    }
+                    ' '
+                } else {
+                    tag
+                };
+                for line in lines {
+                    out.push(tag);
+                    out.push_str(line);
+                    if !line.ends_with('\n') {
+                        out.push_str("\n\\ No newline at end of file\n");
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The line changes from `old` to `new`. A rewrite keeps the order of what
+/// it leaves, so the lines found once in each text anchor the diff (their
+/// longest increasing run, as in patience diff), and only the short gaps
+/// between anchors are diffed with Myers: linear in practice, where Myers
+/// over a file with thousands of added lines grows with the square.
+fn line_ops(old: &[&str], new: &[&str]) -> Vec<similar::DiffOp> {
+    use similar::algorithms::{Capture, DiffHook, Replace};
+    let mut seen: std::collections::HashMap<&str, (u32, u32, usize, usize)> =
+        std::collections::HashMap::new();
+    for (i, l) in old.iter().enumerate() {
+        let e = seen.entry(l).or_default();
+        e.0 += 1;
+        e.2 = i;
+    }
+    for (j, l) in new.iter().enumerate() {
+        let e = seen.entry(l).or_default();
+        e.1 += 1;
+        e.3 = j;
+    }
+    let mut pairs: Vec<(usize, usize)> = seen
+        .values()
+        .filter(|e| e.0 == 1 && e.1 == 1)
+        .map(|e| (e.2, e.3))
+        .collect();
+    pairs.sort_unstable();
+    // Longest increasing run of the new positions (patience sorting).
+    let mut tails: Vec<usize> = Vec::new();
+    let mut back: Vec<Option<usize>> = vec![None; pairs.len()];
+    for (k, &(_, j)) in pairs.iter().enumerate() {
+        let at = tails.partition_point(|&t| pairs[t].1 < j);
+        back[k] = at.checked_sub(1).map(|p| tails[p]);
+        if at == tails.len() {
+            tails.push(k);
+        } else {
+            tails[at] = k;
+        }
+    }
+    let mut anchors = Vec::new();
+    let mut k = tails.last().copied();
+    while let Some(at) = k {
+        anchors.push(pairs[at]);
+        k = back[at];
+    }
+    anchors.reverse();
+    let mut hook = Replace::new(Capture::new());
+    let (mut i, mut j) = (0, 0);
+    for (ai, aj) in anchors.into_iter().chain([(old.len(), new.len())]) {
+        let _ = similar::algorithms::myers::diff(&mut hook, old, i..ai, new, j..aj);
+        if ai < old.len() {
+            let _ = hook.equal(ai, aj, 1);
+        }
+        (i, j) = (ai + 1, aj + 1);
+    }
+    let _ = hook.finish();
+    // Runs of equal lines come in pieces: joined, so that the hunks' context
+    // is cut as usual.
+    let mut ops: Vec<similar::DiffOp> = Vec::new();
+    for op in hook.into_inner().into_ops() {
+        if let (
+            Some(similar::DiffOp::Equal { len, .. }),
+            similar::DiffOp::Equal { len: more, .. },
+        ) = (ops.last_mut(), &op)
+        {
+            *len += more;
+            continue;
+        }
+        ops.push(op);
+    }
+    ops
 }
 
 /// `file:line[:column]` of an input error.
@@ -211,4 +322,43 @@ pub fn json(plan: &FixPlan, outcome: &Outcome<'_>) -> serde_json::Value {
             .chain(outcome.write_error.map(str::to_owned))
             .collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::line_ops;
+
+    /// The ops rebuild the new text from the old one, for texts with
+    /// repeated, moved, added and removed lines.
+    #[test]
+    fn line_ops_rebuild_the_new_text() {
+        let cases = [
+            ("a\nb\nc\n", "a\nx\nc\n"),
+            ("a\nb\nc", "a\nb\nc\nd"),
+            ("}\n}\n}\n", "}\nx\n}\n"),
+            ("", "a\n"),
+            ("a\n", ""),
+            ("a\nb\nc\nd\n", "d\nc\nb\na\n"),
+            ("k\nv\n}\nk\nv\n}\n", "k\nv2\n}\nnew\n}\nk\nv\n}\n"),
+        ];
+        for (old, new) in cases {
+            let o: Vec<&str> = old.split_inclusive('\n').collect();
+            let n: Vec<&str> = new.split_inclusive('\n').collect();
+            let mut rebuilt = String::new();
+            let mut at = 0;
+            for op in line_ops(&o, &n) {
+                assert_eq!(op.old_range().start, at, "{old:?} -> {new:?}");
+                at = op.old_range().end;
+                match op.tag() {
+                    similar::DiffTag::Equal => {
+                        assert_eq!(o[op.old_range()], n[op.new_range()]);
+                        rebuilt.extend(o[op.old_range()].iter().copied());
+                    }
+                    _ => rebuilt.extend(n[op.new_range()].iter().copied()),
+                }
+            }
+            assert_eq!(at, o.len());
+            assert_eq!(rebuilt, new);
+        }
+    }
 }
