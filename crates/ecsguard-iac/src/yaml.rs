@@ -18,9 +18,17 @@ const MAX_NODES: usize = 1_000_000;
 
 /// Parses every document in the stream.
 pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    parse_with_aliases(text).map(|(docs, _)| docs)
+}
+
+/// Parses every document in the stream, and gives the spans of the
+/// anchored nodes that an alias (or a merge key) copies elsewhere: an edit
+/// inside one changes every place that reads it.
+pub fn parse_with_aliases(text: &str) -> Result<(Vec<Node>, Vec<ByteSpan>), SyntaxError> {
     let mut builder = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
+        aliased: Vec::new(),
         docs: Vec::new(),
         nodes: 0,
         offsets: Offsets::new(text),
@@ -36,7 +44,7 @@ pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
         })?;
         builder.event(event, span)?;
     }
-    Ok(builder.docs)
+    Ok((builder.docs, builder.aliased))
 }
 
 /// saphyr counts characters; spans are bytes. Lookups come in document
@@ -109,6 +117,8 @@ struct Builder<'t> {
     stack: Vec<Frame>,
     /// Anchored nodes, with the number of nodes each holds.
     anchors: HashMap<usize, (Node, usize)>,
+    /// The spans of anchored nodes read through an alias.
+    aliased: Vec<ByteSpan>,
     docs: Vec<Node>,
     /// Nodes built so far, aliases counted at their full size.
     nodes: usize,
@@ -157,6 +167,9 @@ impl Builder<'_> {
                     .get(&id)
                     .cloned()
                     .unwrap_or_else(|| (Node::new(Kind::Null, pos(&span)), 1));
+                if !node.span.is_empty() {
+                    self.aliased.push(node.span);
+                }
                 self.nodes = self.nodes.saturating_add(size);
                 self.value(node, 0, size, &span)?;
             }

@@ -148,9 +148,29 @@ fn fix_files(args: &FixArgs) -> ExitCode {
         preview: !args.apply,
     };
     let mut plan = ecsguard_iac::fix::plan(&paths, &settings, &Default::default());
+    // The plan as it will be once the literals are stored: what it refuses
+    // is manual before anything is stored, and what it would write must
+    // verify first.
+    let preview = args.apply.then(|| {
+        let preview = ecsguard_iac::fix::FixSettings {
+            preview: true,
+            ..settings.clone()
+        };
+        ecsguard_iac::fix::plan(&paths, &preview, &Default::default())
+    });
+    if let Some(preview) = &preview {
+        ecsguard_iac::fix::carry_refusals(&mut plan, preview);
+    }
     let mut push_errors = Vec::new();
     let mut journal = None;
-    if args.push && !plan.pushes.is_empty() {
+    let checked = match (&preview, args.push && !plan.pushes.is_empty()) {
+        (Some(preview), true) => ecsguard_iac::fix::verify_all(preview, &settings)
+            .map_err(|e| format!("{e}; nothing was stored and nothing was written")),
+        _ => Ok(()),
+    };
+    if let Err(e) = checked {
+        push_errors.push(e);
+    } else if args.push && !plan.pushes.is_empty() {
         let runtime = match runtime() {
             Ok(r) => r,
             Err(code) => return code,
@@ -178,6 +198,9 @@ fn fix_files(args: &FixArgs) -> ExitCode {
         // files still hold the values that were stored.
         let before = std::mem::take(&mut plan.pushes);
         plan = ecsguard_iac::fix::plan(&paths, &settings, &pushed.stored);
+        if let Some(preview) = &preview {
+            ecsguard_iac::fix::carry_refusals(&mut plan, preview);
+        }
         if push_errors.is_empty() {
             for p in &plan.pushes {
                 let same = before

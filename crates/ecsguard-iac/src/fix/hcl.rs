@@ -97,7 +97,7 @@ pub(super) fn patch(
                 .map_err(|_| changed())?
                 .ok_or_else(changed)?;
             root.shift_spans(body_start as u32);
-            tree_edits(path, text, &[root], m, Syntax::Json, patch)?;
+            tree_edits(path, text, &[root], &[], m, Syntax::Json, patch)?;
             continue;
         }
         // An HCL object, or a module block whose inputs are the container's

@@ -20,7 +20,7 @@ use ecsguard_core::{EnvValue, Finding, InputError, Origin, SecretValue};
 
 use crate::scan::{scan_for_fix, ScanOptions};
 use crate::source::FileKind;
-use crate::tree::{Kind, Node};
+use crate::tree::{ByteSpan, Kind, Node};
 
 /// What happens to one finding (names FIXED by DESIGN §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -397,9 +397,16 @@ pub fn plan(
         let mut resources: Vec<(Spans, String)> = Vec::new();
         // The container as written in place (a value from a local has the
         // local's spans, or none).
+        // A reference interpolated in a heredoc's JSON is computed, but its
+        // container is written in place all the same.
         let container_span = candidates
             .iter()
-            .filter(|c| c.finding.origin == Origin::InPlace)
+            .filter(|c| {
+                c.finding.origin == Origin::InPlace
+                    || (file.ends_with(".tf")
+                        && matches!(c.finding.origin, Origin::Computed { .. })
+                        && matches!(c.value, EnvValue::Reference(_)))
+            })
             .find_map(|c| c.finding.spans.as_ref())
             .map(|s| s.container);
         let mut push_entries: BTreeMap<String, Vec<(String, SecretValue, Spans)>> = BTreeMap::new();
@@ -490,6 +497,12 @@ pub fn plan(
                         match (&c.value, literal) {
                             (EnvValue::Literal(v), true) => {
                                 let key = m.json_key.clone().unwrap_or_else(|| m.variable.clone());
+                                claim(
+                                    &mut claimed,
+                                    &mut collided,
+                                    format!("{}\u{0}{key}", m.store_name),
+                                    &c.finding.spans,
+                                );
                                 push_entries.entry(m.store_name.clone()).or_default().push((
                                     key,
                                     v.clone(),
@@ -605,16 +618,12 @@ pub fn plan(
                     // Two entries (of two files, families or containers whose
                     // names clean up alike) that would share one store name:
                     // one value would replace the other.
-                    let claim = format!("{}\u{0}{key}", m.store_name);
-                    match claimed.get(&claim) {
-                        Some(other) if *other != c.finding.spans => {
-                            collided.insert(other.clone());
-                            collided.insert(c.finding.spans.clone());
-                        }
-                        _ => {
-                            claimed.insert(claim, c.finding.spans.clone());
-                        }
-                    }
+                    claim(
+                        &mut claimed,
+                        &mut collided,
+                        format!("{}\u{0}{key}", m.store_name),
+                        &c.finding.spans,
+                    );
                     push_entries.entry(m.store_name.clone()).or_default().push((
                         key,
                         v.clone(),
@@ -703,7 +712,8 @@ pub fn plan(
                         .expression
                         .strip_prefix("{{resolve:ssm-secure:")
                         .is_some_and(|n| !n.starts_with("arn:") && n.contains(':'));
-                    let reason = if r.expression.starts_with('…') || r.expression.ends_with('…') {
+                    let reason = if r.expression.starts_with('…') || r.expression.ends_with('…')
+                    {
                         // Literal text beside a dynamic reference would be
                         // copied into the template as it is.
                         format!(
@@ -839,6 +849,7 @@ pub fn plan(
                         {
                             p.outcome = OutcomeKind::Manual;
                             p.reason.clone_from(&message);
+                            p.value_from = None;
                         }
                     }
                 }
@@ -1334,6 +1345,25 @@ fn manual(finding: Finding, reason: String) -> Planned {
     }
 }
 
+/// Claims a store name (and key) for a literal: when another finding has
+/// claimed it already, both collide, since one value would replace the other.
+fn claim(
+    claimed: &mut HashMap<String, Spans>,
+    collided: &mut std::collections::HashSet<Spans>,
+    name: String,
+    spans: &Spans,
+) {
+    match claimed.get(&name) {
+        Some(other) if other != spans => {
+            collided.insert(other.clone());
+            collided.insert(spans.clone());
+        }
+        _ => {
+            claimed.insert(name, spans.clone());
+        }
+    }
+}
+
 /// Why a finding cannot be rewritten here, if it cannot.
 fn why_manual(f: &Finding, file: &str) -> Option<String> {
     match &f.origin {
@@ -1521,16 +1551,19 @@ fn patch_text(path: &Path, text: &str, moves: &[ContainerMove]) -> Result<FilePa
     } else {
         Syntax::Json
     };
-    let roots: Vec<Node> = match syntax {
-        Syntax::Yaml => crate::yaml::parse(&text)
+    let (roots, aliased): (Vec<Node>, Vec<ByteSpan>) = match syntax {
+        Syntax::Yaml => crate::yaml::parse_with_aliases(&text)
             .map_err(|e| format!("{} no longer parses: {}", path.display(), e.message))?,
-        Syntax::Json => crate::json::parse(&text)
-            .map_err(|e| format!("{} no longer parses: {}", path.display(), e.message))?
-            .into_iter()
-            .collect(),
+        Syntax::Json => (
+            crate::json::parse(&text)
+                .map_err(|e| format!("{} no longer parses: {}", path.display(), e.message))?
+                .into_iter()
+                .collect(),
+            Vec::new(),
+        ),
     };
     for m in moves {
-        tree_edits(path, &text, &roots, m, syntax, &mut patch)?;
+        tree_edits(path, &text, &roots, &aliased, m, syntax, &mut patch)?;
     }
     if !patch.pending.is_empty() {
         let edit = declare_in_template(&text, &roots, syntax, &patch.pending)?;
@@ -1650,6 +1683,7 @@ fn tree_edits(
     path: &Path,
     text: &str,
     roots: &[Node],
+    aliased: &[ByteSpan],
     m: &ContainerMove,
     syntax: Syntax,
     patch: &mut FilePatch,
@@ -1667,6 +1701,20 @@ fn tree_edits(
         .find_map(|r| node_at(r, spans.container))
         .ok_or_else(changed)?;
     let list = node_at(container, spans.list).ok_or_else(changed)?;
+    // A YAML anchor that an alias copies elsewhere (the list, an item, the
+    // container or what holds it): an edit here would change the other
+    // places too, which would then lose the variable unseen.
+    let overlaps = |s: &ByteSpan| {
+        [container.span, list.span]
+            .iter()
+            .any(|n| s.start < n.end && n.start < s.end)
+    };
+    if aliased.iter().any(overlaps) {
+        return Err(
+            "the container or its environment list is a YAML anchor that an alias copies elsewhere: an edit here would change the copies too; move the variable by hand in every place that reads it"
+                .into(),
+        );
+    }
     let items = list.as_seq().unwrap_or_default();
     // Every value of the container is redacted in the diff.
     for item in items {
@@ -2115,6 +2163,56 @@ pub fn verify(
 /// rename), after each has been verified. When one cannot be verified or
 /// written, those already written are put back as they were: no file is
 /// left half-fixed. Returns the files written.
+/// Takes over what the preview (the plan as it will be once the literals
+/// are stored) refuses: a literal whose file would not take the rewrite
+/// (read-only, a symlink, a block scalar, a name already in `secrets` …) is
+/// `manual` now, and is not stored. Plan and apply then agree, and nothing
+/// is stored for a rewrite that will not happen.
+pub fn carry_refusals(plan: &mut FixPlan, preview: &FixPlan) {
+    let refused = |spans: &Spans| {
+        spans.is_some()
+            && preview
+                .planned
+                .iter()
+                .any(|p| p.finding.spans == *spans && p.outcome == OutcomeKind::Manual)
+    };
+    for p in &mut plan.planned {
+        if p.outcome == OutcomeKind::NeedsPush && refused(&p.finding.spans) {
+            if let Some(q) = preview
+                .planned
+                .iter()
+                .find(|q| q.finding.spans == p.finding.spans)
+            {
+                p.outcome = OutcomeKind::Manual;
+                p.reason.clone_from(&q.reason);
+                p.value_from = None;
+            }
+        }
+    }
+    for push in &mut plan.pushes {
+        let keep: Vec<bool> = push.spans.iter().map(|sp| !refused(sp)).collect();
+        let mut i = 0;
+        push.entries.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        let mut i = 0;
+        push.spans.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+    }
+    plan.pushes.retain(|p| !p.entries.is_empty());
+}
+
+/// Checks every rewrite of `plan` (each file parses and is clean), writing
+/// nothing: run on the preview before any value is stored.
+pub fn verify_all(plan: &FixPlan, settings: &FixSettings) -> Result<(), String> {
+    plan.files
+        .iter()
+        .try_for_each(|patch| verify(patch, &plan.planned, &settings.scan.rules))
+}
+
 pub fn write_all(
     plan: &FixPlan,
     paths: &[PathBuf],
@@ -2133,7 +2231,12 @@ pub fn write_all(
             });
         }
         verify(&patched, &plan.planned, rules)?;
-        texts.push((patch, patched.patched()));
+        let text = patched.patched();
+        // A file whose every rewrite was refused is left alone (and not
+        // counted as written).
+        if text != patch.original {
+            texts.push((patch, text));
+        }
     }
     let mut written: Vec<&FilePatch> = Vec::new();
     for (patch, text) in &texts {

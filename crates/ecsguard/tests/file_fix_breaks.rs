@@ -1,0 +1,332 @@
+//! `ecsguard fix PATH` against what an adversarial pass broke: each test
+//! is one break, written as the smallest input that showed it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// AWS settings that reach nothing: a push that is attempted fails, so a
+/// run that must not store anything shows it by succeeding.
+fn no_aws() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_MAX_ATTEMPTS", "1".into()),
+    ]
+}
+
+fn fix(dir: &Path, args: &[&str]) -> common::Run {
+    let mut all = vec!["fix"];
+    all.extend_from_slice(args);
+    common::ecsguard_with(dir, &no_aws(), true, &all)
+}
+
+fn outcomes(plan: &Value) -> Vec<(String, String, String)> {
+    let mut all: Vec<_> = plan["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["container"].as_str().unwrap_or("").to_owned(),
+                f["variable"].as_str().unwrap_or("").to_owned(),
+                f["outcome"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+fn reason<'a>(plan: &'a Value, container: &str) -> &'a str {
+    plan["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["container"] == container)
+        .and_then(|f| f["reason"].as_str())
+        .unwrap_or_else(|| panic!("no finding for {container}: {plan}"))
+}
+
+/// Two folders render their own template with a literal, under one
+/// family: both would be stored under one name, and with `--overwrite`
+/// one service would read the other's secret.
+#[test]
+fn template_literals_that_would_share_a_store_name_are_manual() {
+    let dir = common::tempdir();
+    for (folder, value) in [
+        ("one", "Pl4ntedCollideOne77"),
+        ("two", "Pl4ntedCollideTwo77"),
+    ] {
+        common::write(
+            dir.path(),
+            &format!("{folder}/main.tf"),
+            format!(
+                "resource \"aws_ecs_task_definition\" \"reports\" {{\n  family = \"reports\"\n  container_definitions = templatefile(\"${{path.module}}/r.json.tpl\", {{\n    smtp_password = \"{value}\"\n  }})\n}}\n"
+            ),
+        );
+        common::write(
+            dir.path(),
+            &format!("{folder}/r.json.tpl"),
+            "[{\"name\": \"reports\", \"image\": \"r:1\", \"environment\": [\n  {\"name\": \"SMTP_PASSWORD\", \"value\": \"${smtp_password}\"}\n]}]\n",
+        );
+    }
+    let plan = fix(dir.path(), &[".", "--format", "json"]).json();
+    let all = outcomes(&plan);
+    assert_eq!(all.len(), 2, "{plan}");
+    for (_, _, outcome) in &all {
+        assert_eq!(outcome, "manual", "{plan}");
+    }
+    assert!(reason(&plan, "reports").contains("same name"), "{plan}");
+    assert_eq!(plan["pushes"], serde_json::json!([]), "{plan}");
+
+    // With --apply --push --overwrite nothing is stored (no AWS is
+    // reachable: a push would fail) and nothing is written.
+    let before = std::fs::read_to_string(dir.path().join("one/main.tf")).unwrap();
+    let run = fix(dir.path(), &[".", "--apply", "--push", "--overwrite"]);
+    assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("0 file(s) written"), "{}", run.stdout);
+    let after = std::fs::read_to_string(dir.path().join("one/main.tf")).unwrap();
+    assert_eq!(before, after);
+    assert!(!dir.path().join(".ecsguard").exists(), "a journal was made");
+}
+
+/// An anchored `Environment` list read by another container through an
+/// alias: editing it would strip the variable from the other container too.
+#[test]
+fn a_yaml_anchored_environment_list_is_left_alone() {
+    let dir = common::tempdir();
+    let stack = "Parameters:
+  DbPassword:
+    Type: String
+    NoEcho: true
+Resources:
+  AppTask:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: app
+      ContainerDefinitions:
+        - Name: app
+          Image: app:1
+          Environment: &sharedenv
+            - Name: DB_PASSWORD
+              Value: !Ref DbPassword
+            - Name: LOG_LEVEL
+              Value: info
+        - Name: sidecar
+          Image: side:1
+          Environment: *sharedenv
+  OtherTask:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: other
+      ContainerDefinitions:
+        - &base
+          Name: worker
+          Image: w:1
+          Environment:
+            - Name: API_TOKEN
+              Value: Pl4ntedAnchoredTok3n88
+        - <<: *base
+          Name: worker2
+";
+    common::write(dir.path(), "stack.yaml", stack);
+    let plan = fix(dir.path(), &["stack.yaml", "--format", "json"]).json();
+    let all = outcomes(&plan);
+    assert!(all.len() >= 3, "{plan}");
+    for (container, _, outcome) in &all {
+        assert_eq!(outcome, "manual", "{container}: {plan}");
+    }
+    assert!(reason(&plan, "app").contains("anchor"), "{plan}");
+    assert!(reason(&plan, "worker").contains("anchor"), "{plan}");
+    for f in plan["findings"].as_array().unwrap() {
+        assert!(
+            f["value_from"].is_null(),
+            "a manual finding names a valueFrom: {f}"
+        );
+    }
+    let run = fix(dir.path(), &["stack.yaml", "--apply"]);
+    assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let after = std::fs::read_to_string(dir.path().join("stack.yaml")).unwrap();
+    assert_eq!(after, stack, "the file changed");
+    assert!(!run.stdout.contains("Pl4nted"), "{}", run.stdout);
+}
+
+/// A reference interpolated in a heredoc's JSON: the container reads it
+/// through secrets, so the task definition needs an execution role and a
+/// grant, as a `jsonencode` one gets.
+#[test]
+fn a_heredoc_reference_gets_an_execution_role_and_its_grant() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "main.tf",
+        r#"variable "api_token" {
+  type      = string
+  sensitive = true
+}
+
+variable "exec_role_arn" {
+  type = string
+}
+
+resource "aws_ecs_task_definition" "worker" {
+  family                = "worker"
+  container_definitions = <<-EOT
+    [
+      {
+        "name": "worker",
+        "image": "worker:2",
+        "environment": [
+          {"name": "API_TOKEN", "value": "${var.api_token}"}
+        ]
+      }
+    ]
+  EOT
+}
+
+resource "aws_ecs_task_definition" "external" {
+  family                = "external"
+  execution_role_arn    = var.exec_role_arn
+  container_definitions = <<EOT
+[{"name": "ext", "image": "e:1", "environment": [{"name": "API_TOKEN", "value": "${var.api_token}"}]}]
+EOT
+}
+"#,
+    );
+    let plan = fix(dir.path(), &[".", "--format", "json"]).json();
+    let iam = plan["iam"].as_array().expect("iam");
+    let of = |family: &str| {
+        iam.iter()
+            .find(|n| n["family"] == family)
+            .unwrap_or_else(|| panic!("no iam note for {family}: {plan}"))
+    };
+    assert!(of("worker")["written"].is_string(), "{plan}");
+    assert!(of("external")["written"].is_null(), "{plan}");
+    assert!(
+        of("external")["policy"]
+            .to_string()
+            .contains("ssm:GetParameters"),
+        "{plan}"
+    );
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let tf = std::fs::read_to_string(dir.path().join("main.tf")).unwrap();
+    assert!(
+        tf.contains("execution_role_arn    = aws_iam_role.worker_execution.arn"),
+        "{tf}"
+    );
+    assert!(tf.contains("resource \"aws_iam_role_policy\""), "{tf}");
+    common::terraform_fmt(dir.path()).expect("terraform fmt -check");
+}
+
+/// Files that will not take the rewrite: a read-only file, a symlink, a
+/// YAML block scalar. `--apply --push` must judge them before it stores
+/// anything, as the plan does, and must not count them as written.
+#[test]
+fn push_stores_nothing_for_a_file_it_will_not_rewrite() {
+    let dir = common::tempdir();
+    let td = |family: &str, value: &str| {
+        format!(
+            "{{\"family\": \"{family}\", \"containerDefinitions\": [{{\"name\": \"c\", \"environment\": [\n  {{\"name\": \"DB_PASSWORD\", \"value\": \"{value}\"}}\n]}}]}}\n"
+        )
+    };
+    let ro = common::write(dir.path(), "ro.json", td("ro", "Pl4ntedReadOnly55"));
+    let mut perms = std::fs::metadata(&ro).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&ro, perms).unwrap();
+    common::write(dir.path(), "target/t.json", td("linked", "Pl4ntedLinked55"));
+    std::os::unix::fs::symlink("target/t.json", dir.path().join("link.json")).unwrap();
+    let yaml = "Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: y
+      ContainerDefinitions:
+        - Name: a
+          Image: x
+          Environment:
+            - Name: DB_PASSWORD
+              Value: >-
+                Pl4ntedFolded88xQ
+";
+    common::write(dir.path(), "b.yaml", yaml);
+    let files = ["ro.json", "link.json", "b.yaml"];
+
+    let mut args = files.to_vec();
+    args.extend(["--format", "json"]);
+    let plan = fix(dir.path(), &args).json();
+    let planned = outcomes(&plan);
+    args.push("--apply");
+    let applied = fix(dir.path(), &args).json();
+    assert_eq!(planned, outcomes(&applied), "plan and apply disagree");
+    assert_eq!(planned.len(), 3, "{plan}");
+    for (_, _, outcome) in &planned {
+        assert_eq!(outcome, "manual", "{plan}");
+    }
+
+    let mut args = files.to_vec();
+    args.extend(["--apply", "--push"]);
+    let run = fix(dir.path(), &args);
+    assert_ne!(
+        run.code, 3,
+        "a push was tried: {}{}",
+        run.stdout, run.stderr
+    );
+    assert!(run.stdout.contains("0 file(s) written"), "{}", run.stdout);
+    assert!(!dir.path().join(".ecsguard").exists(), "a journal was made");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("b.yaml")).unwrap(),
+        yaml
+    );
+}
+
+/// A name that is in `environment` and in `secrets`: manual, so its value
+/// is not stored (not even with `--overwrite`, which would replace what
+/// the deployed `secrets` entry reads), and a rerun writes nothing.
+#[test]
+fn a_name_in_environment_and_secrets_is_not_stored() {
+    let dir = common::tempdir();
+    let td = r#"{
+  "family": "mailer",
+  "executionRoleArn": "arn:aws:iam::111122223333:role/mailer-exec",
+  "containerDefinitions": [
+    {
+      "name": "mailer",
+      "environment": [
+        { "name": "SMTP_PASSWORD", "value": "Pl4ntedRotated-NEW-77" },
+        { "name": "SMTP_HOST", "value": "smtp.example.com" }
+      ],
+      "secrets": [
+        { "name": "SMTP_PASSWORD", "valueFrom": "arn:aws:ssm:us-east-1:111122223333:parameter/mailer/SMTP_PASSWORD" }
+      ]
+    }
+  ]
+}
+"#;
+    common::write(dir.path(), "register.json", td);
+    for _ in 0..2 {
+        let run = fix(
+            dir.path(),
+            &["register.json", "--apply", "--push", "--overwrite"],
+        );
+        assert_ne!(
+            run.code, 3,
+            "a push was tried: {}{}",
+            run.stdout, run.stderr
+        );
+        assert!(run.stdout.contains("manual"), "{}", run.stdout);
+        assert!(run.stdout.contains("0 file(s) written"), "{}", run.stdout);
+        assert!(!dir.path().join(".ecsguard").exists(), "a journal was made");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("register.json")).unwrap(),
+        td
+    );
+}
