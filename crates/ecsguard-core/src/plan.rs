@@ -324,6 +324,31 @@ pub fn store_of(resource: &str) -> StoreKind {
 
 /// The same for resources of either store, each told apart by its ARN (or
 /// by the Terraform expression that yields it).
+/// The customer key as an IAM policy names it for `kms:Decrypt`: a key ARN
+/// as it is; an alias (`alias/x`, or its ARN), which IAM does not accept as
+/// the resource of a key operation, becomes every key of its account and
+/// region, with the alias as the condition (`kms:ResourceAliases`).
+pub fn kms_grant(key: &str) -> (String, Option<String>) {
+    match key.split_once(":alias/") {
+        Some((head, alias)) if key.starts_with("arn:") => {
+            (format!("{head}:key/*"), Some(format!("alias/{alias}")))
+        }
+        _ => (key.to_owned(), None),
+    }
+}
+
+/// The ARN form of `--kms-key-id` (a key id, a key ARN, an alias or an
+/// alias ARN), with `region` and `account` where they are not written.
+pub fn kms_key_arn(key: &str, region: &str, account: &str) -> String {
+    if key.starts_with("arn:") {
+        key.to_owned()
+    } else if key.starts_with("alias/") {
+        format!("arn:aws:kms:{region}:{account}:{key}")
+    } else {
+        format!("arn:aws:kms:{region}:{account}:key/{key}")
+    }
+}
+
 pub fn read_policy_for(resources: &[String], kms_key_arn: Option<&str>) -> String {
     let kinds: Vec<(StoreKind, &String)> = resources.iter().map(|r| (store_of(r), r)).collect();
     policy_of(&kinds, kms_key_arn)
@@ -356,8 +381,17 @@ fn policy_of(resources: &[(StoreKind, &String)], kms_key_arn: Option<&str>) -> S
         ));
     }
     if let Some(key) = kms_key_arn {
+        let (resource, alias) = kms_grant(key);
+        let condition = alias
+            .map(|a| {
+                format!(
+                    ",\"Condition\":{{\"ForAnyValue:StringEquals\":{{\"kms:ResourceAliases\":\"{}\"}}}}",
+                    a.replace('\\', "\\\\").replace('"', "\\\"")
+                )
+            })
+            .unwrap_or_default();
         statements.push(format!(
-            "{{\"Sid\":\"DecryptMovedSecrets\",\"Effect\":\"Allow\",\"Action\":[\"kms:Decrypt\"],\"Resource\":[\"{key}\"]}}"
+            "{{\"Sid\":\"DecryptMovedSecrets\",\"Effect\":\"Allow\",\"Action\":[\"kms:Decrypt\"],\"Resource\":[\"{resource}\"]{condition}}}"
         ));
     }
     format!(
@@ -369,6 +403,28 @@ fn policy_of(resources: &[(StoreKind, &String)], kms_key_arn: Option<&str>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_alias_is_granted_through_a_condition() {
+        let alias = kms_key_arn("alias/app", "REGION", "ACCOUNT");
+        assert_eq!(alias, "arn:aws:kms:REGION:ACCOUNT:alias/app");
+        assert_eq!(
+            kms_grant(&alias),
+            (
+                "arn:aws:kms:REGION:ACCOUNT:key/*".to_owned(),
+                Some("alias/app".to_owned())
+            )
+        );
+        let key = kms_key_arn("1234abcd", "eu-west-1", "111122223333");
+        assert_eq!(key, "arn:aws:kms:eu-west-1:111122223333:key/1234abcd");
+        assert_eq!(kms_grant(&key), (key.clone(), None));
+        let policy = read_policy_for(&[], Some(&alias));
+        let v: serde_json::Value = serde_json::from_str(&policy).expect("policy is JSON");
+        assert_eq!(
+            v["Statement"][0]["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+            "alias/app"
+        );
+    }
     use crate::finding::Severity;
     use crate::model::Location;
 

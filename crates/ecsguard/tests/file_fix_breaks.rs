@@ -330,3 +330,75 @@ fn a_name_in_environment_and_secrets_is_not_stored() {
         td
     );
 }
+
+/// `--kms-key-id` as a key id or an alias: a Terraform grant must name the
+/// key's real ARN (looked up by Terraform), never a `REGION`/`ACCOUNT`
+/// placeholder or an alias ARN, which IAM does not take for `kms:Decrypt`;
+/// CloudFormation grants an alias through `kms:ResourceAliases`.
+#[test]
+fn a_customer_key_is_granted_by_its_real_arn() {
+    let tf = r#"variable "db_password" {
+  type      = string
+  sensitive = true
+}
+
+resource "aws_ecs_task_definition" "billing" {
+  family = "billing"
+  container_definitions = jsonencode([{
+    name        = "billing"
+    image       = "billing:1"
+    environment = [{ name = "DB_PASSWORD", value = var.db_password }]
+  }])
+}
+"#;
+    let yaml = "Parameters:
+  DbPassword:
+    Type: String
+    NoEcho: true
+Resources:
+  AppTask:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: app
+      ContainerDefinitions:
+        - Name: app
+          Image: app:1
+          Environment:
+            - Name: DB_PASSWORD
+              Value: !Ref DbPassword
+";
+    for key in ["1234abcd-12ab-34cd-56ef-1234567890ab", "alias/mykey"] {
+        let dir = common::tempdir();
+        common::write(dir.path(), "tf/main.tf", tf);
+        common::write(dir.path(), "cfn/stack.yaml", yaml);
+        let run = fix(dir.path(), &[".", "--apply", "--kms-key-id", key]);
+        assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
+        let written = std::fs::read_to_string(dir.path().join("tf/main.tf")).unwrap();
+        assert!(
+            written.contains(&format!(
+                "data \"aws_kms_key\" \"billing_ecsguard_secrets\" {{\n  key_id = \"{key}\"\n}}"
+            )),
+            "{written}"
+        );
+        assert!(
+            written.contains("Resource = [data.aws_kms_key.billing_ecsguard_secrets.arn]"),
+            "{written}"
+        );
+        assert!(!written.contains("REGION"), "{written}");
+        common::terraform_fmt(&dir.path().join("tf")).expect("terraform fmt -check");
+        let stack = std::fs::read_to_string(dir.path().join("cfn/stack.yaml")).unwrap();
+        if key.starts_with("alias/") {
+            assert!(stack.contains(":key/*'"), "{stack}");
+            assert!(
+                stack.contains("kms:ResourceAliases: \"alias/mykey\""),
+                "{stack}"
+            );
+        } else {
+            assert!(stack.contains(&format!(":key/{key}'")), "{stack}");
+        }
+        assert!(
+            common::cfn_lint(&dir.path().join("cfn/stack.yaml")).is_empty(),
+            "cfn-lint"
+        );
+    }
+}

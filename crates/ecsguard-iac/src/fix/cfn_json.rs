@@ -192,9 +192,18 @@ pub(super) fn grant(text: &str, root: &Node, need: &Need<'_>) -> Option<Grant> {
         ));
     }
     if let Some(key) = kms {
+        let (resource, alias) = ecsguard_core::plan::kms_grant(key);
+        let condition = alias
+            .map(|a| {
+                format!(
+                    ", \"Condition\": {{\"ForAnyValue:StringEquals\": {{\"kms:ResourceAliases\": {}}}}}",
+                    quote(&a)
+                )
+            })
+            .unwrap_or_default();
         statements.push(format!(
-            "{{\"Effect\": \"Allow\", \"Action\": \"kms:Decrypt\", \"Resource\": [{}]}}",
-            resource_json(key)
+            "{{\"Effect\": \"Allow\", \"Action\": \"kms:Decrypt\", \"Resource\": [{}]{condition}}}",
+            resource_json(&resource)
         ));
     }
     let statements = statements

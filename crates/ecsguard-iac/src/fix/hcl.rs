@@ -834,9 +834,28 @@ pub(super) fn grant(
         }
     }
     if let Some(key) = kms {
+        // A key whose ARN is not all known here (its region and account, or
+        // an alias, which IAM does not take as a key's resource): Terraform
+        // looks the key up, and the grant names its ARN.
+        let resource =
+            if key.contains(":alias/") || key.contains(":REGION:") || key.contains(":ACCOUNT:") {
+                let key_id = key
+                    .split_once(":key/")
+                    .map(|(_, id)| id.to_owned())
+                    .or_else(|| key.split_once(":alias/").map(|(_, a)| format!("alias/{a}")))
+                    .filter(|_| key.contains(":REGION:") || key.contains(":ACCOUNT:"))
+                    .unwrap_or_else(|| key.to_owned());
+                added.push_str(&format!(
+                    "\n\ndata \"aws_kms_key\" \"{policy_name}\" {{\nkey_id = {}\n}}",
+                    serde_json::to_string(&key_id).unwrap_or_default()
+                ));
+                format!("${{data.aws_kms_key.{policy_name}.arn}}")
+            } else {
+                key.to_owned()
+            };
         statements.push_str(&format!(
             "{{\nEffect = \"Allow\"\nAction = [\"kms:Decrypt\"]\nResource = {}\n}},\n",
-            resource_list(&[key.to_owned()])
+            resource_list(&[resource])
         ));
     }
     added.push_str(&format!(

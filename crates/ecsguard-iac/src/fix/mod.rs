@@ -958,13 +958,22 @@ pub fn plan(
         let p = parsed_file(&mut texts, &file);
         // Spans start after a byte-order mark; so do the grant's edits.
         let (bom, text) = (p.bom, &p.text);
-        let kms = settings.store.kms_key_id.as_ref().map(|k| {
-            if k.starts_with("arn:") {
-                k.clone()
-            } else {
-                format!("arn:aws:kms:REGION:ACCOUNT:key/{k}")
-            }
-        });
+        // The key's region and account are those of the stored values,
+        // once they are stored; until then, the template's own.
+        let (region, account) = resources
+            .iter()
+            .find_map(|r| {
+                let mut parts = r.strip_prefix("arn:")?.split(':').skip(2);
+                let region = parts.next().filter(|p| !p.is_empty())?;
+                let account = parts.next().filter(|p| !p.is_empty())?;
+                Some((region.to_owned(), account.to_owned()))
+            })
+            .unwrap_or_else(|| ("REGION".to_owned(), "ACCOUNT".to_owned()));
+        let kms = settings
+            .store
+            .kms_key_id
+            .as_ref()
+            .map(|k| ecsguard_core::plan::kms_key_arn(k, &region, &account));
         let (role, _) = p.parsed.task_definition_of(text, container);
         let mut written = None;
         let kind = FileKind::of(Path::new(&file));

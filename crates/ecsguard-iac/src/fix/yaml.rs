@@ -371,10 +371,17 @@ pub(super) fn grant(text: &str, docs: &[Node], need: &super::Need<'_>) -> Option
         }
     }
     if let Some(key) = kms {
+        let (resource, alias) = ecsguard_core::plan::kms_grant(key);
         statements.push_str(&format!(
             "{i5}- Effect: Allow\n{i5}  Action: kms:Decrypt\n{i5}  Resource:\n{i5}    - {}\n",
-            cfn_resource(key)
+            cfn_resource(&resource)
         ));
+        if let Some(alias) = alias {
+            statements.push_str(&format!(
+                "{i5}  Condition:\n{i5}    ForAnyValue:StringEquals:\n{i5}      kms:ResourceAliases: {}\n",
+                serde_json::to_string(&alias).unwrap_or_default()
+            ));
+        }
     }
     let suffix = policy_id
         .strip_prefix(&logical("SecretsPolicy"))
