@@ -402,3 +402,28 @@ Resources:
         );
     }
 }
+
+/// A byte-order mark (Terraform and CloudFormation read past it): the
+/// rewrite is checked as they read it, so one such file does not stop the
+/// whole apply, and the mark stays.
+#[test]
+fn a_byte_order_mark_does_not_stop_the_apply() {
+    let dir = common::tempdir();
+    let tf = "\u{feff}variable \"api_token\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"aws_ecs_task_definition\" \"worker\" {\n  family = \"worker\"\n  container_definitions = jsonencode([{\n    name        = \"worker\"\n    image       = \"w:1\"\n    environment = [{ name = \"API_TOKEN\", value = var.api_token }]\n  }])\n}\n";
+    common::write(dir.path(), "tf/main.tf", tf);
+    let cfn = "\u{feff}{\r\n  \"Parameters\": {\"Pw\": {\"Type\": \"String\", \"NoEcho\": true}},\r\n  \"Resources\": {\r\n    \"T\": {\r\n      \"Type\": \"AWS::ECS::TaskDefinition\",\r\n      \"Properties\": {\r\n        \"Family\": \"j\",\r\n        \"ContainerDefinitions\": [{\"Name\": \"c\", \"Image\": \"i\", \"Environment\": [{\"Name\": \"DB_PASSWORD\", \"Value\": {\"Ref\": \"Pw\"}}]}]\r\n      }\r\n    }\r\n  }\r\n}\r\n";
+    common::write(dir.path(), "cfn/stack.json", cfn);
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("2 file(s) written"), "{}", run.stdout);
+    for file in ["tf/main.tf", "cfn/stack.json"] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(text.starts_with('\u{feff}'), "{file} lost its mark");
+        assert!(
+            text.contains("secrets") || text.contains("Secrets"),
+            "{text}"
+        );
+    }
+    let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
+    assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
+}

@@ -2118,24 +2118,24 @@ pub fn verify(
     planned: &[Planned],
     rules: &ecsguard_core::RuleConfig,
 ) -> Result<(), String> {
-    let text = patch.patched();
+    let patched = patch.patched();
+    // Read as the scanner reads it: after a byte-order mark.
+    let text = patched.strip_prefix('\u{feff}').unwrap_or(&patched);
     let file = patch.path.display().to_string();
     if FileKind::of(&patch.path) == Some(FileKind::Terraform) {
         // Checked again by the scan after writing, with its module.
-        return hcl_edit::parser::parse_body(&text)
-            .map(|_| ())
-            .map_err(|e| {
-                format!(
-                    "{file}: the rewritten file does not parse (line {}); it was not written",
-                    e.location().line()
-                )
-            });
+        return hcl_edit::parser::parse_body(text).map(|_| ()).map_err(|e| {
+            format!(
+                "{file}: the rewritten file does not parse (line {}); it was not written",
+                e.location().line()
+            )
+        });
     }
     let mut out = crate::source::Outcome::default();
     if FileKind::of(&patch.path) == Some(FileKind::Yaml) {
-        crate::source::scan_yaml(&file, &text, &mut out);
+        crate::source::scan_yaml(&file, text, &mut out);
     } else {
-        crate::source::scan_json(&file, &text, &mut out);
+        crate::source::scan_json(&file, text, &mut out);
     }
     if let Some(e) = out.errors.first() {
         return Err(format!(
@@ -2168,10 +2168,6 @@ pub fn verify(
     Ok(())
 }
 
-/// Writes every patched file atomically (a temporary file beside it, then a
-/// rename), after each has been verified. When one cannot be verified or
-/// written, those already written are put back as they were: no file is
-/// left half-fixed. Returns the files written.
 /// Takes over what the preview (the plan as it will be once the literals
 /// are stored) refuses: a literal whose file would not take the rewrite
 /// (read-only, a symlink, a block scalar, a name already in `secrets` …) is
@@ -2222,6 +2218,10 @@ pub fn verify_all(plan: &FixPlan, settings: &FixSettings) -> Result<(), String> 
         .try_for_each(|patch| verify(patch, &plan.planned, &settings.scan.rules))
 }
 
+/// Writes every patched file atomically (a temporary file beside it, then a
+/// rename), after each has been verified. When one cannot be verified or
+/// written, those already written are put back as they were: no file is
+/// left half-fixed. Returns the files written.
 pub fn write_all(
     plan: &FixPlan,
     paths: &[PathBuf],
