@@ -166,6 +166,14 @@ fn walk_dir(
             {
                 return false;
             }
+            // ecsguard's own temporary files (a `fix --apply` that was cut
+            // off): the next `fix --apply` completes or removes them.
+            if e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(".ecsguard-fix-"))
+            {
+                return false;
+            }
             if e.path_is_symlink() {
                 let stays = std::fs::canonicalize(e.path()).is_ok_and(|t| t.starts_with(&inside));
                 if !stays {

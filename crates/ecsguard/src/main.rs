@@ -142,6 +142,28 @@ fn fix_files(args: &FixArgs) -> ExitCode {
     } else {
         args.paths.clone()
     };
+    // A run cut off while it renamed its files is completed first (or, cut
+    // off before, undone): the files are never left half old, half new.
+    if args.apply {
+        match ecsguard_iac::fix::recover(&args.journal_dir.join("pending-files")) {
+            Ok(done) => {
+                for d in done {
+                    eprintln!("note: {d}");
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::FIX_FAILED);
+            }
+        }
+    } else {
+        for record in ecsguard_iac::fix::pending(&args.journal_dir.join("pending-files")) {
+            eprintln!(
+                "warning: {} records a write that was cut off: `fix --apply` completes it before anything else",
+                record.display()
+            );
+        }
+    }
     let settings = ecsguard_iac::fix::FixSettings {
         scan: scan_options(&args.common),
         store: store_settings(args),
@@ -218,12 +240,13 @@ fn fix_files(args: &FixArgs) -> ExitCode {
     let mut write_error = None;
     let mut written = Vec::new();
     if args.apply && push_errors.is_empty() {
-        match ecsguard_iac::fix::write_all(
-            &plan,
-            &paths,
-            &settings,
-            test_hook("ECSGUARD_TEST_CORRUPT_REWRITE").is_some(),
-        ) {
+        let options = ecsguard_iac::fix::WriteOptions {
+            pending_dir: args.journal_dir.join("pending-files"),
+            corrupt_for_test: test_hook("ECSGUARD_TEST_CORRUPT_REWRITE").is_some(),
+            stop_after_renames: test_hook("ECSGUARD_TEST_STOP_AFTER_RENAMES")
+                .and_then(|n| n.parse().ok()),
+        };
+        match ecsguard_iac::fix::write_all(&plan, &paths, &settings, &options) {
             Ok(w) => written = w,
             Err(e) => write_error = Some(e),
         }

@@ -427,3 +427,130 @@ fn a_byte_order_mark_does_not_stop_the_apply() {
     let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
     assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
 }
+
+/// A `.tf` file and the template it renders, fixed together.
+fn tf_and_template(dir: &Path) {
+    common::write(
+        dir,
+        "tf/main.tf",
+        r#"variable "db_password" {
+  type      = string
+  sensitive = true
+}
+
+resource "aws_ecs_task_definition" "reports" {
+  family = "reports"
+  container_definitions = templatefile("${path.module}/templates/reports.json.tpl", {
+    db_password = var.db_password
+  })
+}
+"#,
+    );
+    common::write(
+        dir,
+        "tf/templates/reports.json.tpl",
+        "[{\"name\": \"reports\", \"image\": \"r:1\", \"environment\": [\n  {\"name\": \"DB_PASSWORD\", \"value\": \"${db_password}\"}\n]}]\n",
+    );
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                stack.push(p);
+            } else if name.starts_with(".ecsguard-fix-") || name.starts_with("write-") {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Killed between the renames of two files that go together (a `.tf` and
+/// its template): the next `fix --apply` completes the write, so the
+/// template never reads a variable the `.tf` does not pass, or the other
+/// way round; and no temporary file stays behind.
+#[test]
+fn a_write_cut_off_between_renames_is_completed_by_the_next_apply() {
+    for stop in ["0", "1"] {
+        let dir = common::tempdir();
+        tf_and_template(dir.path());
+        let mut env = no_aws();
+        env.push(("ECSGUARD_TEST_STOP_AFTER_RENAMES", stop.to_owned()));
+        let cut = common::ecsguard_with(dir.path(), &env, true, &["fix", ".", "--apply"]);
+        assert_eq!(cut.code, 3, "{}{}", cut.stdout, cut.stderr);
+        assert!(!leftovers(dir.path()).is_empty(), "nothing pending");
+        // A scan meanwhile does not read the temporary files.
+        let scan = fix(dir.path(), &[".", "--format", "json"]);
+        assert!(scan.stderr.contains("cut off"), "{}", scan.stderr);
+        assert!(
+            scan.json()["errors"].as_array().unwrap().is_empty(),
+            "{}",
+            scan.stdout
+        );
+
+        let run = fix(dir.path(), &[".", "--apply"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("interrupted write was completed"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+        let tf = std::fs::read_to_string(dir.path().join("tf/main.tf")).unwrap();
+        let tpl =
+            std::fs::read_to_string(dir.path().join("tf/templates/reports.json.tpl")).unwrap();
+        assert!(
+            tf.contains("aws_ssm_parameter.reports_db_password.arn"),
+            "{tf}"
+        );
+        assert!(tpl.contains("\"secrets\""), "{tpl}");
+        let again = fix(dir.path(), &[".", "--apply"]);
+        assert!(
+            again.stdout.contains("0 file(s) written"),
+            "{}",
+            again.stdout
+        );
+        let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
+        assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
+    }
+}
+
+/// Cut off before any rename: the record says so, and the next run removes
+/// the temporary files and leaves the files as they were.
+#[test]
+fn a_write_cut_off_before_any_rename_is_undone() {
+    let dir = common::tempdir();
+    tf_and_template(dir.path());
+    let target = std::path::absolute(dir.path().join("tf/main.tf")).unwrap();
+    let temp = target.with_file_name(".ecsguard-fix-1-0-main.tf");
+    std::fs::write(&temp, "half").unwrap();
+    common::write(
+        dir.path(),
+        ".ecsguard/journal/pending-files/write-1.json",
+        serde_json::json!({"version": 1, "state": "preparing", "files": [[target, temp]]})
+            .to_string(),
+    );
+    let before = std::fs::read_to_string(&target).unwrap();
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("was undone"), "{}", run.stderr);
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    let after = std::fs::read_to_string(&target).unwrap();
+    assert_ne!(after, "half");
+    assert_ne!(after, before, "the fix itself still ran");
+
+    // A record that is not one is an error naming it, and nothing is written.
+    common::write(
+        dir.path(),
+        ".ecsguard/journal/pending-files/write-2.json",
+        "{ nope",
+    );
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("write-2.json:1"), "{}", run.stderr);
+}

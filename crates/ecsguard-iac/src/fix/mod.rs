@@ -1843,7 +1843,10 @@ mod declare;
 mod hcl;
 pub mod iam;
 mod template;
+mod write;
 mod yaml;
+
+pub use write::{pending, recover, write_all, WriteOptions};
 
 /// Removes the chosen items of a comma-separated list (a JSON array, an HCL
 /// tuple), keeping the separators and indentation of those that stay.
@@ -2216,121 +2219,4 @@ pub fn verify_all(plan: &FixPlan, settings: &FixSettings) -> Result<(), String> 
     plan.files
         .iter()
         .try_for_each(|patch| verify(patch, &plan.planned, &settings.scan.rules))
-}
-
-/// Writes every patched file atomically (a temporary file beside it, then a
-/// rename), after each has been verified. When one cannot be verified or
-/// written, those already written are put back as they were: no file is
-/// left half-fixed. Returns the files written.
-pub fn write_all(
-    plan: &FixPlan,
-    paths: &[PathBuf],
-    settings: &FixSettings,
-    corrupt_for_test: bool,
-) -> Result<Vec<PathBuf>, String> {
-    let rules = &settings.scan.rules;
-    let mut texts = Vec::new();
-    for patch in &plan.files {
-        let mut patched = patch.clone();
-        if corrupt_for_test {
-            patched.edits.push(Edit {
-                start: patched.original.len(),
-                end: patched.original.len(),
-                text: "\n{ not json".into(),
-            });
-        }
-        verify(&patched, &plan.planned, rules)?;
-        let text = patched.patched();
-        // A file whose every rewrite was refused is left alone (and not
-        // counted as written).
-        if text != patch.original {
-            texts.push((patch, text));
-        }
-    }
-    let mut written: Vec<&FilePatch> = Vec::new();
-    for (patch, text) in &texts {
-        if let Err(e) = write_atomically(&patch.path, text) {
-            for done in &written {
-                // Best effort: the original text, written the same way.
-                let _ = write_atomically(&done.path, &done.original);
-            }
-            return Err(format!(
-                "cannot write {}: {e}; the files already written were restored",
-                patch.path.display()
-            ));
-        }
-        written.push(patch);
-    }
-    // Scanned again as a whole (a Terraform file with its module): what was
-    // fixed must be gone and nothing written may fail to read; otherwise
-    // every file goes back as it was.
-    let (report, _) = scan_for_fix(paths, &settings.scan);
-    let same_file = |a: &str, b: &Path| {
-        Path::new(a) == b
-            || crate::scan::canonical_name(Path::new(a)) == crate::scan::canonical_name(b)
-    };
-    let problem = report
-        .errors
-        .iter()
-        .find_map(|e| match &e.source {
-            ecsguard_core::ErrorSource::File { file, line, .. }
-                if written.iter().any(|p| same_file(file, &p.path)) =>
-            {
-                Some(format!("{file}:{line}: {} after the rewrite", e.message))
-            }
-            _ => None,
-        })
-        .or_else(|| {
-            plan.planned
-                .iter()
-                .filter(|p| p.outcome == OutcomeKind::Fixed)
-                .find(|p| {
-                    report.findings.iter().any(|f| {
-                        f.family == p.finding.family
-                            && f.container == p.finding.container
-                            && f.variable == p.finding.variable
-                            && file_of(&f.location) == file_of(&p.finding.location)
-                    })
-                })
-                .map(|p| {
-                    format!(
-                        "{}: {} is still reported after the rewrite",
-                        file_of(&p.finding.location).unwrap_or("?"),
-                        p.finding.variable
-                    )
-                })
-        });
-    if let Some(problem) = problem {
-        for done in &written {
-            let _ = write_atomically(&done.path, &done.original);
-        }
-        return Err(format!("{problem}; every file was restored"));
-    }
-    Ok(written.iter().map(|p| p.path.clone()).collect())
-}
-
-fn file_of(l: &ecsguard_core::Location) -> Option<&str> {
-    match l {
-        ecsguard_core::Location::File { file, .. } => Some(file),
-        ecsguard_core::Location::Live { .. } => None,
-    }
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".ecsguard-fix-")
-        .tempfile_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    if let Some(p) = permissions {
-        std::fs::set_permissions(tmp.path(), p)?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

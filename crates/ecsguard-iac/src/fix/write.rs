@@ -1,0 +1,339 @@
+//! Writing a plan's files: all or nothing, even across a crash.
+//!
+//! Each file is written to a temporary file beside it and renamed over it,
+//! so no file is ever half-written. A set of files is made all-or-nothing
+//! by a *pending-write record* (paths only, never content) kept in the
+//! journal directory's `pending-files` folder:
+//!
+//! 1. the record is written, listing every target and its temporary file,
+//!    in state `preparing`;
+//! 2. the temporary files are written and synced;
+//! 3. the record moves to `renaming`, and each temporary file is renamed
+//!    over its target;
+//! 4. the rewritten files are scanned again; the record is removed.
+//!
+//! A run cut off in step 2 leaves temporary files that the next run
+//! removes (nothing was renamed yet); one cut off in step 3 is completed by
+//! the next `fix --apply` (each remaining temporary file is renamed), so
+//! the files never stay half old, half new. Temporary files hold only the
+//! rewritten text, which has references in place of the moved values.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{verify, Edit, FilePatch, FixPlan, FixSettings, OutcomeKind};
+use crate::scan::scan_for_fix;
+
+/// How `write_all` writes.
+#[derive(Debug, Default, Clone)]
+pub struct WriteOptions {
+    /// Where the pending-write record is kept (the journal directory).
+    pub pending_dir: PathBuf,
+    /// Test hook: every rewrite is spoiled, so that verification fails.
+    pub corrupt_for_test: bool,
+    /// Test hook: the process ends (as if killed) after this many renames.
+    pub stop_after_renames: Option<usize>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum State {
+    Preparing,
+    Renaming,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    version: u32,
+    state: State,
+    /// (target, temporary file), absolute.
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+const RECORD_PREFIX: &str = "write-";
+
+/// The pending-write records in `dir`: runs cut off while writing files.
+pub fn pending(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut records: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(RECORD_PREFIX) && n.ends_with(".json"))
+        })
+        .collect();
+    records.sort();
+    records
+}
+
+/// Completes (or undoes) the file writes of runs that were cut off, as
+/// their records in `dir` say. Returns what was done, for the operator.
+pub fn recover(dir: &Path) -> Result<Vec<String>, String> {
+    let mut done = Vec::new();
+    for path in pending(dir) {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let record: Record = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{}:{}: not a pending-write record ({e}); remove it once the files it names are checked",
+                path.display(),
+                e.line()
+            )
+        })?;
+        let mut moved = 0;
+        for (target, temp) in &record.files {
+            if !temp.exists() {
+                continue;
+            }
+            match record.state {
+                // Nothing was renamed yet: the run is undone.
+                State::Preparing => std::fs::remove_file(temp)
+                    .map_err(|e| format!("cannot remove {}: {e}", temp.display()))?,
+                State::Renaming => {
+                    std::fs::rename(temp, target).map_err(|e| {
+                        format!(
+                            "cannot complete the interrupted write of {}: {e}",
+                            target.display()
+                        )
+                    })?;
+                    moved += 1;
+                }
+            }
+        }
+        std::fs::remove_file(&path)
+            .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        let _ = path.parent().map(std::fs::remove_dir);
+        done.push(match record.state {
+            State::Preparing => format!(
+                "an interrupted write (nothing renamed yet) was undone; its temporary files are removed ({})",
+                path.display()
+            ),
+            State::Renaming => format!(
+                "an interrupted write was completed: {moved} more of its {} file(s) written ({})",
+                record.files.len(),
+                path.display()
+            ),
+        });
+    }
+    Ok(done)
+}
+
+/// Writes every patched file, after each has been verified: all of them or
+/// none (see the module's documentation). When the rewritten files fail
+/// the scan that follows, every file is put back as it was. Returns the
+/// files written; a file whose text would not change is not written.
+pub fn write_all(
+    plan: &FixPlan,
+    paths: &[PathBuf],
+    settings: &FixSettings,
+    options: &WriteOptions,
+) -> Result<Vec<PathBuf>, String> {
+    let rules = &settings.scan.rules;
+    let mut texts = Vec::new();
+    for patch in &plan.files {
+        let mut patched = patch.clone();
+        if options.corrupt_for_test {
+            patched.edits.push(Edit {
+                start: patched.original.len(),
+                end: patched.original.len(),
+                text: "\n{ not json".into(),
+            });
+        }
+        verify(&patched, &plan.planned, rules)?;
+        let text = patched.patched();
+        // A file whose every rewrite was refused is left alone (and not
+        // counted as written).
+        if text != patch.original {
+            texts.push((patch, text));
+        }
+    }
+    if texts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let written = write_set(&texts, options)?;
+    // Scanned again as a whole (a Terraform file with its module): what was
+    // fixed must be gone and nothing written may fail to read; otherwise
+    // every file goes back as it was.
+    let (report, _) = scan_for_fix(paths, &settings.scan);
+    let same_file = |a: &str, b: &Path| {
+        Path::new(a) == b
+            || crate::scan::canonical_name(Path::new(a)) == crate::scan::canonical_name(b)
+    };
+    let problem = report
+        .errors
+        .iter()
+        .find_map(|e| match &e.source {
+            ecsguard_core::ErrorSource::File { file, line, .. }
+                if written.iter().any(|p| same_file(file, &p.path)) =>
+            {
+                Some(format!("{file}:{line}: {} after the rewrite", e.message))
+            }
+            _ => None,
+        })
+        .or_else(|| {
+            plan.planned
+                .iter()
+                .filter(|p| p.outcome == OutcomeKind::Fixed)
+                .find(|p| {
+                    report.findings.iter().any(|f| {
+                        f.family == p.finding.family
+                            && f.container == p.finding.container
+                            && f.variable == p.finding.variable
+                            && file_of(&f.location) == file_of(&p.finding.location)
+                    })
+                })
+                .map(|p| {
+                    format!(
+                        "{}: {} is still reported after the rewrite",
+                        file_of(&p.finding.location).unwrap_or("?"),
+                        p.finding.variable
+                    )
+                })
+        });
+    if let Some(problem) = problem {
+        for done in &written {
+            let _ = write_atomically(&done.path, &done.original);
+        }
+        return Err(format!("{problem}; every file was restored"));
+    }
+    Ok(written.iter().map(|p| p.path.clone()).collect())
+}
+
+/// Writes the files as one: the record, the temporary files, the renames.
+fn write_set<'p>(
+    texts: &[(&'p FilePatch, String)],
+    options: &WriteOptions,
+) -> Result<Vec<&'p FilePatch>, String> {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    std::fs::create_dir_all(&options.pending_dir).map_err(|e| {
+        format!(
+            "cannot create {} to record the write in: {e}; nothing was written",
+            options.pending_dir.display()
+        )
+    })?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let id = format!("{stamp}-{}", std::process::id());
+    let record_path = options
+        .pending_dir
+        .join(format!("{RECORD_PREFIX}{id}.json"));
+    let mut record = Record {
+        version: 1,
+        state: State::Preparing,
+        files: texts
+            .iter()
+            .enumerate()
+            .map(|(i, (patch, _))| {
+                let target = absolute(&patch.path);
+                let name = target
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let temp = target.with_file_name(format!(".ecsguard-fix-{id}-{i}-{name}"));
+                (target, temp)
+            })
+            .collect(),
+    };
+    let save = |record: &Record| {
+        let json = serde_json::to_string_pretty(record).unwrap_or_default();
+        write_atomically(&record_path, &json).map_err(|e| {
+            format!(
+                "cannot record the write in {}: {e}; nothing was written",
+                record_path.display()
+            )
+        })
+    };
+    save(&record)?;
+    let undo = |record: &Record| {
+        for (_, temp) in &record.files {
+            let _ = std::fs::remove_file(temp);
+        }
+        let _ = std::fs::remove_file(&record_path);
+    };
+    for ((patch, text), (_, temp)) in texts.iter().zip(&record.files) {
+        if let Err(e) = write_new(temp, &patch.path, text) {
+            undo(&record);
+            return Err(format!(
+                "cannot write {}: {e}; nothing was written",
+                patch.path.display()
+            ));
+        }
+    }
+    record.state = State::Renaming;
+    if let Err(e) = save(&record) {
+        undo(&record);
+        return Err(e);
+    }
+    let mut written: Vec<&FilePatch> = Vec::new();
+    for (n, ((patch, _), (target, temp))) in texts.iter().zip(&record.files).enumerate() {
+        if options.stop_after_renames == Some(n) {
+            // As if killed: the record and the remaining temporary files stay.
+            std::process::exit(3);
+        }
+        if let Err(e) = std::fs::rename(temp, target) {
+            for done in &written {
+                // Best effort: the original text, written the same way.
+                let _ = write_atomically(&done.path, &done.original);
+            }
+            undo(&record);
+            return Err(format!(
+                "cannot write {}: {e}; the files already written were restored",
+                patch.path.display()
+            ));
+        }
+        written.push(patch);
+    }
+    let _ = std::fs::remove_file(&record_path);
+    // Left only when empty: the folder is not needed until a write is cut off.
+    let _ = std::fs::remove_dir(&options.pending_dir);
+    Ok(written)
+}
+
+/// A new file at `temp` holding `text`, synced, with the permissions of
+/// `like`.
+fn write_new(temp: &Path, like: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(temp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    if let Ok(m) = std::fs::metadata(like) {
+        std::fs::set_permissions(temp, m.permissions())?;
+    }
+    Ok(())
+}
+
+fn file_of(l: &ecsguard_core::Location) -> Option<&str> {
+    match l {
+        ecsguard_core::Location::File { file, .. } => Some(file),
+        ecsguard_core::Location::Live { .. } => None,
+    }
+}
+
+pub(super) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".ecsguard-fix-")
+        .tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    if let Some(p) = permissions {
+        std::fs::set_permissions(tmp.path(), p)?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
