@@ -554,3 +554,40 @@ fn a_write_cut_off_before_any_rename_is_undone() {
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("write-2.json:1"), "{}", run.stderr);
 }
+
+/// One template rendered by task definitions in two folders (one reads it
+/// through `../prod/…`): an edit would change both, but only the calls
+/// beside the template would be rewritten. Manual for both, nothing written.
+#[test]
+fn a_template_shared_across_folders_is_manual() {
+    let dir = common::tempdir();
+    let tf = |family: &str, path: &str| {
+        format!(
+            "variable \"api_key\" {{\n  type      = string\n  sensitive = true\n}}\n\nresource \"aws_ecs_task_definition\" \"app\" {{\n  family = \"{family}\"\n  container_definitions = templatefile(\"${{path.module}}/{path}\", {{\n    api_key = var.api_key\n  }})\n}}\n"
+        )
+    };
+    common::write(dir.path(), "prod/main.tf", tf("app-prod", "app.json.tpl"));
+    common::write(
+        dir.path(),
+        "stage/main.tf",
+        tf("app-stage", "../prod/app.json.tpl"),
+    );
+    common::write(
+        dir.path(),
+        "prod/app.json.tpl",
+        "[{\"name\": \"app\", \"image\": \"app:1\", \"environment\": [\n  {\"name\": \"API_KEY\", \"value\": \"${api_key}\"}\n]}]\n",
+    );
+    let plan = fix(dir.path(), &[".", "--format", "json"]).json();
+    let all = outcomes(&plan);
+    assert_eq!(all.len(), 2, "{plan}");
+    for (_, _, outcome) in &all {
+        assert_eq!(outcome, "manual", "{plan}");
+    }
+    assert!(
+        reason(&plan, "app").contains("read by 2 task definitions"),
+        "{plan}"
+    );
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("0 file(s) written"), "{}", run.stdout);
+}

@@ -332,8 +332,23 @@ pub fn plan(
     };
     // Findings grouped by task definition, with their values.
     let mut by_container: BTreeMap<(String, String, String), Vec<Candidate>> = BTreeMap::new();
+    // The task definitions (file, family) that read each file of
+    // containers (`file()`, `templatefile()`), as the scan resolved them:
+    // also those in folders that the calls' search does not look in.
+    let mut renderers: HashMap<String, std::collections::BTreeSet<(String, String)>> =
+        HashMap::new();
     for td in &tds {
         let findings = ecsguard_core::check(td, &settings.scan.rules);
+        for f in &findings {
+            if let (Some(spans), Some(td_file)) = (&f.spans, &td.file) {
+                if *spans.file != **td_file {
+                    renderers
+                        .entry(spans.file.to_string())
+                        .or_default()
+                        .insert((td_file.clone(), td.family.clone().unwrap_or_default()));
+                }
+            }
+        }
         for f in findings {
             let value = td
                 .containers
@@ -417,6 +432,26 @@ pub fn plan(
         } else {
             users.of(Path::new(&file)).to_vec()
         };
+        // Read by more task definitions than the calls found beside it (one
+        // in a sibling folder, say): an edit here would change them all,
+        // and only some would be given what they need.
+        let read_by = renderers.get(&file).map_or(0, |r| r.len());
+        if read_by > 1 && read_by > uses.len() {
+            let names: Vec<String> = renderers[&file]
+                .iter()
+                .map(|(f, fam)| format!("{fam} in {f}"))
+                .collect();
+            for c in candidates {
+                plan.planned.push(manual(
+                    c.finding,
+                    format!(
+                        "the file is read by {read_by} task definitions ({}), not all of them beside it: change it for all of them by hand, or give each task definition its own copy",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            continue;
+        }
         let grant_site = match uses.as_slice() {
             [u] => Some((u.tf_file.clone(), (u.call.0 as u32, u.call.1 as u32))),
             // A container module's grant goes to the task definition that reads it.
