@@ -186,8 +186,13 @@ fn fix_files(args: &FixArgs) -> ExitCode {
     let mut push_errors = Vec::new();
     let mut journal = None;
     let checked = match (&preview, args.push && !plan.pushes.is_empty()) {
-        (Some(preview), true) => ecsguard_iac::fix::verify_all(preview, &settings)
-            .map_err(|e| format!("{e}; nothing was stored and nothing was written")),
+        (Some(preview), true) => ecsguard_iac::fix::verify_all(preview, &settings).map_err(|e| {
+            if e.contains("nothing was stored") {
+                e
+            } else {
+                format!("{e}; nothing was stored and nothing was written")
+            }
+        }),
         _ => Ok(()),
     };
     if let Err(e) = checked {

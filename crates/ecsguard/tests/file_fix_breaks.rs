@@ -591,3 +591,163 @@ fn a_template_shared_across_folders_is_manual() {
     assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("0 file(s) written"), "{}", run.stdout);
 }
+
+/// A store name that a file already reads (a task definition fixed in an
+/// earlier run, a `secrets` entry of another variable, a parameter declared
+/// in Terraform in the same run): a value pushed there would replace what
+/// the other task definition reads, even with `--overwrite`.
+#[test]
+fn a_store_name_already_read_is_not_pushed_to() {
+    let dir = common::tempdir();
+    // `one` was fixed in an earlier run: it passes the parameter's ARN.
+    common::write(
+        dir.path(),
+        "one/main.tf",
+        "resource \"aws_ecs_task_definition\" \"reports\" {\n  family = \"reports\"\n  container_definitions = templatefile(\"${path.module}/r.json.tpl\", {\n    smtp_password = \"arn:aws:ssm:us-east-1:123456789012:parameter/ecsguard/reports/reports/SMTP_PASSWORD\"\n  })\n}\n",
+    );
+    common::write(
+        dir.path(),
+        "one/r.json.tpl",
+        "[{\"name\": \"reports\", \"image\": \"r:1\", \"environment\": [], \"secrets\": [\n  {\"name\": \"SMTP_PASSWORD\", \"valueFrom\": \"${smtp_password}\"}\n]}]\n",
+    );
+    // `two`, same family, still has its literal.
+    common::write(
+        dir.path(),
+        "two/td.json",
+        "{\"family\": \"reports\", \"containerDefinitions\": [{\"name\": \"reports\", \"environment\": [\n  {\"name\": \"SMTP_PASSWORD\", \"value\": \"Pl4ntedCollideTwo77\"}\n]}]}\n",
+    );
+    // A container whose other variable reads the name its literal would get.
+    common::write(
+        dir.path(),
+        "three/td.json",
+        "{\"family\": \"refd\", \"containerDefinitions\": [{\"name\": \"c\", \"secrets\": [{\"name\": \"DB_PASSWORD\", \"valueFrom\": \"/ecsguard/refd/c/SMTP_PASSWORD\"}], \"environment\": [\n  {\"name\": \"SMTP_PASSWORD\", \"value\": \"Pl4ntedNewSmtp77\"}\n]}]}\n",
+    );
+    // Declared in Terraform and pushed from JSON in one run: one name.
+    common::write(
+        dir.path(),
+        "four/tf/main.tf",
+        "variable \"smtp_password\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"aws_ecs_task_definition\" \"mail\" {\n  family = \"mail\"\n  container_definitions = jsonencode([{\n    name        = \"mail\"\n    image       = \"m:1\"\n    environment = [{ name = \"SMTP_PASSWORD\", value = var.smtp_password }]\n  }])\n}\n",
+    );
+    common::write(
+        dir.path(),
+        "four/json/td.json",
+        "{\"family\": \"mail\", \"containerDefinitions\": [{\"name\": \"mail\", \"environment\": [\n  {\"name\": \"SMTP_PASSWORD\", \"value\": \"Pl4ntedMailPw77\"}\n]}]}\n",
+    );
+    let plan = fix(dir.path(), &[".", "--format", "json"]).json();
+    let all = outcomes(&plan);
+    assert_eq!(all.len(), 4, "{plan}");
+    for (container, _, outcome) in &all {
+        assert_eq!(outcome, "manual", "{container}: {plan}");
+    }
+    assert!(reason(&plan, "reports").contains("already read"), "{plan}");
+    assert!(reason(&plan, "c").contains("already read"), "{plan}");
+    assert!(reason(&plan, "mail").contains("same name"), "{plan}");
+    let run = fix(dir.path(), &[".", "--apply", "--push", "--overwrite"]);
+    assert_ne!(
+        run.code, 3,
+        "a push was tried: {}{}",
+        run.stdout, run.stderr
+    );
+    assert!(run.stdout.contains("0 file(s) written"), "{}", run.stdout);
+    assert!(!dir.path().join(".ecsguard").exists(), "a journal was made");
+}
+
+/// An immutable file (`chattr +i`: root can write a read-only file, not
+/// this one): `--push` must find out before it stores anything.
+#[test]
+fn push_stores_nothing_when_a_file_cannot_be_replaced() {
+    let dir = common::tempdir();
+    let td = common::write(
+        dir.path(),
+        "td.json",
+        "{\"family\": \"imm\", \"containerDefinitions\": [{\"name\": \"c\", \"environment\": [\n  {\"name\": \"DB_PASSWORD\", \"value\": \"Pl4ntedImmutable77\"}\n]}]}\n",
+    );
+    let chattr = |flag: &str| {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&td)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let locked = chattr("+i");
+    let cannot_write = std::fs::OpenOptions::new().append(true).open(&td).is_err();
+    if !locked || !cannot_write {
+        // Without CAP_LINUX_IMMUTABLE: a folder that takes no new file
+        // (a user other than root cannot write to it).
+        chattr("-i");
+        let mut p = std::fs::metadata(dir.path()).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o555);
+        std::fs::set_permissions(dir.path(), p).unwrap();
+        let probe = dir.path().join("probe");
+        if std::fs::write(&probe, "x").is_ok() {
+            let _ = std::fs::remove_file(&probe);
+            panic!("neither chattr +i nor a 0555 folder stops this user writing: cannot test");
+        }
+    }
+    let journal = common::tempdir();
+    let run = fix(
+        dir.path(),
+        &[
+            "td.json",
+            "--apply",
+            "--push",
+            "--journal-dir",
+            &journal.path().display().to_string(),
+        ],
+    );
+    chattr("-i");
+    let mut p = std::fs::metadata(dir.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o755);
+    std::fs::set_permissions(dir.path(), p).unwrap();
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("cannot be rewritten"), "{said}");
+    assert!(said.contains("nothing was stored"), "{said}");
+    assert_eq!(
+        std::fs::read_dir(journal.path()).unwrap().count(),
+        0,
+        "a journal was made"
+    );
+}
+
+/// The name of the role a fix would declare is taken (by a resource of
+/// another kind, or an unrelated role): a numbered one is declared, so the
+/// task definition is never left with `secrets` and no execution role.
+#[test]
+fn a_taken_role_name_gets_a_number() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "tf/main.tf",
+        "variable \"api_token\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"aws_ecs_task_definition\" \"worker\" {\n  family                = \"worker\"\n  container_definitions = <<EOT\n[{\"name\": \"worker\", \"image\": \"w:2\", \"environment\": [{\"name\": \"API_TOKEN\", \"value\": \"${var.api_token}\"}]}]\nEOT\n}\n",
+    );
+    common::write(
+        dir.path(),
+        "tf/other.tf",
+        "resource \"aws_iam_role\" \"worker_execution\" {\n  name               = \"something-else\"\n  assume_role_policy = \"{}\"\n}\n",
+    );
+    common::write(
+        dir.path(),
+        "cfn/stack.yaml",
+        "Parameters:\n  DbPassword:\n    Type: String\n    NoEcho: true\nResources:\n  AppTaskExecutionRole:\n    Type: AWS::SNS::Topic\n  AppTask:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: app\n      ContainerDefinitions:\n        - Name: app\n          Image: app:1\n          Environment:\n            - Name: DB_PASSWORD\n              Value: !Ref DbPassword\n",
+    );
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let tf = std::fs::read_to_string(dir.path().join("tf/main.tf")).unwrap();
+    assert!(
+        tf.contains("execution_role_arn    = aws_iam_role.worker_execution_2.arn"),
+        "{tf}"
+    );
+    assert!(
+        tf.contains("resource \"aws_iam_role\" \"worker_execution_2\""),
+        "{tf}"
+    );
+    common::terraform_fmt(&dir.path().join("tf")).expect("terraform fmt -check");
+    let stack = std::fs::read_to_string(dir.path().join("cfn/stack.yaml")).unwrap();
+    assert!(stack.contains("AppTaskExecutionRole2:"), "{stack}");
+    assert!(
+        stack.contains("ExecutionRoleArn: !GetAtt AppTaskExecutionRole2.Arn"),
+        "{stack}"
+    );
+    assert!(common::cfn_lint(&dir.path().join("cfn/stack.yaml")).is_empty());
+}

@@ -92,9 +92,13 @@ pub(super) fn grant(text: &str, root: &Node, need: &Need<'_>) -> Option<Grant> {
             id
         }
         ExecutionRole::Missing => {
-            let id = logical("ExecutionRole");
-            if declared(&id) {
-                return None;
+            // An id taken by another resource gets a number, as the
+            // policy's does.
+            let mut id = logical("ExecutionRole");
+            let mut n = 2;
+            while declared(&id) {
+                id = logical(&format!("ExecutionRole{n}"));
+                n += 1;
             }
             let props = td.get("Properties")?;
             let (first_prop, _) = props.entries().first()?;

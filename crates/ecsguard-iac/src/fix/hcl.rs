@@ -728,6 +728,7 @@ pub(super) fn grant(
     let mut edits = Vec::new();
     let mut realign = Vec::new();
     let mut added = String::new();
+    let mut new_role = None;
     let role_ref = match role {
         ExecutionRole::Set(expr) => {
             let name = expr.strip_prefix("aws_iam_role.")?.strip_suffix(".arn")?;
@@ -737,10 +738,18 @@ pub(super) fn grant(
             format!("aws_iam_role.{name}.id")
         }
         ExecutionRole::Missing => {
-            let role = format!("{}_execution", ident(&td_name));
-            if declared("aws_iam_role", &role) {
-                return None;
+            // A name taken elsewhere in the module gets a number, as the
+            // stores do.
+            let base = format!("{}_execution", ident(&td_name));
+            let mut role = base.clone();
+            let mut n = 2;
+            while declared("aws_iam_role", &role)
+                || declared("aws_iam_role_policy_attachment", &role)
+            {
+                role = format!("{base}_{n}");
+                n += 1;
             }
+            new_role = Some(role.clone());
             // A prefix: IAM role names are account-wide, and every instance
             // of a module (staging, prod) declares this role again.
             let role_name: String = "ecsguard-exec-".to_owned();
@@ -874,8 +883,8 @@ pub(super) fn grant(
     });
     let what = match role {
         ExecutionRole::Missing => format!(
-            "declared role aws_iam_role.{}_execution (with AmazonECSTaskExecutionRolePolicy), set it on the task definition, and granted it the values in aws_iam_role_policy.{policy_name}",
-            ident(&td_name)
+            "declared role aws_iam_role.{} (with AmazonECSTaskExecutionRolePolicy), set it on the task definition, and granted it the values in aws_iam_role_policy.{policy_name}",
+            new_role.unwrap_or_default()
         ),
         _ => format!("granted the execution role the values in aws_iam_role_policy.{policy_name}"),
     };

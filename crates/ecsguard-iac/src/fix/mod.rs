@@ -397,6 +397,8 @@ pub fn plan(
     // of rewritten template entries, each with the finding it is for.
     let mut side: BTreeMap<String, Vec<SideEdit>> = BTreeMap::new();
     let mut collided: std::collections::HashSet<Spans> = std::collections::HashSet::new();
+    // The store names literals would be pushed to, with their findings.
+    let mut literal_names: Vec<(String, Spans)> = Vec::new();
     for ((file, family, _container), candidates) in by_container {
         let refs: Vec<&Finding> = candidates.iter().map(|c| &c.finding).collect();
         let moves = match plan_moves(&family, &refs, &settings.store) {
@@ -538,6 +540,7 @@ pub fn plan(
                                     format!("{}\u{0}{key}", m.store_name),
                                     &c.finding.spans,
                                 );
+                                literal_names.push((m.store_name.clone(), c.finding.spans.clone()));
                                 push_entries.entry(m.store_name.clone()).or_default().push((
                                     key,
                                     v.clone(),
@@ -586,6 +589,13 @@ pub fn plan(
                                 }
                                 let d =
                                     declared(&mut taken, &u.tf_file, &family, m, &settings.store);
+                                claim_declared(
+                                    &mut claimed,
+                                    &mut collided,
+                                    &d,
+                                    m,
+                                    &c.finding.spans,
+                                );
                                 side_edit.edit.text = d.reference();
                                 side_edit.pending = Some(declare::Pending {
                                     declared: d.clone(),
@@ -632,6 +642,7 @@ pub fn plan(
                 {
                     // Built from inputs at plan time: a store is fed by the same template.
                     let d = declared(&mut taken, &file, &family, m, &settings.store);
+                    claim_declared(&mut claimed, &mut collided, &d, m, &c.finding.spans);
                     push_declared(
                         &mut plan,
                         &mut moving,
@@ -659,6 +670,7 @@ pub fn plan(
                         format!("{}\u{0}{key}", m.store_name),
                         &c.finding.spans,
                     );
+                    literal_names.push((m.store_name.clone(), c.finding.spans.clone()));
                     push_entries.entry(m.store_name.clone()).or_default().push((
                         key,
                         v.clone(),
@@ -739,6 +751,7 @@ pub fn plan(
                     // declared beside the task definition, fed by it.
                     if declare::lang_of(&file).is_some() && !r.expression.contains("{{resolve:") {
                         let d = declared(&mut taken, &file, &family, m, &settings.store);
+                        claim_declared(&mut claimed, &mut collided, &d, m, &c.finding.spans);
                         let what = format!("`{}`", r.expression);
                         push_declared(&mut plan, &mut moving, &mut resources, c.finding, d, &what);
                         continue;
@@ -800,6 +813,42 @@ pub fn plan(
         }
     }
 
+    // A name a file already reads (a task definition fixed in an earlier
+    // run, a store declared in Terraform): a value pushed there would
+    // replace what that task definition reads.
+    let already: std::collections::HashSet<Spans> = if literal_names.is_empty() {
+        Default::default()
+    } else {
+        let entry_files = by_file_spans(&tds);
+        let walked = crate::walk::walk(paths, settings.scan.max_file_size);
+        let walked: Vec<String> = walked
+            .files
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        let mut files: Vec<&str> = walked.iter().map(String::as_str).collect();
+        files.extend(tds.iter().filter_map(|td| td.file.as_deref()));
+        files.extend(entry_files.iter().map(|f| f.as_ref()));
+        already_read(&files, &literal_names).into_iter().collect()
+    };
+    if !already.is_empty() {
+        for p in &mut plan.planned {
+            if p.finding.spans.is_some() && already.contains(&p.finding.spans) {
+                p.outcome = OutcomeKind::Manual;
+                p.reason = format!(
+                    "the name {} is already read by a file here (a task definition fixed in an earlier run, or a declared parameter): a value stored there would replace what that task definition reads; fix this one with another --prefix, or move it by hand",
+                    p.store_name.clone().unwrap_or_default()
+                );
+                p.value_from = None;
+            }
+        }
+        for moves in per_file.values_mut() {
+            for m in moves.iter_mut() {
+                m.entries.retain(|(f, _)| !already.contains(&f.spans));
+            }
+            moves.retain(|m| !m.entries.is_empty());
+        }
+    }
     if !collided.is_empty() {
         for p in &mut plan.planned {
             if p.finding.spans.is_some() && collided.contains(&p.finding.spans) {
@@ -1387,6 +1436,72 @@ fn manual(finding: Finding, reason: String) -> Planned {
         store_name: None,
         value_from: None,
     }
+}
+
+/// Claims the name of a parameter declared in Terraform, as a literal's
+/// is claimed: a literal pushed to the same name would collide with it.
+fn claim_declared(
+    claimed: &mut HashMap<String, Spans>,
+    collided: &mut std::collections::HashSet<Spans>,
+    d: &declare::Declared,
+    m: &ecsguard_core::plan::Move,
+    spans: &Spans,
+) {
+    if d.kind == StoreKind::Ssm && m.json_key.is_none() {
+        claim(
+            claimed,
+            collided,
+            format!("{}\u{0}{}", d.name, m.variable),
+            spans,
+        );
+    }
+}
+
+/// The files that hold containers' entries (templates, container files).
+fn by_file_spans(tds: &[ecsguard_core::TaskDefinition]) -> Vec<std::sync::Arc<str>> {
+    let mut out: Vec<std::sync::Arc<str>> = tds
+        .iter()
+        .flat_map(|td| &td.containers)
+        .flat_map(|c| &c.environment)
+        .filter_map(|v| v.spans.as_ref().map(|s| s.file.clone()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The findings whose store name is already written in one of `files`
+/// (in a `valueFrom`, an ARN, a declared parameter's `name`), followed by
+/// a character that cannot continue a name.
+fn already_read(files: &[&str], names: &[(String, Spans)]) -> Vec<Spans> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let Ok(ac) = aho_corasick::AhoCorasick::new(names.iter().map(|(n, _)| n.as_str())) else {
+        return Vec::new();
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut hit = vec![false; names.len()];
+    for file in files {
+        if !seen.insert(*file) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for m in ac.find_overlapping_iter(&text) {
+            let next = text[m.end()..].chars().next();
+            if !next.is_some_and(|c| c.is_ascii_alphanumeric() || "_./".contains(c)) {
+                hit[m.pattern().as_usize()] = true;
+            }
+        }
+    }
+    names
+        .iter()
+        .zip(hit)
+        .filter(|(_, h)| *h)
+        .map(|((_, s), _)| s.clone())
+        .collect()
 }
 
 /// Claims a store name (and key) for a literal: when another finding has
@@ -2251,7 +2366,11 @@ pub fn carry_refusals(plan: &mut FixPlan, preview: &FixPlan) {
 /// Checks every rewrite of `plan` (each file parses and is clean), writing
 /// nothing: run on the preview before any value is stored.
 pub fn verify_all(plan: &FixPlan, settings: &FixSettings) -> Result<(), String> {
-    plan.files
-        .iter()
-        .try_for_each(|patch| verify(patch, &plan.planned, &settings.scan.rules))
+    plan.files.iter().try_for_each(|patch| {
+        verify(patch, &plan.planned, &settings.scan.rules)?;
+        if patch.patched() != patch.original {
+            write::probe(&patch.path)?;
+        }
+        Ok(())
+    })
 }

@@ -296,6 +296,31 @@ fn write_set<'p>(
     Ok(written)
 }
 
+/// Whether `path` can be rewritten as `write_all` does it (a new file in its
+/// folder, renamed over it), changing nothing: the file opens for writing
+/// (not read-only, not immutable) and its folder takes a new file.
+pub(super) fn probe(path: &Path) -> Result<(), String> {
+    let why = |e: std::io::Error| {
+        format!(
+            "{} cannot be rewritten ({e}); nothing was stored and nothing was written",
+            path.display()
+        )
+    };
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(why)?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".ecsguard-fix-probe-")
+        .tempfile_in(dir)
+        .map_err(why)?;
+    Ok(())
+}
+
 /// A new file at `temp` holding `text`, synced, with the permissions of
 /// `like`.
 fn write_new(temp: &Path, like: &Path, text: &str) -> std::io::Result<()> {

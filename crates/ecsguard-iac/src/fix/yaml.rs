@@ -271,9 +271,13 @@ pub(super) fn grant(text: &str, docs: &[Node], need: &super::Need<'_>) -> Option
             (id.to_owned(), String::new())
         }
         ExecutionRole::Missing => {
-            let id = logical("ExecutionRole");
-            if declared(&id) {
-                return None;
+            // An id taken by another resource gets a number, as the
+            // policy's does.
+            let mut id = logical("ExecutionRole");
+            let mut n = 2;
+            while declared(&id) {
+                id = logical(&format!("ExecutionRole{n}"));
+                n += 1;
             }
             let props = td.get("Properties")?;
             let (first_key, _) = props.entries().first()?;
