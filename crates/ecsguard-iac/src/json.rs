@@ -36,7 +36,38 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                 message: format!("invalid JSON: {}", describe(e.kind())),
             }
         })?;
-    Ok(parsed.value.map(|v| convert(v, text, &index)))
+    let mut bad = None;
+    let node = parsed.value.map(|v| convert(v, text, &index, &mut bad));
+    // The parser takes escapes JSON does not have (`\q`, `\x41`, `\'`), and
+    // reads them as something else: the value would be stored changed.
+    if let Some(at) = bad {
+        return Err(SyntaxError {
+            pos: index.pos(text, at),
+            message: "invalid JSON: a string holds an invalid escape sequence".into(),
+        });
+    }
+    Ok(node)
+}
+
+/// Where the first escape that JSON does not define is, in a string
+/// literal's raw text starting at `start`.
+fn invalid_escape(text: &str, start: usize, end: usize, bad: &mut Option<usize>) {
+    if bad.is_some() {
+        return;
+    }
+    let raw = text.as_bytes().get(start..end).unwrap_or_default();
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\\' {
+            if !raw.get(i + 1).is_some_and(|c| b"\"\\/bfnrtu".contains(c)) {
+                *bad = Some(start + i);
+                return;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// The parser's error, in words of our own: some of its messages quote the
@@ -83,14 +114,17 @@ fn describe(kind: &ParseErrorKind) -> &'static str {
     }
 }
 
-fn convert(value: Value<'_>, text: &str, index: &LineIndex) -> Node {
+fn convert(value: Value<'_>, text: &str, index: &LineIndex, bad: &mut Option<usize>) -> Node {
     let span = |r: jsonc_parser::common::Range| ByteSpan::new(r.start, r.end);
     match value {
-        Value::StringLit(s) => Node::new(
-            Kind::Str(s.value.into_owned(), StrStyle::Inline),
-            index.pos(text, s.range.start),
-        )
-        .with_span(span(s.range)),
+        Value::StringLit(s) => {
+            invalid_escape(text, s.range.start, s.range.end, bad);
+            Node::new(
+                Kind::Str(s.value.into_owned(), StrStyle::Inline),
+                index.pos(text, s.range.start),
+            )
+            .with_span(span(s.range))
+        }
         Value::NumberLit(n) => Node::new(
             Kind::Number(n.value.to_owned()),
             index.pos(text, n.range.start),
@@ -108,7 +142,7 @@ fn convert(value: Value<'_>, text: &str, index: &LineIndex) -> Node {
                 Kind::Seq(
                     a.elements
                         .into_iter()
-                        .map(|v| convert(v, text, index))
+                        .map(|v| convert(v, text, index, bad))
                         .collect(),
                 ),
                 pos,
@@ -122,14 +156,17 @@ fn convert(value: Value<'_>, text: &str, index: &LineIndex) -> Node {
                 .into_iter()
                 .map(|p| {
                     let (key_text, key_start) = match p.name {
-                        ObjectPropName::String(s) => (s.value.into_owned(), s.range.start),
+                        ObjectPropName::String(s) => {
+                            invalid_escape(text, s.range.start, s.range.end, bad);
+                            (s.value.into_owned(), s.range.start)
+                        }
                         ObjectPropName::Word(w) => (w.value.to_owned(), w.range.start),
                     };
                     let key = Key {
                         text: key_text,
                         pos: index.pos(text, key_start),
                     };
-                    (key, convert(p.value, text, index))
+                    (key, convert(p.value, text, index, bad))
                 })
                 .collect();
             Node::new(Kind::Map(entries), pos).with_span(span(o.range))
@@ -151,6 +188,25 @@ mod tests {
         assert_eq!((key.pos.line, key.pos.column), (2, 3));
         let items = value.as_seq().unwrap_or_default();
         assert_eq!(items[1].pos.line, 3);
+    }
+
+    #[test]
+    fn escapes_json_does_not_have_are_refused() {
+        for text in [
+            "{\"k\": \"Pl4nted\\q9\"}",
+            "{\"k\": \"a\\x41\"}",
+            "{\"k\\'\": 1}",
+        ] {
+            let Err(e) = parse(text) else {
+                panic!("accepted: {text}")
+            };
+            assert_eq!(
+                e.message,
+                "invalid JSON: a string holds an invalid escape sequence"
+            );
+            assert!(!e.message.contains("Pl4nted"));
+        }
+        assert!(parse("{\"k\": \"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"}").is_ok());
     }
 
     #[test]
