@@ -598,8 +598,14 @@ impl Cfn<'_> {
                 }
                 EnvValue::Reference(r) => {
                     literal = false;
+                    // Written as `!Sub` would write it (`${DbUser}`), so that
+                    // a URL built from parts reads as one.
                     text.push_str("${");
-                    text.push_str(&r.expression);
+                    text.push_str(
+                        r.expression
+                            .trim_start_matches("!Ref ")
+                            .trim_start_matches("!GetAtt "),
+                    );
                     text.push('}');
                 }
             }
@@ -607,6 +613,16 @@ impl Cfn<'_> {
         }
         if let Some(v) = password_from_input(&text, parts.iter().zip(&placeholders), "!Join") {
             return Some(v);
+        }
+        // Built from an input marked secret: as marked as the input.
+        if let Some(EnvValue::Reference(marked)) = parts.iter().find(|p| {
+            matches!(p, EnvValue::Reference(r) if matches!(r.target, ReferenceTarget::Sensitive(_)))
+        }) {
+            let name = marked.expression.trim_start_matches("!Ref ");
+            return Some(reference(
+                format!("!Join …${{{name}}}…"),
+                marked.target.clone(),
+            ));
         }
         if text.contains("{{resolve:") {
             return Some(dynamic_reference(&text));

@@ -249,7 +249,7 @@ Resources:
             row("c", "I", "lit:mapped-literal-value"),
             row("c", "J", "ref:!ImportValue"),
             row("c", "K", "secret:{{resolve:ssm-secure:/db/pw:1}}"),
-            row("c", "L", "tpl:a-${!Ref AWS::Region}"),
+            row("c", "L", "tpl:a-${AWS::Region}"),
             row("c", "M", "lit:42"),
             row("c", "N", "lit:only-in-prod-value"),
             row("c", "O", "lit:a"),

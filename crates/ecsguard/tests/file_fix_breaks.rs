@@ -751,3 +751,81 @@ fn a_taken_role_name_gets_a_number() {
     );
     assert!(common::cfn_lint(&dir.path().join("cfn/stack.yaml")).is_empty());
 }
+
+/// `Fn::Join` built from a `NoEcho` parameter, in the shapes `!Sub` was
+/// already read in: a URL whose user part is a `Ref`, and a join of the
+/// parameter alone. Found, fixed with a declared secret fed by the same
+/// join, and the template rescans clean.
+#[test]
+fn a_join_of_a_noecho_parameter_is_found_and_fixed() {
+    let dir = common::tempdir();
+    let yaml = "AWSTemplateFormatVersion: '2010-09-09'
+Parameters:
+  DbPassword:
+    Type: String
+    NoEcho: true
+  DbUser:
+    Type: String
+Resources:
+  AppTask:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      Family: app
+      ContainerDefinitions:
+        - Name: app
+          Image: app:1
+          Environment:
+            - Name: DATABASE_URL
+              Value: !Join ['', ['mysql://', !Ref DbUser, ':', !Ref DbPassword, '@db/x']]
+            - Name: DB_PASSWORD
+              Value: !Join ['', [!Ref DbPassword]]
+            - Name: DB_HOST
+              Value: !Join ['.', [!Ref DbUser, 'db.internal']]
+";
+    common::write(dir.path(), "stack.yaml", yaml);
+    let json = r#"{
+  "Parameters": {"Pw": {"Type": "String", "NoEcho": true}, "User": {"Type": "String"}},
+  "Resources": {
+    "T": {
+      "Type": "AWS::ECS::TaskDefinition",
+      "Properties": {
+        "Family": "j",
+        "ContainerDefinitions": [{"Name": "c", "Image": "i", "Environment": [
+          {"Name": "DATABASE_URL", "Value": {"Fn::Join": ["", ["postgres://", {"Ref": "User"}, ":", {"Ref": "Pw"}, "@db:5432/app"]]}}
+        ]}]
+      }
+    }
+  }
+}
+"#;
+    common::write(dir.path(), "stack.json", json);
+    let plan = fix(dir.path(), &[".", "--format", "json"]).json();
+    let mut found: Vec<(String, String, String)> = outcomes(&plan);
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("app".into(), "DATABASE_URL".into(), "fixed".into()),
+            ("app".into(), "DB_PASSWORD".into(), "fixed".into()),
+            ("c".into(), "DATABASE_URL".into(), "fixed".into()),
+        ],
+        "{plan}"
+    );
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let stack = std::fs::read_to_string(dir.path().join("stack.yaml")).unwrap();
+    assert!(
+        stack.contains(
+            "SecretString: !Join ['', ['mysql://', !Ref DbUser, ':', !Ref DbPassword, '@db/x']]"
+        ),
+        "{stack}"
+    );
+    for file in ["stack.yaml", "stack.json"] {
+        assert!(
+            common::cfn_lint(&dir.path().join(file)).is_empty(),
+            "{file}"
+        );
+    }
+    let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
+    assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
+}

@@ -821,9 +821,13 @@ pub fn plan(
     } else {
         let entry_files = by_file_spans(&tds);
         let walked = crate::walk::walk(paths, settings.scan.max_file_size);
+        // Terraform files (a task definition's module may pass an ARN in
+        // any of them) and the files that hold task definitions: not
+        // other JSON, such as the journals, which name stores too.
         let walked: Vec<String> = walked
             .files
             .iter()
+            .filter(|(_, kind)| *kind == FileKind::Terraform)
             .map(|(p, _)| p.display().to_string())
             .collect();
         let mut files: Vec<&str> = walked.iter().map(String::as_str).collect();
