@@ -829,3 +829,37 @@ Resources:
     let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
     assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
 }
+
+/// A module whose task definition's family is an input, used twice: the
+/// declared parameter's name follows the family, so the two instances do
+/// not declare one name twice (ParameterAlreadyExists, or one value read
+/// by both).
+#[test]
+fn a_module_family_from_an_input_names_the_parameter() {
+    for (family, expected) in [
+        ("var.name", "/ecsguard/${var.name}/app/DB_PASSWORD"),
+        (
+            "\"${var.env}-${var.name}\"",
+            "/ecsguard/${var.env}-${var.name}/app/DB_PASSWORD",
+        ),
+    ] {
+        let dir = common::tempdir();
+        common::write(
+            dir.path(),
+            "modules/svc/main.tf",
+            format!(
+                "variable \"name\" {{\n  type = string\n}}\n\nvariable \"env\" {{\n  type = string\n}}\n\nvariable \"db_password\" {{\n  type      = string\n  sensitive = true\n}}\n\nresource \"aws_ecs_task_definition\" \"this\" {{\n  family = {family}\n  container_definitions = jsonencode([{{\n    name        = \"app\"\n    image       = \"app:1\"\n    environment = [{{ name = \"DB_PASSWORD\", value = var.db_password }}]\n  }}])\n}}\n"
+            ),
+        );
+        let run = fix(dir.path(), &[".", "--apply"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let tf = std::fs::read_to_string(dir.path().join("modules/svc/main.tf")).unwrap();
+        assert!(
+            tf.contains(&format!("name        = \"{expected}\"")),
+            "{tf}"
+        );
+        common::terraform_fmt(&dir.path().join("modules/svc")).expect("terraform fmt");
+        let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
+        assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
+    }
+}

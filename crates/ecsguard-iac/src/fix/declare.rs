@@ -36,6 +36,9 @@ pub(super) struct Declared {
     pub kind: StoreKind,
     /// The SSM parameter's name, or the secret's name prefix (Terraform).
     pub name: String,
+    /// The name holds a Terraform interpolation (`${var.name}`: the
+    /// family of a module's task definition), written as it is.
+    pub interpolated: bool,
     pub kms: Option<String>,
     /// What the store holds, for its description: `VARIABLE of FAMILY/CONTAINER`.
     pub about: String,
@@ -280,7 +283,11 @@ pub(super) fn hcl(pending: &[&Pending]) -> String {
             StoreKind::Ssm => out.push_str(&format!(
                 "\n\nresource \"aws_ssm_parameter\" \"{id}\" {{\nname = {name}\ndescription = {about}\ntype = \"SecureString\"\n{kms}value = {expr}\n}}",
                 id = d.id,
-                name = quote(&d.name),
+                name = if d.interpolated {
+                    serde_json::to_string(&d.name).unwrap_or_default()
+                } else {
+                    quote(&d.name)
+                },
                 about = quote(&d.about),
                 kms = kms("key_id"),
                 expr = p.expr,

@@ -922,3 +922,51 @@ fn indent_hcl(text: &str) -> String {
     }
     out
 }
+
+/// The `family` of the task definition at `address`
+/// (`aws_ecs_task_definition.NAME`) as an interpolation for a name, when it
+/// is known only when planned: `var.name` becomes `${var.name}`, and
+/// `"${var.env}-api"` stays `${var.env}-api`. `None` for anything else.
+pub(super) fn family_expression(text: &str, address: &str) -> Option<String> {
+    let label = address.strip_prefix("aws_ecs_task_definition.")?;
+    let body = hcl_edit::parser::parse_body(text).ok()?;
+    let block = body.iter().find_map(|s| match s {
+        Structure::Block(b)
+            if b.ident.as_str() == "resource"
+                && b.labels.len() == 2
+                && b.labels[0].as_str() == "aws_ecs_task_definition"
+                && b.labels[1].as_str() == label =>
+        {
+            Some(b)
+        }
+        _ => None,
+    })?;
+    let attr = block.body.get_attribute("family")?;
+    let (start, end) = range(&attr.value)?;
+    let raw = text.get(start..end)?.trim();
+    let traversal = |s: &str| {
+        ["var.", "local.", "each."].iter().any(|p| s.starts_with(p))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.".contains(c))
+    };
+    let plain = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    };
+    if traversal(raw) {
+        return Some(format!("${{{raw}}}"));
+    }
+    // A string of plain text and `${traversal}` parts, with at least one.
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let mut rest = inner;
+    let mut parts = 0;
+    while let Some(at) = rest.find("${") {
+        let close = rest[at..].find('}')? + at;
+        if !plain(&rest[..at]) || !traversal(&rest[at + 2..close]) {
+            return None;
+        }
+        parts += 1;
+        rest = &rest[close + 1..];
+    }
+    (parts > 0 && plain(rest)).then(|| inner.to_owned())
+}

@@ -1255,11 +1255,30 @@ fn declared(
         (StoreKind::SecretsManager, Some(_)) => format!("{}/{}", m.store_name, m.variable),
         (StoreKind::SecretsManager, None) => m.store_name.trim_start_matches('/').to_owned(),
     };
+    // A task definition whose family is known only when planned (a module's
+    // `family = var.name`): the parameter's name follows it, so that every
+    // instance of the module declares its own.
+    let mut name = name;
+    let mut interpolated = false;
+    if lang == declare::Lang::Terraform
+        && kind == StoreKind::Ssm
+        && family.starts_with("aws_ecs_task_definition.")
+    {
+        let segment = format!("/{family}/");
+        let expr = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| hcl::family_expression(&text, family));
+        if let (Some(expr), true) = (expr, name.contains(&segment)) {
+            name = name.replacen(&segment, &format!("/{expr}/"), 1);
+            interpolated = true;
+        }
+    }
     declare::Declared {
         lang,
         id,
         kind,
         name,
+        interpolated,
         kms: store.kms_key_id.clone(),
         about: format!("{} of {family}/{} (ecsguard)", m.variable, m.container),
     }
