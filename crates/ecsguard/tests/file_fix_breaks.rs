@@ -863,3 +863,41 @@ fn a_module_family_from_an_input_names_the_parameter() {
         assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
     }
 }
+
+/// A task definition that reads `secrets` with no execution role (fixed in
+/// an earlier run, whose reminder scrolled by): every run says so, and
+/// `--apply` exits 1, so a CI retry does not pass while its tasks cannot
+/// start.
+#[test]
+fn a_task_definition_reading_secrets_without_a_role_stays_to_do() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "td.json",
+        r#"{"family": "reports", "containerDefinitions": [{"name": "reports", "environment": [], "secrets": [{"name": "SMTP_PASSWORD", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/ecsguard/reports/reports/SMTP_PASSWORD"}]}]}"#,
+    );
+    common::write(
+        dir.path(),
+        "with-role.json",
+        r#"{"family": "ok", "executionRoleArn": "arn:aws:iam::123456789012:role/exec", "containerDefinitions": [{"name": "c", "secrets": [{"name": "A", "valueFrom": "/a"}]}]}"#,
+    );
+    common::write(
+        dir.path(),
+        "main.tf",
+        "resource \"aws_ecs_task_definition\" \"w\" {\n  family                = \"w\"\n  container_definitions = jsonencode([{ name = \"w\", secrets = [{ name = \"A\", valueFrom = aws_ssm_parameter.a.arn }] }])\n}\n",
+    );
+    for _ in 0..2 {
+        let run = fix(dir.path(), &[".", "--apply", "--format", "json"]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        let plan = run.json();
+        let mut families: Vec<&str> = plan["iam"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["written"].is_null())
+            .map(|n| n["family"].as_str().unwrap())
+            .collect();
+        families.sort_unstable();
+        assert_eq!(families, ["reports", "w"], "{plan}");
+    }
+}

@@ -229,10 +229,23 @@ fn push_stores_every_literal_and_the_files_then_read_it() {
             && !tf.contains("REGION"),
         "{tf}"
     );
-    // A second run has nothing to do.
+    // A second run has nothing to write; the task definitions that still
+    // have no execution role stay work to do (exit 1) until one is set.
     let files = shape_files(dir.path());
     let again = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
-    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(again.code, 1, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("./describe.json shop-api: it has no execution role"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again.stdout.contains("0 file(s) written"),
+        "{}",
+        again.stdout
+    );
     assert!(
         again.stdout.contains("0 fixed, 0 needs-push"),
         "{}",

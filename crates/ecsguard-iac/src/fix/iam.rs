@@ -174,3 +174,150 @@ fn find_block(body: &Body, text: &str, container: (u32, u32)) -> Option<(Executi
     }
     None
 }
+
+/// A task definition that reads `secrets` and sets no execution role: its
+/// tasks cannot start, since ECS reads secrets with that role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roleless {
+    /// The family as written (or the resource's address).
+    pub family: String,
+    /// The `valueFrom`s it reads, as written.
+    pub reads: Vec<String>,
+}
+
+/// The task definitions of a file that read `secrets` with no execution
+/// role. Cheap for a file that never says `secrets`.
+pub fn roleless(path: &Path, text: &str) -> Vec<Roleless> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if !text.contains("ecrets") {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    match Parsed::new(path, text) {
+        Parsed::Tree(docs) => {
+            for d in &docs {
+                roleless_in_tree(d, text, &mut out);
+            }
+        }
+        Parsed::Terraform(body) => {
+            for s in body.iter() {
+                let Structure::Block(b) = s else { continue };
+                let is_td = b.ident.as_str() == "resource"
+                    && b.labels
+                        .first()
+                        .is_some_and(|l| l.as_str() == "aws_ecs_task_definition");
+                if !is_td {
+                    continue;
+                }
+                let role = b
+                    .body
+                    .get_attribute("execution_role_arn")
+                    .and_then(|a| a.value.span())
+                    .map(|r| text[r].trim().to_owned())
+                    .filter(|t| t != "null" && t != "\"\"");
+                let defs = b
+                    .body
+                    .get_attribute("container_definitions")
+                    .and_then(|a| a.value.span())
+                    .map(|r| &text[r]);
+                let (None, Some(defs)) = (role, defs) else {
+                    continue;
+                };
+                let reads = value_froms(defs);
+                if reads.is_empty() {
+                    continue;
+                }
+                let family = b
+                    .body
+                    .get_attribute("family")
+                    .and_then(|a| a.value.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "aws_ecs_task_definition.{}",
+                            b.labels.get(1).map(|l| l.as_str()).unwrap_or_default()
+                        )
+                    });
+                out.push(Roleless { family, reads });
+            }
+        }
+        Parsed::Nothing => {}
+    }
+    out
+}
+
+/// The values after each `valueFrom` key in container definitions written
+/// as HCL or JSON text (`valueFrom = x`, `"valueFrom": "x"`).
+fn value_froms(defs: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = defs;
+    while let Some(at) = rest.find("valueFrom") {
+        rest = &rest[at + "valueFrom".len()..];
+        let after = rest.trim_start_matches(['"', ' ', '\t']);
+        let Some(after) = after.strip_prefix([':', '=']) else {
+            continue;
+        };
+        let value: String = after
+            .trim_start()
+            .chars()
+            .take_while(|c| !matches!(c, ',' | '}' | '\n' | '\r'))
+            .collect();
+        let value = value.trim().trim_matches('"').to_owned();
+        if !value.is_empty() {
+            out.push(value);
+        }
+    }
+    out
+}
+
+fn roleless_in_tree(node: &Node, text: &str, out: &mut Vec<Roleless>) {
+    match &node.kind {
+        Kind::Map(entries) => {
+            let get = |key: &str| {
+                entries
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k.text.eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v)
+            };
+            if let Some(containers) = get("containerDefinitions").and_then(Node::as_seq) {
+                let role_set = get("executionRoleArn").is_some_and(|v| !is_none(v));
+                let reads: Vec<String> = containers
+                    .iter()
+                    .filter_map(|c| match &c.kind {
+                        Kind::Map(e) => e
+                            .iter()
+                            .find(|(k, _)| k.text.eq_ignore_ascii_case("secrets"))
+                            .and_then(|(_, v)| v.as_seq()),
+                        _ => None,
+                    })
+                    .flatten()
+                    .filter_map(|s| match &s.kind {
+                        Kind::Map(e) => e
+                            .iter()
+                            .find(|(k, _)| k.text.eq_ignore_ascii_case("valueFrom"))
+                            .map(|(_, v)| shown(v, text)),
+                        _ => None,
+                    })
+                    .collect();
+                if !role_set && !reads.is_empty() {
+                    let family = get("family")
+                        .and_then(Node::as_str)
+                        .unwrap_or("(no family)")
+                        .to_owned();
+                    out.push(Roleless { family, reads });
+                }
+                return;
+            }
+            for (_, v) in entries {
+                roleless_in_tree(v, text, out);
+            }
+        }
+        Kind::Seq(items) => {
+            for v in items {
+                roleless_in_tree(v, text, out);
+            }
+        }
+        Kind::Tagged(_, inner) => roleless_in_tree(inner, text, out),
+        _ => {}
+    }
+}

@@ -1114,6 +1114,42 @@ pub fn plan(
             written,
         });
     }
+    // Task definitions that read secrets with no execution role (fixed in
+    // an earlier run, or written so by hand): their tasks cannot start, and
+    // that stays work to do on every run until a role is set.
+    for (path, kind) in crate::walk::walk(paths, settings.scan.max_file_size).files {
+        if !matches!(kind, FileKind::Terraform | FileKind::Json | FileKind::Yaml) {
+            continue;
+        }
+        let file = path.display().to_string();
+        if plan.files.iter().any(|p| p.path == path) {
+            // Rewritten now: its grants are planned above.
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for r in iam::roleless(&path, &text) {
+            if plan
+                .iam
+                .iter()
+                .any(|n| n.file == file && n.family == r.family)
+            {
+                continue;
+            }
+            let mut reads = r.reads;
+            reads.sort();
+            reads.dedup();
+            plan.iam.push(IamNote {
+                policy: ecsguard_core::plan::read_policy_for(&reads, None),
+                role: iam::ExecutionRole::Missing,
+                file: file.clone(),
+                family: r.family,
+                resources: reads,
+                written: None,
+            });
+        }
+    }
     plan.planned
         .sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));
     plan
