@@ -147,6 +147,8 @@ fn walk_dir(
 ) {
     let escaped: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
     let escaped_in_filter = Arc::clone(&escaped);
+    let leftover: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
+    let leftover_in_filter = Arc::clone(&leftover);
     let inside = canonical_root.to_path_buf();
     let walker = WalkBuilder::new(root)
         .hidden(false)
@@ -167,11 +169,15 @@ fn walk_dir(
                 return false;
             }
             // ecsguard's own temporary files (a `fix --apply` that was cut
-            // off): the next `fix --apply` completes or removes them.
-            if e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(".ecsguard-fix-"))
+            // off): not read as sources, and not skipped silently either.
+            if e.file_type().is_some_and(|t| t.is_file())
+                && e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(".ecsguard-fix-"))
             {
+                if let Ok(mut list) = leftover_in_filter.lock() {
+                    list.push(e.path().to_path_buf());
+                }
                 return false;
             }
             if e.path_is_symlink() {
@@ -211,6 +217,13 @@ fn walk_dir(
         if file_type.is_file() {
             found.push(path.to_path_buf());
         }
+    }
+    let leftover = leftover.lock().map(|l| l.clone()).unwrap_or_default();
+    for path in leftover {
+        walked.errors.push(error(
+            &path,
+            "a temporary file of an `ecsguard fix --apply` that was cut off; not scanned: run `fix --apply` again with the journal directory that records the write (it completes or undoes it), or remove the file once its target is checked".into(),
+        ));
     }
     let escaped = escaped.lock().map(|l| l.clone()).unwrap_or_default();
     for path in escaped {

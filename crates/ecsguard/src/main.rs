@@ -145,7 +145,7 @@ fn fix_files(args: &FixArgs) -> ExitCode {
     // A run cut off while it renamed its files is completed first (or, cut
     // off before, undone): the files are never left half old, half new.
     if args.apply {
-        match ecsguard_iac::fix::recover(&args.journal_dir.join("pending-files")) {
+        match ecsguard_iac::fix::recover(&args.journal_dir.join("pending-files"), &paths) {
             Ok(done) => {
                 for d in done {
                     eprintln!("note: {d}");

@@ -484,14 +484,14 @@ fn a_write_cut_off_between_renames_is_completed_by_the_next_apply() {
         let cut = common::ecsguard_with(dir.path(), &env, true, &["fix", ".", "--apply"]);
         assert_eq!(cut.code, 3, "{}{}", cut.stdout, cut.stderr);
         assert!(!leftovers(dir.path()).is_empty(), "nothing pending");
-        // A scan meanwhile does not read the temporary files.
+        // A plan meanwhile warns, and names the temporary files it does not
+        // read as errors; so does a scan (from anywhere: exit 2).
         let scan = fix(dir.path(), &[".", "--format", "json"]);
         assert!(scan.stderr.contains("cut off"), "{}", scan.stderr);
-        assert!(
-            scan.json()["errors"].as_array().unwrap().is_empty(),
-            "{}",
-            scan.stdout
-        );
+        let errors = scan.json()["errors"].to_string();
+        assert!(errors.contains(".ecsguard-fix-"), "{errors}");
+        let plain = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
+        assert_eq!(plain.code, 2, "{}{}", plain.stdout, plain.stderr);
 
         let run = fix(dir.path(), &[".", "--apply"]);
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
@@ -532,8 +532,10 @@ fn a_write_cut_off_before_any_rename_is_undone() {
     common::write(
         dir.path(),
         ".ecsguard/journal/pending-files/write-1.json",
-        serde_json::json!({"version": 1, "state": "preparing", "files": [[target, temp]]})
-            .to_string(),
+        serde_json::json!({"version": 1, "state": "preparing", "files": [
+            {"target": target, "temp": temp, "before": null, "written": null}
+        ]})
+        .to_string(),
     );
     let before = std::fs::read_to_string(&target).unwrap();
     let run = fix(dir.path(), &[".", "--apply"]);
@@ -900,4 +902,113 @@ fn a_task_definition_reading_secrets_without_a_role_stays_to_do() {
         families.sort_unstable();
         assert_eq!(families, ["reports", "w"], "{plan}");
     }
+}
+
+/// A write cut off between renames, then: the target edited by hand, the
+/// remaining temporary file removed, the record copied to another tree
+/// (naming files outside the paths given), or of a later version. Nothing
+/// of such a record is carried out: the error says why, and the files stay.
+#[test]
+fn a_pending_write_that_no_longer_matches_is_left_alone() {
+    let cut = |dir: &Path| {
+        tf_and_template(dir);
+        let mut env = no_aws();
+        env.push(("ECSGUARD_TEST_STOP_AFTER_RENAMES", "1".to_owned()));
+        let run = common::ecsguard_with(dir, &env, true, &["fix", ".", "--apply"]);
+        assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+        let records: Vec<_> = std::fs::read_dir(dir.join(".ecsguard/journal/pending-files"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(records.len(), 1);
+        records[0].clone()
+    };
+    let main = "tf/main.tf";
+
+    // Edited by hand after the cut: the edit is kept.
+    let dir = common::tempdir();
+    cut(dir.path());
+    let edited = format!(
+        "# edited\n{}",
+        std::fs::read_to_string(dir.path().join(main)).unwrap()
+    );
+    std::fs::write(dir.path().join(main), &edited).unwrap();
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("changed after the write was cut off"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(main)).unwrap(),
+        edited
+    );
+
+    // The remaining temporary file removed: the set cannot be completed.
+    let dir = common::tempdir();
+    let record = cut(dir.path());
+    for temp in leftovers(dir.path()) {
+        if temp.contains(".ecsguard-fix-") {
+            std::fs::remove_file(temp).unwrap();
+        }
+    }
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("half old, half new"), "{}", run.stderr);
+    assert!(record.exists(), "the record was removed");
+
+    // A record naming files outside the paths given (copied from another
+    // checkout, or planted): nothing outside is touched.
+    let victim = common::tempdir();
+    let outside = common::write(victim.path(), "important.conf", "keep me\n");
+    let dir = common::tempdir();
+    let record = cut(dir.path());
+    let text = std::fs::read_to_string(&record).unwrap();
+    let tf_abs = std::path::absolute(dir.path().join(main)).unwrap();
+    let planted = text.replace(
+        &format!("\"{}\"", tf_abs.display()),
+        &format!("\"{}\"", outside.display()),
+    );
+    assert_ne!(planted, text);
+    std::fs::write(&record, planted).unwrap();
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("not under the paths given"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep me\n");
+
+    // A later version's record.
+    let dir = common::tempdir();
+    let record = cut(dir.path());
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(
+        &record,
+        text.replacen("\"version\": 1", "\"version\": 99", 1),
+    )
+    .unwrap();
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("version 99"), "{}", run.stderr);
+    assert!(record.exists());
+}
+
+/// A file named like ecsguard's temporary files is not read as a source,
+/// and not skipped silently: a scan names it and exits 2.
+#[test]
+fn a_file_named_like_a_temporary_file_is_not_skipped_silently() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        ".ecsguard-fix-td.json",
+        "{\"family\": \"x\", \"containerDefinitions\": [{\"name\": \"c\", \"environment\": [{\"name\": \"DB_PASSWORD\", \"value\": \"Pl4ntedHidden77\"}]}]}",
+    );
+    let run = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains(".ecsguard-fix-td.json"), "{said}");
+    assert!(!said.contains("Pl4ntedHidden77"), "{said}");
 }

@@ -60,6 +60,11 @@ fn find_users(file: &Path, canonical: &Path) -> Vec<Use> {
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "tf"))
+            .filter(|p| {
+                !p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(super::write::TEMP_PREFIX))
+            })
             .collect();
         tfs.sort();
         for tf in tfs {

@@ -43,15 +43,57 @@ enum State {
     Renaming,
 }
 
+/// What a file was, by its metadata (never its content): enough to tell
+/// that it was edited, replaced or renamed since.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone, Copy)]
+struct Meta {
+    len: u64,
+    modified_ns: u128,
+    inode: u64,
+}
+
+impl Meta {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::symlink_metadata(path).ok()?;
+        if !m.file_type().is_file() {
+            return None;
+        }
+        Some(Self {
+            len: m.len(),
+            modified_ns: m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos()),
+            inode: m.ino(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    /// The file to replace, absolute.
+    target: PathBuf,
+    /// Its new text, beside it.
+    temp: PathBuf,
+    /// The target before the write.
+    before: Option<Meta>,
+    /// The temporary file once written (from `renaming` on).
+    written: Option<Meta>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
     version: u32,
     state: State,
-    /// (target, temporary file), absolute.
-    files: Vec<(PathBuf, PathBuf)>,
+    files: Vec<Entry>,
 }
 
 const RECORD_PREFIX: &str = "write-";
+const RECORD_VERSION: u32 = 1;
+/// The start of every temporary file's name.
+pub const TEMP_PREFIX: &str = ".ecsguard-fix-";
 
 /// The pending-write records in `dir`: runs cut off while writing files.
 pub fn pending(dir: &Path) -> Vec<PathBuf> {
@@ -72,55 +114,134 @@ pub fn pending(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Completes (or undoes) the file writes of runs that were cut off, as
-/// their records in `dir` say. Returns what was done, for the operator.
-pub fn recover(dir: &Path) -> Result<Vec<String>, String> {
+/// their records in `dir` say, for files under `roots` (the paths given).
+/// A record is carried out only when every file it names is as the cut-off
+/// run left it; otherwise nothing of it is done and the error says why.
+/// Returns what was done, for the operator.
+pub fn recover(dir: &Path, roots: &[PathBuf]) -> Result<Vec<String>, String> {
+    let roots: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .collect();
     let mut done = Vec::new();
     for path in pending(dir) {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let shown = path.display();
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
         let record: Record = serde_json::from_str(&text).map_err(|e| {
             format!(
-                "{}:{}: not a pending-write record ({e}); remove it once the files it names are checked",
-                path.display(),
+                "{shown}:{}: not a pending-write record ({e}); remove it once the files it names are checked",
                 e.line()
             )
         })?;
+        if record.version != RECORD_VERSION {
+            return Err(format!(
+                "{shown}:1: a pending-write record of version {} (this ecsguard writes version {RECORD_VERSION}); left alone: complete it with the ecsguard that wrote it",
+                record.version
+            ));
+        }
+        check_record(&record, &roots)
+            .map_err(|e| format!("{shown}: {e}; nothing of it was done"))?;
         let mut moved = 0;
-        for (target, temp) in &record.files {
-            if !temp.exists() {
+        for entry in &record.files {
+            if Meta::of(&entry.temp).is_none() {
                 continue;
             }
             match record.state {
                 // Nothing was renamed yet: the run is undone.
-                State::Preparing => std::fs::remove_file(temp)
-                    .map_err(|e| format!("cannot remove {}: {e}", temp.display()))?,
+                State::Preparing => std::fs::remove_file(&entry.temp)
+                    .map_err(|e| format!("cannot remove {}: {e}", entry.temp.display()))?,
                 State::Renaming => {
-                    std::fs::rename(temp, target).map_err(|e| {
+                    std::fs::rename(&entry.temp, &entry.target).map_err(|e| {
                         format!(
                             "cannot complete the interrupted write of {}: {e}",
-                            target.display()
+                            entry.target.display()
                         )
                     })?;
                     moved += 1;
                 }
             }
         }
-        std::fs::remove_file(&path)
-            .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        std::fs::remove_file(&path).map_err(|e| format!("cannot remove {shown}: {e}"))?;
         let _ = path.parent().map(std::fs::remove_dir);
         done.push(match record.state {
             State::Preparing => format!(
-                "an interrupted write (nothing renamed yet) was undone; its temporary files are removed ({})",
-                path.display()
+                "an interrupted write (nothing renamed yet) was undone; its temporary files are removed ({shown})"
             ),
             State::Renaming => format!(
-                "an interrupted write was completed: {moved} more of its {} file(s) written ({})",
-                record.files.len(),
-                path.display()
+                "an interrupted write was completed: {moved} more of its {} file(s) written ({shown})",
+                record.files.len()
             ),
         });
     }
     Ok(done)
+}
+
+/// Whether a record may be carried out: its files are under `roots`, its
+/// temporary files are ecsguard's own beside them, and each file is as the
+/// cut-off run left it (not edited since, its new text still there).
+fn check_record(record: &Record, roots: &[PathBuf]) -> Result<(), String> {
+    for e in &record.files {
+        let target = e.target.display();
+        let canonical = std::fs::canonicalize(&e.target).ok().or_else(|| {
+            let parent = std::fs::canonicalize(e.target.parent()?).ok()?;
+            Some(parent.join(e.target.file_name()?))
+        });
+        let inside = canonical
+            .as_ref()
+            .is_some_and(|t| roots.iter().any(|r| t.starts_with(r)));
+        if !inside {
+            return Err(format!(
+                "it names {target}, which is not under the paths given: run `fix --apply` on the paths it was cut off on"
+            ));
+        }
+        let own_temp = e.temp.parent() == e.target.parent()
+            && e.temp
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(TEMP_PREFIX));
+        if !own_temp {
+            return Err(format!(
+                "its temporary file for {target} is not ecsguard's own"
+            ));
+        }
+        if std::fs::symlink_metadata(&e.target).is_ok_and(|m| !m.file_type().is_file()) {
+            return Err(format!("{target} is no longer a plain file"));
+        }
+        let temp_now = Meta::of(&e.temp);
+        match record.state {
+            State::Preparing => {}
+            State::Renaming => match (temp_now, e.written) {
+                // Not renamed yet: the target must be as it was.
+                (Some(now), Some(written)) if now == written => {
+                    if Meta::of(&e.target) != e.before {
+                        return Err(format!(
+                            "{target} changed after the write was cut off; its planned text is in {}: compare the two by hand, then remove the record",
+                            e.temp.display()
+                        ));
+                    }
+                }
+                (Some(_), _) => {
+                    return Err(format!(
+                        "the temporary file {} changed after the write was cut off",
+                        e.temp.display()
+                    ));
+                }
+                // Renamed: the target is the temporary file that was written.
+                (None, Some(written)) => {
+                    if Meta::of(&e.target).map(|m| m.inode) != Some(written.inode) {
+                        return Err(format!(
+                            "the new text of {target} is gone (its temporary file was removed), so the files it was written with are half old, half new: restore them from version control and run `fix` again"
+                        ));
+                    }
+                }
+                (None, None) => {
+                    return Err(format!("it does not say what was written for {target}"));
+                }
+            },
+        }
+    }
+    Ok(())
 }
 
 /// Writes every patched file, after each has been verified: all of them or
@@ -155,7 +276,16 @@ pub fn write_all(
     if texts.is_empty() {
         return Ok(Vec::new());
     }
-    let written = write_set(&texts, options)?;
+    std::fs::create_dir_all(&options.pending_dir).map_err(|e| {
+        format!(
+            "cannot create {} to record the write in: {e}; nothing was written",
+            options.pending_dir.display()
+        )
+    })?;
+    let written = write_set(&texts, options);
+    // Left only when empty: the folder is not needed until a write is cut off.
+    let _ = std::fs::remove_dir(&options.pending_dir);
+    let written = written?;
     // Scanned again as a whole (a Terraform file with its module): what was
     // fixed must be gone and nothing written may fail to read; otherwise
     // every file goes back as it was.
@@ -210,12 +340,16 @@ fn write_set<'p>(
     options: &WriteOptions,
 ) -> Result<Vec<&'p FilePatch>, String> {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    std::fs::create_dir_all(&options.pending_dir).map_err(|e| {
-        format!(
-            "cannot create {} to record the write in: {e}; nothing was written",
-            options.pending_dir.display()
-        )
-    })?;
+    // Each file must still be what was planned from: another run (or an
+    // editor) may have written it since.
+    for (patch, _) in texts {
+        if std::fs::read_to_string(&patch.path).ok().as_deref() != Some(patch.original.as_str()) {
+            return Err(format!(
+                "{} changed since it was read for this plan (another run?); nothing was written: run again",
+                patch.path.display()
+            ));
+        }
+    }
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -225,7 +359,7 @@ fn write_set<'p>(
         .pending_dir
         .join(format!("{RECORD_PREFIX}{id}.json"));
     let mut record = Record {
-        version: 1,
+        version: RECORD_VERSION,
         state: State::Preparing,
         files: texts
             .iter()
@@ -236,8 +370,13 @@ fn write_set<'p>(
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let temp = target.with_file_name(format!(".ecsguard-fix-{id}-{i}-{name}"));
-                (target, temp)
+                let temp = target.with_file_name(format!("{TEMP_PREFIX}{id}-{i}-{name}"));
+                Entry {
+                    before: Meta::of(&target),
+                    target,
+                    temp,
+                    written: None,
+                }
             })
             .collect(),
     };
@@ -252,19 +391,22 @@ fn write_set<'p>(
     };
     save(&record)?;
     let undo = |record: &Record| {
-        for (_, temp) in &record.files {
-            let _ = std::fs::remove_file(temp);
+        for e in &record.files {
+            let _ = std::fs::remove_file(&e.temp);
         }
         let _ = std::fs::remove_file(&record_path);
     };
-    for ((patch, text), (_, temp)) in texts.iter().zip(&record.files) {
-        if let Err(e) = write_new(temp, &patch.path, text) {
+    for i in 0..texts.len() {
+        let (patch, text) = &texts[i];
+        let temp = record.files[i].temp.clone();
+        if let Err(e) = write_new(&temp, &patch.path, text) {
             undo(&record);
             return Err(format!(
                 "cannot write {}: {e}; nothing was written",
                 patch.path.display()
             ));
         }
+        record.files[i].written = Meta::of(&temp);
     }
     record.state = State::Renaming;
     if let Err(e) = save(&record) {
@@ -272,27 +414,25 @@ fn write_set<'p>(
         return Err(e);
     }
     let mut written: Vec<&FilePatch> = Vec::new();
-    for (n, ((patch, _), (target, temp))) in texts.iter().zip(&record.files).enumerate() {
+    for (n, ((patch, _), e)) in texts.iter().zip(&record.files).enumerate() {
         if options.stop_after_renames == Some(n) {
             // As if killed: the record and the remaining temporary files stay.
             std::process::exit(3);
         }
-        if let Err(e) = std::fs::rename(temp, target) {
+        if let Err(err) = std::fs::rename(&e.temp, &e.target) {
             for done in &written {
                 // Best effort: the original text, written the same way.
                 let _ = write_atomically(&done.path, &done.original);
             }
             undo(&record);
             return Err(format!(
-                "cannot write {}: {e}; the files already written were restored",
+                "cannot write {}: {err}; the files already written were restored",
                 patch.path.display()
             ));
         }
         written.push(patch);
     }
     let _ = std::fs::remove_file(&record_path);
-    // Left only when empty: the folder is not needed until a write is cut off.
-    let _ = std::fs::remove_dir(&options.pending_dir);
     Ok(written)
 }
 
