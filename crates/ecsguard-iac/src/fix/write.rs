@@ -396,17 +396,20 @@ fn write_set<'p>(
         }
         let _ = std::fs::remove_file(&record_path);
     };
-    for i in 0..texts.len() {
-        let (patch, text) = &texts[i];
-        let temp = record.files[i].temp.clone();
-        if let Err(e) = write_new(&temp, &patch.path, text) {
-            undo(&record);
-            return Err(format!(
+    let mut failed = None;
+    for ((patch, text), entry) in texts.iter().zip(record.files.iter_mut()) {
+        if let Err(e) = write_new(&entry.temp, &patch.path, text) {
+            failed = Some(format!(
                 "cannot write {}: {e}; nothing was written",
                 patch.path.display()
             ));
+            break;
         }
-        record.files[i].written = Meta::of(&temp);
+        entry.written = Meta::of(&entry.temp);
+    }
+    if let Some(e) = failed {
+        undo(&record);
+        return Err(e);
     }
     record.state = State::Renaming;
     if let Err(e) = save(&record) {
