@@ -168,6 +168,7 @@ fn fix_files(args: &FixArgs) -> ExitCode {
         scan: scan_options(&args.common),
         store: store_settings(args),
         preview: !args.apply,
+        journal_dir: Some(args.journal_dir.clone()),
     };
     let mut plan = ecsguard_iac::fix::plan(&paths, &settings, &Default::default());
     // The plan as it will be once the literals are stored: what it refuses

@@ -1012,3 +1012,60 @@ fn a_file_named_like_a_temporary_file_is_not_skipped_silently() {
     assert!(said.contains(".ecsguard-fix-td.json"), "{said}");
     assert!(!said.contains("Pl4ntedHidden77"), "{said}");
 }
+
+/// Readers the store-name check must see, and must not: another task
+/// definition JSON file reading the name is in the way; with Secrets
+/// Manager, a container reading another key of its own secret is not (a
+/// push keeps the other keys), but one reading the same key is.
+#[test]
+fn the_store_name_check_sees_other_files_and_keys() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "reader.json",
+        r#"{"family": "other", "executionRoleArn": "arn:aws:iam::1:role/e", "containerDefinitions": [{"name": "x", "secrets": [{"name": "P", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/ecsguard/reports/reports/SMTP_PASSWORD"}]}]}"#,
+    );
+    common::write(
+        dir.path(),
+        "td.json",
+        "{\"family\": \"reports\", \"containerDefinitions\": [{\"name\": \"reports\", \"environment\": [\n  {\"name\": \"SMTP_PASSWORD\", \"value\": \"Pl4ntedOtherReader77\"}\n]}]}\n",
+    );
+    let plan = fix(dir.path(), &[".", "--format", "json"]).json();
+    assert_eq!(
+        outcomes(&plan),
+        vec![("reports".into(), "SMTP_PASSWORD".into(), "manual".into())],
+        "{plan}"
+    );
+
+    let dir = common::tempdir();
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecsguard/sm/c-AbCdEf";
+    common::write(
+        dir.path(),
+        "td.json",
+        format!(
+            "{{\"family\": \"sm\", \"containerDefinitions\": [{{\"name\": \"c\", \"secrets\": [{{\"name\": \"DB_PASSWORD\", \"valueFrom\": \"{arn}:DB_PASSWORD::\"}}], \"environment\": [\n  {{\"name\": \"API_KEY\", \"value\": \"Pl4ntedNewKey77\"}}\n]}}]}}\n"
+        ),
+    );
+    common::write(
+        dir.path(),
+        "same-key.json",
+        format!(
+            "{{\"family\": \"sm2\", \"containerDefinitions\": [{{\"name\": \"c\", \"secrets\": [{{\"name\": \"X\", \"valueFrom\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecsguard/sm2/c-AbCdEf:API_KEY::\"}}], \"environment\": [\n  {{\"name\": \"API_KEY\", \"value\": \"Pl4ntedSameKey77\"}}\n]}}]}}\n"
+        ),
+    );
+    let plan = fix(
+        dir.path(),
+        &[".", "--store", "secretsmanager", "--format", "json"],
+    )
+    .json();
+    let by_family = |family: &str| {
+        plan["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["family"] == family)
+            .map(|f| f["outcome"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(by_family("sm").as_deref(), Some("needs-push"), "{plan}");
+    assert_eq!(by_family("sm2").as_deref(), Some("manual"), "{plan}");
+}

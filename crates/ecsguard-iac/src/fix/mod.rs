@@ -291,6 +291,8 @@ pub struct FixSettings {
     /// Show literals' rewrites in the diff as they will be once pushed (the
     /// outcome stays `needs-push`); never for a plan that is written.
     pub preview: bool,
+    /// Where the journals are: they name stores too, but read none.
+    pub journal_dir: Option<PathBuf>,
 }
 
 /// Applies non-overlapping edits (in any order).
@@ -398,7 +400,7 @@ pub fn plan(
     let mut side: BTreeMap<String, Vec<SideEdit>> = BTreeMap::new();
     let mut collided: std::collections::HashSet<Spans> = std::collections::HashSet::new();
     // The store names literals would be pushed to, with their findings.
-    let mut literal_names: Vec<(String, Spans)> = Vec::new();
+    let mut literal_names: Vec<(String, Option<String>, Spans)> = Vec::new();
     for ((file, family, _container), candidates) in by_container {
         let refs: Vec<&Finding> = candidates.iter().map(|c| &c.finding).collect();
         let moves = match plan_moves(&family, &refs, &settings.store) {
@@ -540,7 +542,11 @@ pub fn plan(
                                     format!("{}\u{0}{key}", m.store_name),
                                     &c.finding.spans,
                                 );
-                                literal_names.push((m.store_name.clone(), c.finding.spans.clone()));
+                                literal_names.push((
+                                    m.store_name.clone(),
+                                    m.json_key.clone(),
+                                    c.finding.spans.clone(),
+                                ));
                                 push_entries.entry(m.store_name.clone()).or_default().push((
                                     key,
                                     v.clone(),
@@ -670,7 +676,11 @@ pub fn plan(
                         format!("{}\u{0}{key}", m.store_name),
                         &c.finding.spans,
                     );
-                    literal_names.push((m.store_name.clone(), c.finding.spans.clone()));
+                    literal_names.push((
+                        m.store_name.clone(),
+                        m.json_key.clone(),
+                        c.finding.spans.clone(),
+                    ));
                     push_entries.entry(m.store_name.clone()).or_default().push((
                         key,
                         v.clone(),
@@ -821,13 +831,19 @@ pub fn plan(
     } else {
         let entry_files = by_file_spans(&tds);
         let walked = crate::walk::walk(paths, settings.scan.max_file_size);
-        // Terraform files (a task definition's module may pass an ARN in
-        // any of them) and the files that hold task definitions: not
-        // other JSON, such as the journals, which name stores too.
+        // Every source file, but not the journals, which name stores too.
+        let journals = settings
+            .journal_dir
+            .as_ref()
+            .and_then(|d| std::fs::canonicalize(d).ok());
         let walked: Vec<String> = walked
             .files
             .iter()
-            .filter(|(_, kind)| *kind == FileKind::Terraform)
+            .filter(|(p, _)| {
+                journals
+                    .as_ref()
+                    .is_none_or(|j| !std::fs::canonicalize(p).is_ok_and(|c| c.starts_with(j)))
+            })
             .map(|(p, _)| p.display().to_string())
             .collect();
         let mut files: Vec<&str> = walked.iter().map(String::as_str).collect();
@@ -1531,12 +1547,13 @@ fn by_file_spans(tds: &[ecsguard_core::TaskDefinition]) -> Vec<std::sync::Arc<st
 
 /// The findings whose store name is already written in one of `files`
 /// (in a `valueFrom`, an ARN, a declared parameter's `name`), followed by
-/// a character that cannot continue a name.
-fn already_read(files: &[&str], names: &[(String, Spans)]) -> Vec<Spans> {
+/// a character that cannot continue a name. A Secrets Manager secret read
+/// for another JSON key is not in the way: a push keeps the other keys.
+fn already_read(files: &[&str], names: &[(String, Option<String>, Spans)]) -> Vec<Spans> {
     if names.is_empty() {
         return Vec::new();
     }
-    let Ok(ac) = aho_corasick::AhoCorasick::new(names.iter().map(|(n, _)| n.as_str())) else {
+    let Ok(ac) = aho_corasick::AhoCorasick::new(names.iter().map(|(n, ..)| n.as_str())) else {
         return Vec::new();
     };
     let mut seen = std::collections::HashSet::new();
@@ -1549,9 +1566,36 @@ fn already_read(files: &[&str], names: &[(String, Spans)]) -> Vec<Spans> {
             continue;
         };
         for m in ac.find_overlapping_iter(&text) {
-            let next = text[m.end()..].chars().next();
-            if !next.is_some_and(|c| c.is_ascii_alphanumeric() || "_./".contains(c)) {
-                hit[m.pattern().as_usize()] = true;
+            let rest = &text[m.end()..];
+            let i = m.pattern().as_usize();
+            let reads = match &names[i].1 {
+                None => !rest
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || "_./".contains(c)),
+                Some(key) => {
+                    // `NAME-AbCdEf:KEY::` (an ARN), or `NAME:KEY::`.
+                    let rest = match rest.strip_prefix('-') {
+                        Some(r)
+                            if r.len() >= 6
+                                && r[..6].chars().all(|c| c.is_ascii_alphanumeric()) =>
+                        {
+                            &r[6..]
+                        }
+                        _ => rest,
+                    };
+                    match rest.strip_prefix(':') {
+                        Some(r) => r.split(':').next() == Some(key.as_str()),
+                        // The whole secret, or a name that goes on.
+                        None => !rest
+                            .chars()
+                            .next()
+                            .is_some_and(|c| c.is_ascii_alphanumeric() || "_./-".contains(c)),
+                    }
+                }
+            };
+            if reads {
+                hit[i] = true;
             }
         }
     }
@@ -1559,7 +1603,7 @@ fn already_read(files: &[&str], names: &[(String, Spans)]) -> Vec<Spans> {
         .iter()
         .zip(hit)
         .filter(|(_, h)| *h)
-        .map(|((_, s), _)| s.clone())
+        .map(|((_, _, s), _)| s.clone())
         .collect()
 }
 
