@@ -1049,9 +1049,7 @@ fn the_store_name_check_sees_other_files_and_keys() {
     common::write(
         dir.path(),
         "same-key.json",
-        format!(
-            "{{\"family\": \"sm2\", \"containerDefinitions\": [{{\"name\": \"c\", \"secrets\": [{{\"name\": \"X\", \"valueFrom\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecsguard/sm2/c-AbCdEf:API_KEY::\"}}], \"environment\": [\n  {{\"name\": \"API_KEY\", \"value\": \"Pl4ntedSameKey77\"}}\n]}}]}}\n"
-        ),
+        "{\"family\": \"sm2\", \"containerDefinitions\": [{\"name\": \"c\", \"secrets\": [{\"name\": \"X\", \"valueFrom\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecsguard/sm2/c-AbCdEf:API_KEY::\"}], \"environment\": [\n  {\"name\": \"API_KEY\", \"value\": \"Pl4ntedSameKey77\"}\n]}]}\n",
     );
     let plan = fix(
         dir.path(),
