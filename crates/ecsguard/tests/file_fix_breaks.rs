@@ -866,6 +866,49 @@ fn a_module_family_from_an_input_names_the_parameter() {
     }
 }
 
+/// A family computed otherwise (a function, a conditional), or a task
+/// definition made more than once (`count`, `for_each`): no parameter name
+/// could follow each instance, so the finding is manual (with the advice to
+/// use Secrets Manager's `name_prefix`), never one fixed name for all.
+#[test]
+fn a_computed_family_or_repeated_task_definition_is_manual_for_ssm() {
+    for (family, extra) in [
+        ("lower(var.name)", ""),
+        ("var.prod ? \"p\" : var.name", ""),
+        ("\"app\"", "  count = 2\n"),
+        ("each.key", "  for_each = toset([\"a\", \"b\"])\n"),
+    ] {
+        let dir = common::tempdir();
+        common::write(
+            dir.path(),
+            "main.tf",
+            format!(
+                "variable \"name\" {{\n  type = string\n}}\n\nvariable \"prod\" {{\n  type = bool\n}}\n\nvariable \"db_password\" {{\n  type      = string\n  sensitive = true\n}}\n\nresource \"aws_ecs_task_definition\" \"t\" {{\n{extra}  family = {family}\n  container_definitions = jsonencode([{{\n    name        = \"app\"\n    image       = \"app:1\"\n    environment = [{{ name = \"DB_PASSWORD\", value = var.db_password }}]\n  }}])\n}}\n"
+            ),
+        );
+        let plan = fix(dir.path(), &[".", "--format", "json"]).json();
+        assert_eq!(
+            outcomes(&plan),
+            vec![("app".into(), "DB_PASSWORD".into(), "manual".into())],
+            "{family}: {plan}"
+        );
+        assert!(
+            reason(&plan, "app").contains("--store secretsmanager"),
+            "{plan}"
+        );
+        let sm = fix(
+            dir.path(),
+            &[".", "--store", "secretsmanager", "--format", "json"],
+        )
+        .json();
+        assert_eq!(
+            outcomes(&sm),
+            vec![("app".into(), "DB_PASSWORD".into(), "fixed".into())],
+            "{family}: {sm}"
+        );
+    }
+}
+
 /// A task definition that reads `secrets` with no execution role (fixed in
 /// an earlier run, whose reminder scrolled by): every run says so, and
 /// `--apply` exits 1, so a CI retry does not pass while its tasks cannot

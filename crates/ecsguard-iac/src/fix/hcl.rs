@@ -923,29 +923,47 @@ fn indent_hcl(text: &str) -> String {
     out
 }
 
-/// The `family` of the task definition at `address`
-/// (`aws_ecs_task_definition.NAME`) as an interpolation for a name, when it
-/// is known only when planned: `var.name` becomes `${var.name}`, and
-/// `"${var.env}-api"` stays `${var.env}-api`. `None` for anything else.
-pub(super) fn family_expression(text: &str, address: &str) -> Option<String> {
-    let label = address.strip_prefix("aws_ecs_task_definition.")?;
+/// How the `family` of the task definition around byte `at` names a
+/// parameter: `Ok(None)` when written as a plain string (the name as
+/// planned), `Ok(Some(x))` when built from inputs (`var.name` becomes
+/// `${var.name}`, `"${var.env}-api"` stays `${var.env}-api`), and `Err`
+/// when the task definition is made more than once or its family is
+/// computed otherwise. `None` when there is no such task definition.
+pub(super) fn family_name(
+    text: &str,
+    at: (usize, usize),
+) -> Option<Result<Option<String>, String>> {
     let body = hcl_edit::parser::parse_body(text).ok()?;
     let block = body.iter().find_map(|s| match s {
         Structure::Block(b)
             if b.ident.as_str() == "resource"
-                && b.labels.len() == 2
-                && b.labels[0].as_str() == "aws_ecs_task_definition"
-                && b.labels[1].as_str() == label =>
+                && b.labels
+                    .first()
+                    .is_some_and(|l| l.as_str() == "aws_ecs_task_definition")
+                && b.span().is_some_and(|r| r.start <= at.0 && at.1 <= r.end) =>
         {
             Some(b)
         }
         _ => None,
     })?;
-    let attr = block.body.get_attribute("family")?;
-    let (start, end) = range(&attr.value)?;
-    let raw = text.get(start..end)?.trim();
+    if ["count", "for_each"]
+        .iter()
+        .any(|a| block.body.get_attribute(a).is_some())
+    {
+        return Some(Err(
+            "the task definition is made more than once (count or for_each)".into(),
+        ));
+    }
+    let computed = || Err("the task definition's family is computed by an expression".to_owned());
+    let Some(attr) = block.body.get_attribute("family") else {
+        return Some(Ok(None));
+    };
+    let Some(raw) = range(&attr.value).and_then(|(s, e)| text.get(s..e)) else {
+        return Some(computed());
+    };
+    let raw = raw.trim();
     let traversal = |s: &str| {
-        ["var.", "local.", "each."].iter().any(|p| s.starts_with(p))
+        ["var.", "local."].iter().any(|p| s.starts_with(p))
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_.".contains(c))
     };
@@ -954,19 +972,28 @@ pub(super) fn family_expression(text: &str, address: &str) -> Option<String> {
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
     };
     if traversal(raw) {
-        return Some(format!("${{{raw}}}"));
+        return Some(Ok(Some(format!("${{{raw}}}"))));
     }
-    // A string of plain text and `${traversal}` parts, with at least one.
-    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
+        return Some(computed());
+    };
+    if !inner.contains("${") && !inner.contains("%{") {
+        return Some(Ok(None));
+    }
+    // A string of plain text and `${traversal}` parts.
     let mut rest = inner;
-    let mut parts = 0;
-    while let Some(at) = rest.find("${") {
-        let close = rest[at..].find('}')? + at;
-        if !plain(&rest[..at]) || !traversal(&rest[at + 2..close]) {
-            return None;
+    while let Some(start) = rest.find("${") {
+        let Some(close) = rest[start..].find('}').map(|c| c + start) else {
+            return Some(computed());
+        };
+        if !plain(&rest[..start]) || !traversal(&rest[start + 2..close]) {
+            return Some(computed());
         }
-        parts += 1;
         rest = &rest[close + 1..];
     }
-    (parts > 0 && plain(rest)).then(|| inner.to_owned())
+    Some(if plain(rest) {
+        Ok(Some(inner.to_owned()))
+    } else {
+        computed()
+    })
 }

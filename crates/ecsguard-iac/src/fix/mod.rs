@@ -593,8 +593,20 @@ pub fn plan(
                                     plan.planned.push(manual(c.finding, why));
                                     continue;
                                 }
-                                let d =
-                                    declared(&mut taken, &u.tf_file, &family, m, &settings.store);
+                                let d = match declared(
+                                    &mut taken,
+                                    &u.tf_file,
+                                    &family,
+                                    m,
+                                    &settings.store,
+                                    Some(u.call),
+                                ) {
+                                    Ok(d) => d,
+                                    Err(why) => {
+                                        plan.planned.push(manual(c.finding, why));
+                                        continue;
+                                    }
+                                };
                                 claim_declared(
                                     &mut claimed,
                                     &mut collided,
@@ -647,7 +659,14 @@ pub fn plan(
                     if declare::lang_of(&file) == Some(declare::Lang::Terraform) =>
                 {
                     // Built from inputs at plan time: a store is fed by the same template.
-                    let d = declared(&mut taken, &file, &family, m, &settings.store);
+                    let at = container_span.map(|(a, b)| (a as usize, b as usize));
+                    let d = match declared(&mut taken, &file, &family, m, &settings.store, at) {
+                        Ok(d) => d,
+                        Err(why) => {
+                            plan.planned.push(manual(c.finding, why));
+                            continue;
+                        }
+                    };
                     claim_declared(&mut claimed, &mut collided, &d, m, &c.finding.spans);
                     push_declared(
                         &mut plan,
@@ -760,7 +779,14 @@ pub fn plan(
                     // A secret input (or any other expression): a store is
                     // declared beside the task definition, fed by it.
                     if declare::lang_of(&file).is_some() && !r.expression.contains("{{resolve:") {
-                        let d = declared(&mut taken, &file, &family, m, &settings.store);
+                        let at = container_span.map(|(a, b)| (a as usize, b as usize));
+                        let d = match declared(&mut taken, &file, &family, m, &settings.store, at) {
+                            Ok(d) => d,
+                            Err(why) => {
+                                plan.planned.push(manual(c.finding, why));
+                                continue;
+                            }
+                        };
                         claim_declared(&mut claimed, &mut collided, &d, m, &c.finding.spans);
                         let what = format!("`{}`", r.expression);
                         push_declared(&mut plan, &mut moving, &mut resources, c.finding, d, &what);
@@ -1287,7 +1313,8 @@ fn declared(
     family: &str,
     m: &ecsguard_core::plan::Move,
     store: &StoreSettings,
-) -> declare::Declared {
+    at: Option<(usize, usize)>,
+) -> Result<declare::Declared, String> {
     let lang = declare::lang_of(file).unwrap_or(declare::Lang::Terraform);
     let id = taken.allocate(file, lang, family, &m.variable);
     // CloudFormation cannot declare a SecureString parameter.
@@ -1309,23 +1336,34 @@ fn declared(
     };
     // A task definition whose family is known only when planned (a module's
     // `family = var.name`): the parameter's name follows it, so that every
-    // instance of the module declares its own.
+    // instance of the module declares its own. One made more than once
+    // (`count`, `for_each`), or whose family is computed otherwise, cannot
+    // have a name of its own here.
     let mut name = name;
     let mut interpolated = false;
-    if lang == declare::Lang::Terraform
-        && kind == StoreKind::Ssm
-        && family.starts_with("aws_ecs_task_definition.")
-    {
-        let segment = format!("/{family}/");
-        let expr = std::fs::read_to_string(file)
+    if let (declare::Lang::Terraform, StoreKind::Ssm, Some(at)) = (lang, &kind, at) {
+        let family_name = std::fs::read_to_string(file)
             .ok()
-            .and_then(|text| hcl::family_expression(&text, family));
-        if let (Some(expr), true) = (expr, name.contains(&segment)) {
-            name = name.replacen(&segment, &format!("/{expr}/"), 1);
-            interpolated = true;
+            .and_then(|text| hcl::family_name(&text, at));
+        match family_name {
+            Some(Err(why)) => {
+                return Err(format!(
+                    "{why}: one SSM parameter name would serve every instance; use --store secretsmanager (each instance gets its own name_prefix), or move the variable by hand"
+                ))
+            }
+            Some(Ok(Some(expr))) => {
+                let mut segments: Vec<&str> = name.split('/').collect();
+                if segments.len() >= 4 {
+                    let at = segments.len() - 3;
+                    segments[at] = &expr;
+                    name = segments.join("/");
+                    interpolated = true;
+                }
+            }
+            Some(Ok(None)) | None => {}
         }
     }
-    declare::Declared {
+    Ok(declare::Declared {
         lang,
         id,
         kind,
@@ -1333,7 +1371,7 @@ fn declared(
         interpolated,
         kms: store.kms_key_id.clone(),
         about: format!("{} of {family}/{} (ecsguard)", m.variable, m.container),
-    }
+    })
 }
 
 /// A finding fixed by a store declared for it.
