@@ -1110,3 +1110,43 @@ fn the_store_name_check_sees_other_files_and_keys() {
     assert_eq!(by_family("sm").as_deref(), Some("needs-push"), "{plan}");
     assert_eq!(by_family("sm2").as_deref(), Some("manual"), "{plan}");
 }
+
+/// Containers read through `file()`, with the role declared in the module:
+/// the grant goes into the `.tf` even when nothing else in it changes (the
+/// JSON file is what is rewritten).
+#[test]
+fn a_grant_is_written_where_file_reads_the_containers() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "main.tf",
+        "variable \"smtp_password\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"aws_ecs_task_definition\" \"notifier\" {\n  family                = \"notifier\"\n  execution_role_arn    = aws_iam_role.exec.arn\n  container_definitions = file(\"${path.module}/containers/notifier.json\")\n}\n",
+    );
+    common::write(
+        dir.path(),
+        "iam.tf",
+        "resource \"aws_iam_role\" \"exec\" {\n  name               = \"exec\"\n  assume_role_policy = \"{}\"\n}\n",
+    );
+    common::write(
+        dir.path(),
+        "containers/notifier.json",
+        "[{\"name\": \"notifier\", \"image\": \"n:1\", \"environment\": [\n  {\"name\": \"SMTP_PASSWORD\", \"value\": \"Pl4ntedSmtpValue77zz\"}\n]}]\n",
+    );
+    // The plan previews the rewrite as it will be once stored.
+    let plan = fix(dir.path(), &[".", "--format", "json"]).json();
+    let diff = plan["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "./main.tf")
+        .unwrap_or_else(|| panic!("main.tf is not rewritten: {plan}"))["diff"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        diff.contains("resource \"aws_iam_role_policy\" \"notifier_ecsguard_secrets\""),
+        "{diff}"
+    );
+    assert!(diff.contains("role = aws_iam_role.exec.id"), "{diff}");
+    assert!(!diff.contains("Pl4nted"), "{diff}");
+}

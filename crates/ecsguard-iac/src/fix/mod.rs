@@ -1111,7 +1111,6 @@ pub fn plan(
             kind,
             Some(FileKind::Terraform | FileKind::Yaml | FileKind::Json)
         ) {
-            let patch = plan.files.iter_mut().find(|p| p.path == Path::new(&file));
             let need = Need {
                 container,
                 role: &role,
@@ -1135,6 +1134,23 @@ pub fn plan(
                 }
                 iam::Parsed::Nothing => None,
             };
+            // The grant may be the only edit of its file (a `.tf` whose
+            // `file()` reads the containers that moved).
+            if grant.is_some() && !plan.files.iter().any(|f| f.path == Path::new(&file)) {
+                if let Ok(original) = std::fs::read_to_string(&file) {
+                    plan.files.push(FilePatch {
+                        path: PathBuf::from(&file),
+                        original,
+                        edits: Vec::new(),
+                        secret_ranges: Vec::new(),
+                        secret_texts: secret_texts.clone(),
+                        realign: Vec::new(),
+                        pending: Vec::new(),
+                        refused: Vec::new(),
+                    });
+                }
+            }
+            let patch = plan.files.iter_mut().find(|p| p.path == Path::new(&file));
             if let (Some(patch), Some(grant)) = (patch, grant) {
                 patch.edits.extend(grant.edits.into_iter().map(|mut e| {
                     e.start += bom;
