@@ -566,6 +566,50 @@ impl Cfn<'_> {
         }
     }
 
+    /// `Fn::Select [index, list]`: the item picked from a written list (any
+    /// item when the index is known only at deploy time, the most secret
+    /// one judged); a piece of a split input is as secret as the input.
+    fn select(&self, arg: &Node) -> Option<EnvValue> {
+        let [index, list] = arg.as_seq()? else {
+            return None;
+        };
+        if let Some(items) = list.as_seq() {
+            let picked = index
+                .scalar_text()
+                .and_then(|i| i.trim().parse::<usize>().ok())
+                .and_then(|i| items.get(i));
+            return match picked {
+                Some(item) => self.value(item),
+                None => items
+                    .iter()
+                    .filter_map(|n| self.value(n))
+                    .reduce(extract::more_secret),
+            };
+        }
+        // `!Split [sep, X]` (or anything else yielding a list): judged by
+        // what it is made from.
+        let source = match intrinsic(list) {
+            Some(("Split", split)) => split.as_seq()?.get(1)?,
+            _ => list,
+        };
+        match self.value(source)? {
+            EnvValue::Reference(r)
+                if matches!(
+                    r.target,
+                    ReferenceTarget::Sensitive(_) | ReferenceTarget::Secret(_)
+                ) =>
+            {
+                let name = r
+                    .expression
+                    .trim_start_matches("!Ref ")
+                    .trim_start_matches("!GetAtt ")
+                    .to_owned();
+                Some(reference(format!("!Select …${{{name}}}…"), r.target))
+            }
+            _ => Some(reference("!Select".into(), ReferenceTarget::Unknown)),
+        }
+    }
+
     fn join(&self, arg: &Node) -> Option<EnvValue> {
         let items = arg.as_seq()?;
         let sep = items.first()?.scalar_text().unwrap_or_default();
@@ -691,6 +735,7 @@ impl Cfn<'_> {
                 .find_in_map(arg)
                 .unwrap_or_else(|| reference("!FindInMap".into(), ReferenceTarget::Unknown)),
             "Base64" => self.value(arg)?,
+            "Select" => self.select(arg)?,
             known if INTRINSICS.contains(&known) => {
                 reference(format!("!{known}"), ReferenceTarget::Unknown)
             }

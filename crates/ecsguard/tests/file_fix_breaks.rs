@@ -1150,3 +1150,44 @@ fn a_grant_is_written_where_file_reads_the_containers() {
     assert!(diff.contains("role = aws_iam_role.exec.id"), "{diff}");
     assert!(!diff.contains("Pl4nted"), "{diff}");
 }
+
+/// `Fn::Select` over a list holding a join of a `NoEcho` parameter, or over
+/// a split of one, inside a URL: found, as `!Sub` and `!Join` are. A
+/// select of plain items is not.
+#[test]
+fn a_select_of_a_noecho_parameter_is_found() {
+    let dir = common::tempdir();
+    let stack = |value: &str| {
+        format!(
+            "Parameters:\n  Pw:\n    Type: String\n    NoEcho: true\nResources:\n  TD:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: j\n      ContainerDefinitions:\n        - Name: app\n          Image: x\n          Environment:\n            - Name: DATABASE_URL\n              Value: {value}\n"
+        )
+    };
+    let shapes = [
+        r#"!Select [0, [!Join ["", ["postgres://u:", !Ref Pw, "@db"]]]]"#,
+        r#"!Join ["", ["https://u:", !Select [0, !Split [",", !Ref Pw]], "@h"]]"#,
+        r#"!Join ["", ["postgres://u:", !Join ["", [!Ref Pw, ""]], "@db/app"]]"#,
+    ];
+    for (i, value) in shapes.iter().enumerate() {
+        common::write(dir.path(), &format!("s{i}.yaml"), stack(value));
+    }
+    common::write(
+        dir.path(),
+        "plain.yaml",
+        stack(r#"!Select [1, ["postgres://db/a", "postgres://db/b"]]"#),
+    );
+    let run = common::ecsguard_with(
+        dir.path(),
+        &no_aws(),
+        true,
+        &["scan", ".", "--format", "json"],
+    );
+    let report = run.json();
+    let mut files: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["location"]["file"].as_str().unwrap_or("").to_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["./s0.yaml", "./s1.yaml", "./s2.yaml"], "{report}");
+}
