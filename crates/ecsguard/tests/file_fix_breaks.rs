@@ -27,6 +27,16 @@ fn fix(dir: &Path, args: &[&str]) -> common::Run {
     common::ecsguard_with(dir, &no_aws(), true, &all)
 }
 
+fn read(dir: &Path, rel: &str) -> String {
+    std::fs::read_to_string(dir.join(rel)).expect("read")
+}
+
+/// `scan` finds nothing left in `dir`.
+fn scans_clean(dir: &Path) {
+    let scan = common::ecsguard_with(dir, &no_aws(), true, &["scan", "."]);
+    assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
+}
+
 fn outcomes(plan: &Value) -> Vec<(String, String, String)> {
     let mut all: Vec<_> = plan["findings"]
         .as_array()
@@ -88,11 +98,11 @@ fn template_literals_that_would_share_a_store_name_are_manual() {
 
     // With --apply --push --overwrite nothing is stored (no AWS is
     // reachable: a push would fail) and nothing is written.
-    let before = std::fs::read_to_string(dir.path().join("one/main.tf")).unwrap();
+    let before = read(dir.path(), "one/main.tf");
     let run = fix(dir.path(), &[".", "--apply", "--push", "--overwrite"]);
     assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("0 file(s) written"), "{}", run.stdout);
-    let after = std::fs::read_to_string(dir.path().join("one/main.tf")).unwrap();
+    let after = read(dir.path(), "one/main.tf");
     assert_eq!(before, after);
     assert!(!dir.path().join(".ecsguard").exists(), "a journal was made");
 }
@@ -153,7 +163,7 @@ Resources:
     }
     let run = fix(dir.path(), &["stack.yaml", "--apply"]);
     assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
-    let after = std::fs::read_to_string(dir.path().join("stack.yaml")).unwrap();
+    let after = read(dir.path(), "stack.yaml");
     assert_eq!(after, stack, "the file changed");
     assert!(!run.stdout.contains("Pl4nted"), "{}", run.stdout);
 }
@@ -217,7 +227,7 @@ EOT
     );
     let run = fix(dir.path(), &[".", "--apply"]);
     assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
-    let tf = std::fs::read_to_string(dir.path().join("main.tf")).unwrap();
+    let tf = read(dir.path(), "main.tf");
     assert!(
         tf.contains("execution_role_arn    = aws_iam_role.worker_execution.arn"),
         "{tf}"
@@ -281,10 +291,7 @@ fn push_stores_nothing_for_a_file_it_will_not_rewrite() {
     );
     assert!(run.stdout.contains("0 file(s) written"), "{}", run.stdout);
     assert!(!dir.path().join(".ecsguard").exists(), "a journal was made");
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("b.yaml")).unwrap(),
-        yaml
-    );
+    assert_eq!(read(dir.path(), "b.yaml"), yaml);
 }
 
 /// A name that is in `environment` and in `secrets`: manual, so its value
@@ -325,10 +332,7 @@ fn a_name_in_environment_and_secrets_is_not_stored() {
         assert!(run.stdout.contains("0 file(s) written"), "{}", run.stdout);
         assert!(!dir.path().join(".ecsguard").exists(), "a journal was made");
     }
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("register.json")).unwrap(),
-        td
-    );
+    assert_eq!(read(dir.path(), "register.json"), td);
 }
 
 /// `--kms-key-id` as a key id or an alias: a Terraform grant must name the
@@ -373,7 +377,7 @@ Resources:
         common::write(dir.path(), "cfn/stack.yaml", yaml);
         let run = fix(dir.path(), &[".", "--apply", "--kms-key-id", key]);
         assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
-        let written = std::fs::read_to_string(dir.path().join("tf/main.tf")).unwrap();
+        let written = read(dir.path(), "tf/main.tf");
         assert!(
             written.contains(&format!(
                 "data \"aws_kms_key\" \"billing_ecsguard_secrets\" {{\n  key_id = \"{key}\"\n}}"
@@ -386,7 +390,7 @@ Resources:
         );
         assert!(!written.contains("REGION"), "{written}");
         common::terraform_fmt(&dir.path().join("tf")).expect("terraform fmt -check");
-        let stack = std::fs::read_to_string(dir.path().join("cfn/stack.yaml")).unwrap();
+        let stack = read(dir.path(), "cfn/stack.yaml");
         if key.starts_with("alias/") {
             assert!(stack.contains(":key/*'"), "{stack}");
             assert!(
@@ -417,15 +421,14 @@ fn a_byte_order_mark_does_not_stop_the_apply() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("2 file(s) written"), "{}", run.stdout);
     for file in ["tf/main.tf", "cfn/stack.json"] {
-        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let text = read(dir.path(), file);
         assert!(text.starts_with('\u{feff}'), "{file} lost its mark");
         assert!(
             text.contains("secrets") || text.contains("Secrets"),
             "{text}"
         );
     }
-    let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
-    assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
+    scans_clean(dir.path());
 }
 
 /// A `.tf` file and the template it renders, fixed together.
@@ -501,9 +504,8 @@ fn a_write_cut_off_between_renames_is_completed_by_the_next_apply() {
             run.stderr
         );
         assert_eq!(leftovers(dir.path()), Vec::<String>::new());
-        let tf = std::fs::read_to_string(dir.path().join("tf/main.tf")).unwrap();
-        let tpl =
-            std::fs::read_to_string(dir.path().join("tf/templates/reports.json.tpl")).unwrap();
+        let tf = read(dir.path(), "tf/main.tf");
+        let tpl = read(dir.path(), "tf/templates/reports.json.tpl");
         assert!(
             tf.contains("aws_ssm_parameter.reports_db_password.arn"),
             "{tf}"
@@ -515,8 +517,7 @@ fn a_write_cut_off_between_renames_is_completed_by_the_next_apply() {
             "{}",
             again.stdout
         );
-        let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
-        assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
+        scans_clean(dir.path());
     }
 }
 
@@ -735,7 +736,7 @@ fn a_taken_role_name_gets_a_number() {
     );
     let run = fix(dir.path(), &[".", "--apply"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    let tf = std::fs::read_to_string(dir.path().join("tf/main.tf")).unwrap();
+    let tf = read(dir.path(), "tf/main.tf");
     assert!(
         tf.contains("execution_role_arn    = aws_iam_role.worker_execution_2.arn"),
         "{tf}"
@@ -745,7 +746,7 @@ fn a_taken_role_name_gets_a_number() {
         "{tf}"
     );
     common::terraform_fmt(&dir.path().join("tf")).expect("terraform fmt -check");
-    let stack = std::fs::read_to_string(dir.path().join("cfn/stack.yaml")).unwrap();
+    let stack = read(dir.path(), "cfn/stack.yaml");
     assert!(stack.contains("AppTaskExecutionRole2:"), "{stack}");
     assert!(
         stack.contains("ExecutionRoleArn: !GetAtt AppTaskExecutionRole2.Arn"),
@@ -815,7 +816,7 @@ Resources:
     );
     let run = fix(dir.path(), &[".", "--apply"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    let stack = std::fs::read_to_string(dir.path().join("stack.yaml")).unwrap();
+    let stack = read(dir.path(), "stack.yaml");
     assert!(
         stack.contains(
             "SecretString: !Join ['', ['mysql://', !Ref DbUser, ':', !Ref DbPassword, '@db/x']]"
@@ -828,8 +829,7 @@ Resources:
             "{file}"
         );
     }
-    let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
-    assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
+    scans_clean(dir.path());
 }
 
 /// A module whose task definition's family is an input, used twice: the
@@ -855,14 +855,13 @@ fn a_module_family_from_an_input_names_the_parameter() {
         );
         let run = fix(dir.path(), &[".", "--apply"]);
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-        let tf = std::fs::read_to_string(dir.path().join("modules/svc/main.tf")).unwrap();
+        let tf = read(dir.path(), "modules/svc/main.tf");
         assert!(
             tf.contains(&format!("name        = \"{expected}\"")),
             "{tf}"
         );
         common::terraform_fmt(&dir.path().join("modules/svc")).expect("terraform fmt");
-        let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
-        assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
+        scans_clean(dir.path());
     }
 }
 
@@ -971,10 +970,7 @@ fn a_pending_write_that_no_longer_matches_is_left_alone() {
     // Edited by hand after the cut: the edit is kept.
     let dir = common::tempdir();
     cut(dir.path());
-    let edited = format!(
-        "# edited\n{}",
-        std::fs::read_to_string(dir.path().join(main)).unwrap()
-    );
+    let edited = format!("# edited\n{}", read(dir.path(), main));
     std::fs::write(dir.path().join(main), &edited).unwrap();
     let run = fix(dir.path(), &[".", "--apply"]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
@@ -983,10 +979,7 @@ fn a_pending_write_that_no_longer_matches_is_left_alone() {
         "{}",
         run.stderr
     );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join(main)).unwrap(),
-        edited
-    );
+    assert_eq!(read(dir.path(), main), edited);
 
     // The remaining temporary file removed: the set cannot be completed.
     let dir = common::tempdir();

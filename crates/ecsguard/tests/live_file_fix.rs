@@ -454,3 +454,73 @@ fn push_moves_template_variables_and_file_containers() {
         "{scan}"
     );
 }
+
+/// The bar: `fix examples/ --apply --push` against moto leaves
+/// `scan` with no findings but the ones the plan calls `manual` (and
+/// explains), and a second run writes nothing.
+#[test]
+fn the_examples_fixed_with_push_scan_clean_but_for_the_manual_ones() {
+    let acct = rt().block_on(account("300000000009"));
+    let dir = common::copy_tree(&common::examples());
+    let run = fix(
+        dir.path(),
+        &acct,
+        &[],
+        &["--apply", "--push", "--format", "json"],
+    );
+    assert!(
+        run.code == 0 || run.code == 1,
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let plan = run.json();
+    let findings = plan["findings"].as_array().expect("findings");
+    assert!(findings.iter().any(|f| f["outcome"] == "fixed"), "{plan}");
+    let key = |file: &str, container: &serde_json::Value, variable: &serde_json::Value| {
+        (
+            file.trim_start_matches("./").to_owned(),
+            container.as_str().unwrap_or("").to_owned(),
+            variable.as_str().unwrap_or("").to_owned(),
+        )
+    };
+    let manual: Vec<_> = findings
+        .iter()
+        .filter(|f| f["outcome"] == "manual")
+        .inspect(|f| assert!(!f["reason"].as_str().unwrap_or("").is_empty(), "{f}"))
+        .map(|f| {
+            key(
+                f["file"].as_str().unwrap_or(""),
+                &f["container"],
+                &f["variable"],
+            )
+        })
+        .collect();
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["outcome"] == "fixed" || f["outcome"] == "manual"),
+        "{plan}"
+    );
+    let scan = common::ecsguard_with(
+        dir.path(),
+        &acct.env(REGION),
+        true,
+        &["scan", ".", "--format", "json"],
+    );
+    let report = scan.json();
+    for f in report["findings"].as_array().expect("findings") {
+        let k = key(
+            f["location"]["file"].as_str().unwrap_or(""),
+            &f["container"],
+            &f["variable"],
+        );
+        assert!(manual.contains(&k), "left but not manual: {k:?}\n{plan}");
+    }
+    let again = fix(dir.path(), &acct, &[], &["--apply", "--push"]);
+    assert!(
+        again.stdout.contains("0 file(s) written"),
+        "{}",
+        again.stdout
+    );
+}
