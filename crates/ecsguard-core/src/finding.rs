@@ -50,6 +50,63 @@ impl RuleId {
         }
     }
 
+    /// Parses a rule id as written on the command line or in a config.
+    pub fn parse(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == id)
+    }
+
+    /// A short title.
+    pub fn title(self) -> &'static str {
+        match self {
+            RuleId::KnownCredentialVariable => "AWS credentials in a known variable (ECS.8)",
+            RuleId::SecretNamedVariable => "A variable named as a secret holds one",
+            RuleId::SecretValuedVariable => "A variable's value is a secret",
+        }
+    }
+
+    /// The severity its findings get unless a config overrides it.
+    pub fn default_severity(self) -> &'static str {
+        match self {
+            RuleId::SecretNamedVariable => "high (a literal), medium (a reference to a secret input)",
+            _ => "high",
+        }
+    }
+
+    /// Why it matters.
+    pub fn why(self) -> &'static str {
+        "Anyone allowed `ecs:DescribeTaskDefinition` reads every environment value of every revision, and the values also reach logs, crash reports and `docker inspect`. Values in `secrets` are fetched by the execution role when a task starts and never appear in the task definition."
+    }
+
+    /// How to fix one of its findings.
+    pub fn how_to_fix(self) -> &'static str {
+        match self {
+            RuleId::KnownCredentialVariable => {
+                "Give the task a task role instead of static keys, and delete the keys. If keys are unavoidable, store them in SSM Parameter Store (SecureString) or Secrets Manager and read them through `secrets[].valueFrom`; `ecsguard fix` does this, and grants the execution role `ssm:GetParameters` or `secretsmanager:GetSecretValue` on exactly those values. Rotate the keys: they stay in every old revision."
+            }
+            RuleId::SecretNamedVariable | RuleId::SecretValuedVariable => {
+                "Store the value in SSM Parameter Store (SecureString) or Secrets Manager and read it through `secrets[].valueFrom`; `ecsguard fix` does this (`fix --aws` for live task definitions, `fix PATH` for Terraform, CloudFormation and task-definition JSON) and grants the execution role exactly what it reads. Rotate the value: it stays in every old revision and in the repository's history."
+            }
+        }
+    }
+
+    /// (flagged, not flagged) examples, as a container's `environment`.
+    pub fn examples(self) -> (&'static str, &'static str) {
+        match self {
+            RuleId::KnownCredentialVariable => (
+                r#"{"name": "AWS_SECRET_ACCESS_KEY", "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}"#,
+                r#"{"name": "AWS_REGION", "value": "eu-west-1"}"#,
+            ),
+            RuleId::SecretNamedVariable => (
+                r#"{"name": "DB_PASSWORD", "value": "hunter2hunter2"}"#,
+                r#"{"name": "DB_PASSWORD_FILE", "value": "/run/secrets/db"}"#,
+            ),
+            RuleId::SecretValuedVariable => (
+                r#"{"name": "DATABASE_URL", "value": "postgres://app:s3cr3t@db:5432/app"}"#,
+                r#"{"name": "DATABASE_URL", "value": "postgres://db:5432/app"}"#,
+            ),
+        }
+    }
+
     pub fn help_uri(self) -> String {
         format!(
             "https://github.com/ecsguard/ecsguard/blob/main/docs/rules.md#{}",

@@ -24,6 +24,18 @@ pub enum Command {
     Fix(FixArgs),
     /// Undo a live fix from its journal
     Rollback(RollbackArgs),
+    /// List the rules, or explain one: what, why, how to fix, examples
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// The rule to explain (all of them are listed without one)
+    pub rule: Option<String>,
+
+    /// Print every rule as the Markdown of docs/rules.md
+    #[arg(long, conflicts_with = "rule")]
+    pub markdown: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod output;
+mod rules_doc;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         }
         Command::Fix(args) => fix(&args),
         Command::Rollback(args) => rollback(&args),
+        Command::Rules(args) => rules_doc::run(&args),
     }
 }
 

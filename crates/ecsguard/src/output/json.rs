@@ -51,6 +51,8 @@ pub struct JsonFinding<'a> {
     pub origin: &'static str,
     pub evidence: Evidence<'a>,
     pub fingerprint: &'a str,
+    /// The rule's page in docs/rules.md.
+    pub help_uri: String,
 }
 
 #[derive(Serialize)]
@@ -156,6 +158,7 @@ fn finding(f: &Finding) -> JsonFinding<'_> {
         location: json_location(&f.location),
         value_location: f.value_location.as_deref().map(json_location),
         origin: f.origin.as_str(),
+        help_uri: f.rule.help_uri(),
         evidence: Evidence {
             detectors: &f.detectors,
             redacted: f.redacted.as_deref(),
