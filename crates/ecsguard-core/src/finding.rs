@@ -67,7 +67,9 @@ impl RuleId {
     /// The severity its findings get unless a config overrides it.
     pub fn default_severity(self) -> &'static str {
         match self {
-            RuleId::SecretNamedVariable => "high (a literal), medium (a reference to a secret input)",
+            RuleId::SecretNamedVariable => {
+                "high (a literal), medium (a reference to a secret input)"
+            }
             _ => "high",
         }
     }

@@ -22,7 +22,15 @@ use crate::input::{self, ReadError};
 use crate::scan::normalize;
 use crate::source::FileKind;
 
-const SKIPPED_DIRS: &[&str] = &[".git", ".terraform", "node_modules", ".terragrunt-cache"];
+/// Folders never read: tools' state, and ecsguard's own (`.ecsguard`:
+/// journals and pending-write records).
+const SKIPPED_DIRS: &[&str] = &[
+    ".git",
+    ".terraform",
+    "node_modules",
+    ".terragrunt-cache",
+    ".ecsguard",
+];
 const CDK_OUT: &str = "cdk.out";
 
 #[derive(Default)]

@@ -870,12 +870,15 @@ fn a_module_family_from_an_input_names_the_parameter() {
 /// could follow each instance, so the finding is manual (with the advice to
 /// use Secrets Manager's `name_prefix`), never one fixed name for all.
 #[test]
-fn a_computed_family_or_repeated_task_definition_is_manual_for_ssm() {
-    for (family, extra) in [
-        ("lower(var.name)", ""),
-        ("var.prod ? \"p\" : var.name", ""),
-        ("\"app\"", "  count = 2\n"),
-        ("each.key", "  for_each = toset([\"a\", \"b\"])\n"),
+fn a_computed_family_or_a_repeated_task_definition_is_manual() {
+    // (family, extra lines, outcome with Secrets Manager): a repeated task
+    // definition is manual with either store, since a store declared beside
+    // it would need the same count or for_each.
+    for (family, extra, with_sm) in [
+        ("lower(var.name)", "", "fixed"),
+        ("var.prod ? \"p\" : var.name", "", "fixed"),
+        ("\"app\"", "  count = 2\n", "manual"),
+        ("each.key", "  for_each = toset([\"a\", \"b\"])\n", "manual"),
     ] {
         let dir = common::tempdir();
         common::write(
@@ -891,10 +894,14 @@ fn a_computed_family_or_repeated_task_definition_is_manual_for_ssm() {
             vec![("app".into(), "DB_PASSWORD".into(), "manual".into())],
             "{family}: {plan}"
         );
-        assert!(
-            reason(&plan, "app").contains("--store secretsmanager"),
-            "{plan}"
-        );
+        if with_sm == "fixed" {
+            assert!(
+                reason(&plan, "app").contains("--store secretsmanager"),
+                "{plan}"
+            );
+        } else {
+            assert!(reason(&plan, "app").contains("count or for_each"), "{plan}");
+        }
         let sm = fix(
             dir.path(),
             &[".", "--store", "secretsmanager", "--format", "json"],
@@ -902,7 +909,7 @@ fn a_computed_family_or_repeated_task_definition_is_manual_for_ssm() {
         .json();
         assert_eq!(
             outcomes(&sm),
-            vec![("app".into(), "DB_PASSWORD".into(), "fixed".into())],
+            vec![("app".into(), "DB_PASSWORD".into(), with_sm.into())],
             "{family}: {sm}"
         );
     }
@@ -993,6 +1000,19 @@ fn a_pending_write_that_no_longer_matches_is_left_alone() {
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("half old, half new"), "{}", run.stderr);
     assert!(record.exists(), "the record was removed");
+    // The advice gets out of it: once the files are right, remove the record.
+    assert!(
+        run.stderr.contains(&format!(
+            "remove {}",
+            record.strip_prefix(dir.path()).unwrap_or(&record).display()
+        )) || run.stderr.contains("remove ./.ecsguard")
+            || run.stderr.contains("remove .ecsguard"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_file(&record).unwrap();
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
 
     // A record naming files outside the paths given (copied from another
     // checkout, or planted): nothing outside is touched.
@@ -1183,4 +1203,86 @@ fn a_select_of_a_noecho_parameter_is_found() {
         .collect();
     files.sort();
     assert_eq!(files, ["./s0.yaml", "./s1.yaml", "./s2.yaml"], "{report}");
+}
+
+/// One JSON file read through `file()` by two task definitions of one
+/// folder: an edit would give the container two `secrets` keys (one
+/// service reading the other's store). Manual for both, nothing written.
+#[test]
+fn a_file_read_by_two_task_definitions_is_manual() {
+    let dir = common::tempdir();
+    common::write(
+        dir.path(),
+        "main.tf",
+        "resource \"aws_ecs_task_definition\" \"a\" {\n  family                = \"worker\"\n  container_definitions = file(\"${path.module}/worker.json\")\n}\n\nresource \"aws_ecs_task_definition\" \"b\" {\n  family                = \"worker2\"\n  container_definitions = file(\"${path.module}/worker.json\")\n}\n",
+    );
+    let json = "[{\"name\": \"worker\", \"image\": \"b\", \"environment\": [\n  {\"name\": \"API_TOKEN\", \"value\": \"Pl4ntedApiTokB7c3Kq\"}\n]}]\n";
+    common::write(dir.path(), "worker.json", json);
+    let plan = fix(dir.path(), &[".", "--format", "json"]).json();
+    let all = outcomes(&plan);
+    assert_eq!(all.len(), 2, "{plan}");
+    for (_, _, outcome) in &all {
+        assert_eq!(outcome, "manual", "{plan}");
+    }
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert_eq!(read(dir.path(), "worker.json"), json);
+}
+
+/// The `.tf` that would only get a grant is read-only, or a symlink: it is
+/// not replaced; the grant is printed to make by hand instead.
+#[test]
+fn a_grant_only_tf_that_cannot_be_rewritten_is_left_alone() {
+    for protect in ["read-only", "symlink"] {
+        let dir = common::tempdir();
+        let tf = "resource \"aws_ecs_task_definition\" \"w\" {\n  family                = \"worker\"\n  execution_role_arn    = aws_iam_role.exec.arn\n  container_definitions = file(\"${path.module}/worker.json\")\n}\n\nresource \"aws_iam_role\" \"exec\" {\n  name               = \"exec\"\n  assume_role_policy = \"{}\"\n}\n";
+        let main = if protect == "symlink" {
+            common::write(dir.path(), "real/main.tf.txt", tf);
+            std::os::unix::fs::symlink("real/main.tf.txt", dir.path().join("main.tf")).unwrap();
+            dir.path().join("main.tf")
+        } else {
+            let p = common::write(dir.path(), "main.tf", tf);
+            let mut perms = std::fs::metadata(&p).unwrap().permissions();
+            perms.set_readonly(true);
+            std::fs::set_permissions(&p, perms).unwrap();
+            p
+        };
+        common::write(
+            dir.path(),
+            "worker.json",
+            "[{\"name\": \"worker\", \"image\": \"b\", \"environment\": [\n  {\"name\": \"API_TOKEN\", \"value\": \"${var.x}\"}\n]}]\n",
+        );
+        let run = fix(dir.path(), &[".", "--apply", "--format", "json"]);
+        assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
+        let plan = run.json();
+        assert!(plan["iam"][0]["written"].is_null(), "{protect}: {plan}");
+        assert_eq!(std::fs::read_to_string(&main).unwrap(), tf, "{protect}");
+        assert_eq!(
+            std::fs::symlink_metadata(&main)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            protect == "symlink"
+        );
+    }
+}
+
+/// Killed while the pending-write record itself was being written: the
+/// half-written record is ecsguard's own state, not a source; scans do not
+/// trip on it, and the next apply clears it.
+#[test]
+fn a_record_cut_off_while_written_blocks_nothing() {
+    let dir = common::tempdir();
+    tf_and_template(dir.path());
+    common::write(
+        dir.path(),
+        ".ecsguard/journal/pending-files/.record-Xy12ab",
+        "",
+    );
+    let scan = common::ecsguard_with(dir.path(), &no_aws(), true, &["scan", "."]);
+    assert_eq!(scan.code, 1, "{}{}", scan.stdout, scan.stderr);
+    let run = fix(dir.path(), &[".", "--apply"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!dir.path().join(".ecsguard/journal/pending-files").exists());
+    scans_clean(dir.path());
 }

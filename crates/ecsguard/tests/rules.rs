@@ -58,15 +58,18 @@ fn each_rule_is_explained_and_an_unknown_one_is_a_usage_error() {
             assert!(run.stdout.contains(part), "{id}: {part}\n{}", run.stdout);
         }
         assert!(
-            run.stdout
-                .contains(&format!("docs/rules.md#{id}")),
+            run.stdout.contains(&format!("docs/rules.md#{id}")),
             "{}",
             run.stdout
         );
     }
     let run = common::ecsguard(&["rules", "no-such-rule"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("secret-named-variable"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("secret-named-variable"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The examples in the docs do what they say: the flagged one is reported

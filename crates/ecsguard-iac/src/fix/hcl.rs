@@ -923,6 +923,10 @@ fn indent_hcl(text: &str) -> String {
     out
 }
 
+/// Why a store cannot be declared for a task definition made more than
+/// once: the store would need the same `count` or `for_each`.
+pub(super) const REPEATED: &str = "the task definition is made more than once (count or for_each)";
+
 /// How the `family` of the task definition around byte `at` names a
 /// parameter: `Ok(None)` when written as a plain string (the name as
 /// planned), `Ok(Some(x))` when built from inputs (`var.name` becomes
@@ -950,9 +954,7 @@ pub(super) fn family_name(
         .iter()
         .any(|a| block.body.get_attribute(a).is_some())
     {
-        return Some(Err(
-            "the task definition is made more than once (count or for_each)".into(),
-        ));
+        return Some(Err(REPEATED.into()));
     }
     let computed = || Err("the task definition's family is computed by an expression".to_owned());
     let Some(attr) = block.body.get_attribute("family") else {

@@ -440,7 +440,10 @@ pub fn plan(
         // in a sibling folder, say): an edit here would change them all,
         // and only some would be given what they need.
         let read_by = renderers.get(&file).map_or(0, |r| r.len());
-        if read_by > 1 && read_by > uses.len() {
+        // (Templates whose every call is beside them are judged below, by
+        // their calls.)
+        let all_templated_here = uses.len() == read_by && uses.iter().all(|u| u.templated);
+        if read_by > 1 && !all_templated_here {
             let names: Vec<String> = renderers[&file]
                 .iter()
                 .map(|(f, fam)| format!("{fam} in {f}"))
@@ -449,7 +452,7 @@ pub fn plan(
                 plan.planned.push(manual(
                     c.finding,
                     format!(
-                        "the file is read by {read_by} task definitions ({}), not all of them beside it: change it for all of them by hand, or give each task definition its own copy",
+                        "the file is read by {read_by} task definitions ({}): an edit here changes all of them, and each needs its own store and grant; change it for all of them by hand, or give each task definition its own copy",
                         names.join(", ")
                     ),
                 ));
@@ -1136,7 +1139,10 @@ pub fn plan(
             };
             // The grant may be the only edit of its file (a `.tf` whose
             // `file()` reads the containers that moved).
-            if grant.is_some() && !plan.files.iter().any(|f| f.path == Path::new(&file)) {
+            let writable = std::fs::symlink_metadata(&file)
+                .is_ok_and(|m| m.file_type().is_file() && !m.permissions().readonly());
+            if grant.is_some() && writable && !plan.files.iter().any(|f| f.path == Path::new(&file))
+            {
                 if let Ok(original) = std::fs::read_to_string(&file) {
                     plan.files.push(FilePatch {
                         path: PathBuf::from(&file),
@@ -1357,11 +1363,20 @@ fn declared(
     // have a name of its own here.
     let mut name = name;
     let mut interpolated = false;
-    if let (declare::Lang::Terraform, StoreKind::Ssm, Some(at)) = (lang, &kind, at) {
+    if let (declare::Lang::Terraform, Some(at)) = (lang, at) {
         let family_name = std::fs::read_to_string(file)
             .ok()
             .and_then(|text| hcl::family_name(&text, at));
         match family_name {
+            // Any store declared beside it would need the same count or
+            // for_each, and what feeds it (`each.value`) means nothing
+            // outside the block.
+            Some(Err(why)) if why == hcl::REPEATED => {
+                return Err(format!(
+                    "{why}: a store declared beside it would need the same count or for_each; move the variable to secrets by hand"
+                ))
+            }
+            _ if kind != StoreKind::Ssm => {}
             Some(Err(why)) => {
                 return Err(format!(
                     "{why}: one SSM parameter name would serve every instance; use --store secretsmanager (each instance gets its own name_prefix), or move the variable by hand"

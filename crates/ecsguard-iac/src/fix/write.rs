@@ -91,6 +91,9 @@ struct Record {
 }
 
 const RECORD_PREFIX: &str = "write-";
+/// A record being written (a run killed then leaves one, empty or partial:
+/// the next recovery removes it).
+const RECORD_TEMP_PREFIX: &str = ".record-";
 const RECORD_VERSION: u32 = 1;
 /// The start of every temporary file's name.
 pub const TEMP_PREFIX: &str = ".ecsguard-fix-";
@@ -119,6 +122,16 @@ pub fn pending(dir: &Path) -> Vec<PathBuf> {
 /// run left it; otherwise nothing of it is done and the error says why.
 /// Returns what was done, for the operator.
 pub fn recover(dir: &Path, roots: &[PathBuf]) -> Result<Vec<String>, String> {
+    // Records cut off while being written: the write they were for had not
+    // begun (a record is written before any temporary file).
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(RECORD_TEMP_PREFIX))
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     let roots: Vec<PathBuf> = roots
         .iter()
         .filter_map(|r| std::fs::canonicalize(r).ok())
@@ -140,8 +153,7 @@ pub fn recover(dir: &Path, roots: &[PathBuf]) -> Result<Vec<String>, String> {
                 record.version
             ));
         }
-        check_record(&record, &roots)
-            .map_err(|e| format!("{shown}: {e}; nothing of it was done"))?;
+        check_record(&record, &roots).map_err(|e| format!("{shown}: {e}; nothing of it was done. Once the files it names are right (compare them with version control), remove {shown} and its temporary files (`{TEMP_PREFIX}*` beside them)"))?;
         let mut moved = 0;
         for entry in &record.files {
             if Meta::of(&entry.temp).is_none() {
@@ -192,7 +204,7 @@ fn check_record(record: &Record, roots: &[PathBuf]) -> Result<(), String> {
             .is_some_and(|t| roots.iter().any(|r| t.starts_with(r)));
         if !inside {
             return Err(format!(
-                "it names {target}, which is not under the paths given: run `fix --apply` on the paths it was cut off on"
+                "it names {target}, which is not under the paths given (run `fix --apply` on the paths it was cut off on, if they still exist)"
             ));
         }
         let own_temp = e.temp.parent() == e.target.parent()
@@ -231,7 +243,7 @@ fn check_record(record: &Record, roots: &[PathBuf]) -> Result<(), String> {
                 (None, Some(written)) => {
                     if Meta::of(&e.target).map(|m| m.inode) != Some(written.inode) {
                         return Err(format!(
-                            "the new text of {target} is gone (its temporary file was removed), so the files it was written with are half old, half new: restore them from version control and run `fix` again"
+                            "{target} is not the file this write renamed into place (edited or replaced since?), and its temporary file is gone: the files of the write may be half old, half new"
                         ));
                     }
                 }
@@ -341,7 +353,19 @@ fn write_set<'p>(
 ) -> Result<Vec<&'p FilePatch>, String> {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     // Each file must still be what was planned from: another run (or an
-    // editor) may have written it since.
+    // editor) may have written it since. Another ecsguard run holds the
+    // files' locks until its renames are done (taken in one order, so that
+    // two runs never wait on each other).
+    let mut order: Vec<&Path> = texts.iter().map(|(p, _)| p.path.as_path()).collect();
+    order.sort();
+    let mut _locks = Vec::new();
+    for path in order {
+        if let Ok(file) = std::fs::File::open(path) {
+            if file.lock().is_ok() {
+                _locks.push(file);
+            }
+        }
+    }
     for (patch, _) in texts {
         if std::fs::read_to_string(&patch.path).ok().as_deref() != Some(patch.original.as_str()) {
             return Err(format!(
@@ -382,7 +406,7 @@ fn write_set<'p>(
     };
     let save = |record: &Record| {
         let json = serde_json::to_string_pretty(record).unwrap_or_default();
-        write_atomically(&record_path, &json).map_err(|e| {
+        write_atomically_as(&record_path, &json, RECORD_TEMP_PREFIX).map_err(|e| {
             format!(
                 "cannot record the write in {}: {e}; nothing was written",
                 record_path.display()
@@ -488,15 +512,17 @@ fn file_of(l: &ecsguard_core::Location) -> Option<&str> {
 }
 
 pub(super) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    write_atomically_as(path, text, TEMP_PREFIX)
+}
+
+fn write_atomically_as(path: &Path, text: &str, prefix: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".ecsguard-fix-")
-        .tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(prefix).tempfile_in(dir)?;
     tmp.write_all(text.as_bytes())?;
     tmp.as_file().sync_all()?;
     if let Some(p) = permissions {
