@@ -110,7 +110,7 @@ fn the_documented_examples_behave_as_documented() {
                 .map(|f| f["rule"].as_str().unwrap().to_owned())
                 .collect();
             if flagged {
-                assert_eq!(rules, [id.clone()], "{id}: {entry}");
+                assert_eq!(rules, std::slice::from_ref(&id), "{id}: {entry}");
             } else {
                 assert!(rules.is_empty(), "{id}: {entry} flagged as {rules:?}");
             }
