@@ -281,6 +281,9 @@ pub struct LiveSummary {
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub findings: Vec<Finding>,
+    /// Findings a suppression accepted: counted, shown with `-v`, and in
+    /// SARIF as suppressed results, never dropped.
+    pub suppressed: Vec<crate::suppress::Suppressed>,
     pub errors: Vec<InputError>,
     /// Things that were read only in part, or left out on purpose (a
     /// `container_definitions` that cannot be resolved, a symlink out of the

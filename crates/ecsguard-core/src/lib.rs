@@ -7,6 +7,7 @@ pub mod model;
 pub mod plan;
 pub mod rules;
 pub mod secret;
+pub mod suppress;
 
 pub use finding::{
     ErrorSource, Finding, InputError, LiveSummary, Report, RuleId, Severity, Summary,

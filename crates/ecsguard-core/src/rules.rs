@@ -20,6 +20,10 @@ pub enum Ruleset {
 pub struct RuleConfig {
     pub ruleset: Ruleset,
     pub fingerprint_key: Vec<u8>,
+    /// Whether the fingerprint covers the value (keyed): only with a
+    /// private key, since with the public default anyone holding a report
+    /// could test guesses of a weak password against it.
+    pub fingerprint_value: bool,
 }
 
 impl Default for RuleConfig {
@@ -27,6 +31,7 @@ impl Default for RuleConfig {
         Self {
             ruleset: Ruleset::Default,
             fingerprint_key: fingerprint::DEFAULT_KEY.to_vec(),
+            fingerprint_value: false,
         }
     }
 }
@@ -263,7 +268,11 @@ fn check_variable(
     let fingerprint = fingerprint::fingerprint(
         &config.fingerprint_key,
         &[rule.as_str(), family, container_name, name],
-        &hashed,
+        if config.fingerprint_value {
+            &hashed
+        } else {
+            ""
+        },
     );
     Some(Finding {
         rule,

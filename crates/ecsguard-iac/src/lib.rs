@@ -9,6 +9,7 @@ pub mod json;
 pub mod plan;
 pub mod scan;
 pub mod source;
+pub mod suppress;
 pub mod terraform;
 pub mod tree;
 pub mod walk;

@@ -77,9 +77,16 @@ pub fn without_curdir(path: &Path) -> PathBuf {
         .collect()
 }
 
-/// Scans files and folders.
+/// Scans files and folders; a finding under an `ecsguard: ignore[…]`
+/// comment is moved to the report's suppressed findings.
 pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
-    scan_paths_keeping(paths, options, false).0
+    let mut report = scan_paths_keeping(paths, options, false).0;
+    let files: Vec<PathBuf> = walk::list(paths, options.max_file_size)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    crate::suppress::inline(&mut report, &files, options.max_file_size);
+    report
 }
 
 /// Scans, and also returns the task definitions that have findings, values

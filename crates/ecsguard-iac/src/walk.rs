@@ -56,6 +56,16 @@ fn error(path: &Path, message: String) -> InputError {
 /// Lists the files under `paths`. A file named explicitly is read whatever its
 /// extension (its content decides its kind).
 pub fn walk(paths: &[PathBuf], max_file_size: u64) -> Walked {
+    walk_with(paths, max_file_size, true)
+}
+
+/// The files `walk` lists, without reading any stream named on the command
+/// line (a pipe can be read only once: the scan has read it).
+pub fn list(paths: &[PathBuf], max_file_size: u64) -> Vec<(PathBuf, FileKind)> {
+    walk_with(paths, max_file_size, false).files
+}
+
+fn walk_with(paths: &[PathBuf], max_file_size: u64, read_streams: bool) -> Walked {
     let mut files: BTreeMap<PathBuf, FileKind> = BTreeMap::new();
     let mut walked = Walked::default();
     // Canonical paths already listed, so overlapping roots list a file once.
@@ -96,7 +106,7 @@ pub fn walk(paths: &[PathBuf], max_file_size: u64) -> Walked {
         }
         if !meta.is_dir() {
             // Named by the user: read it, whatever it is, exactly once.
-            if seen.insert(canonical_root) {
+            if read_streams && seen.insert(canonical_root) {
                 walked
                     .streams
                     .push((root.clone(), input::read_stream(root, max_file_size)));

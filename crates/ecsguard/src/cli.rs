@@ -158,6 +158,14 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub live: LiveArgs,
 
+    /// Accept the findings recorded in this baseline (matched by fingerprint): they are counted as suppressed, not reported
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Write the findings of this scan (fingerprints and where, never values) as a baseline to FILE
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

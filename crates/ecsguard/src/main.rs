@@ -1,6 +1,7 @@
 //! The `ecsguard` command: arguments, settings, rendering and exit status.
 //! The work lives in `ecsguard-core` and `ecsguard-iac`.
 
+mod baseline;
 mod cli;
 mod output;
 mod rules_doc;
@@ -27,14 +28,21 @@ mod exit {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Scan(args) if args.live.aws => scan_live(&args.live, &args.common),
         Command::Scan(args) => {
-            let paths = if args.paths.is_empty() {
-                vec![std::path::PathBuf::from(".")]
-            } else {
-                args.paths
+            let baselines = baseline::Files {
+                read: args.baseline.clone(),
+                write: args.write_baseline.clone(),
             };
-            scan(&paths, &args.common)
+            if args.live.aws {
+                scan_live(&args.live, &args.common, &baselines)
+            } else {
+                let paths = if args.paths.is_empty() {
+                    vec![std::path::PathBuf::from(".")]
+                } else {
+                    args.paths
+                };
+                scan(&paths, &args.common, &baselines)
+            }
         }
         Command::Fix(args) => fix(&args),
         Command::Rollback(args) => rollback(&args),
@@ -353,7 +361,7 @@ fn rollback(args: &RollbackArgs) -> ExitCode {
     }
 }
 
-fn scan_live(live: &LiveArgs, common: &CommonArgs) -> ExitCode {
+fn scan_live(live: &LiveArgs, common: &CommonArgs, baselines: &baseline::Files) -> ExitCode {
     let started = Instant::now();
     let options = ecsguard_aws::LiveOptions {
         regions: live.regions.clone(),
@@ -371,21 +379,27 @@ fn scan_live(live: &LiveArgs, common: &CommonArgs) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let report = runtime.block_on(ecsguard_aws::scan(&options, &rule_config(common)));
+    let mut report = runtime.block_on(ecsguard_aws::scan(&options, &rule_config(common)));
+    if let Err(code) = baselines.apply(&mut report) {
+        return code;
+    }
     finish(&report, common, started)
 }
 
 fn rule_config(common: &CommonArgs) -> RuleConfig {
-    let fingerprint_key = std::env::var("ECSGUARD_FINGERPRINT_KEY")
+    // A project's own key (kept out of the repository, like any secret)
+    // lets the fingerprint change when the value does; without one the
+    // value is left out, so a published report gives nothing to guess at.
+    let key = std::env::var("ECSGUARD_FINGERPRINT_KEY")
         .ok()
-        .filter(|k| !k.is_empty())
-        .map_or_else(|| fingerprint::DEFAULT_KEY.to_vec(), String::into_bytes);
+        .filter(|k| !k.is_empty());
     RuleConfig {
         ruleset: match common.ruleset {
             RulesetArg::Default => Ruleset::Default,
             RulesetArg::Securityhub => Ruleset::SecurityHub,
         },
-        fingerprint_key,
+        fingerprint_value: key.is_some(),
+        fingerprint_key: key.map_or_else(|| fingerprint::DEFAULT_KEY.to_vec(), String::into_bytes),
     }
 }
 
@@ -396,10 +410,17 @@ fn scan_options(common: &CommonArgs) -> ScanOptions {
     }
 }
 
-fn scan(paths: &[std::path::PathBuf], common: &CommonArgs) -> ExitCode {
+fn scan(
+    paths: &[std::path::PathBuf],
+    common: &CommonArgs,
+    baselines: &baseline::Files,
+) -> ExitCode {
     let started = Instant::now();
     let options = scan_options(common);
-    let report = ecsguard_iac::scan_paths(paths, &options);
+    let mut report = ecsguard_iac::scan_paths(paths, &options);
+    if let Err(code) = baselines.apply(&mut report) {
+        return code;
+    }
     finish(&report, common, started)
 }
 
@@ -432,6 +453,7 @@ fn finish(report: &Report, common: &CommonArgs, started: Instant) -> ExitCode {
         if s.live.is_none() && s.task_definitions == 0 {
             eprintln!("ecsguard: no task definition was recognised in any file read");
         }
+        eprint!("{}", output::text::suppressed(report));
     }
     if let Err(message) = emit(report, common) {
         eprintln!("error: {message}");

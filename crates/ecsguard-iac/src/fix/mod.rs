@@ -859,14 +859,13 @@ pub fn plan(
         Default::default()
     } else {
         let entry_files = by_file_spans(&tds);
-        let walked = crate::walk::walk(paths, settings.scan.max_file_size);
+        let walked = crate::walk::list(paths, settings.scan.max_file_size);
         // Every source file, but not the journals, which name stores too.
         let journals = settings
             .journal_dir
             .as_ref()
             .and_then(|d| std::fs::canonicalize(d).ok());
         let walked: Vec<String> = walked
-            .files
             .iter()
             .filter(|(p, _)| {
                 journals
@@ -1181,7 +1180,7 @@ pub fn plan(
     // Task definitions that read secrets with no execution role (fixed in
     // an earlier run, or written so by hand): their tasks cannot start, and
     // that stays work to do on every run until a role is set.
-    for (path, kind) in crate::walk::walk(paths, settings.scan.max_file_size).files {
+    for (path, kind) in crate::walk::list(paths, settings.scan.max_file_size) {
         if !matches!(kind, FileKind::Terraform | FileKind::Json | FileKind::Yaml) {
             continue;
         }

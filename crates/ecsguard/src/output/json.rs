@@ -14,7 +14,23 @@ pub struct JsonV1<'a> {
     pub errors: Vec<JsonError<'a>>,
     /// What was read only in part, or left out on purpose; not errors.
     pub notes: Vec<JsonError<'a>>,
+    /// Findings a suppression accepted, each with how and why.
+    pub suppressed: Vec<JsonSuppressed<'a>>,
     pub summary: JsonSummary,
+}
+
+#[derive(Serialize)]
+pub struct JsonSuppressed<'a> {
+    #[serde(flatten)]
+    pub finding: JsonFinding<'a>,
+    pub suppression: JsonSuppression<'a>,
+}
+
+#[derive(Serialize)]
+pub struct JsonSuppression<'a> {
+    /// `inline` (a comment) or `baseline`.
+    pub kind: &'static str,
+    pub reason: Option<&'a str>,
 }
 
 /// The findings, serialised one [`JsonFinding`] at a time.
@@ -113,6 +129,7 @@ pub struct JsonSummary {
     pub containers: usize,
     pub findings: usize,
     pub errors: usize,
+    pub suppressed: usize,
     /// Live scans only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accounts: Option<usize>,
@@ -201,12 +218,24 @@ pub fn write(report: &Report, out: &mut impl std::io::Write) -> serde_json::Resu
         findings: Findings(&report.findings),
         errors: report.errors.iter().map(error).collect(),
         notes: report.notes.iter().map(error).collect(),
+        suppressed: report
+            .suppressed
+            .iter()
+            .map(|s| JsonSuppressed {
+                finding: finding(&s.finding),
+                suppression: JsonSuppression {
+                    kind: s.kind.as_str(),
+                    reason: s.reason.as_deref(),
+                },
+            })
+            .collect(),
         summary: JsonSummary {
             files: report.summary.files,
             task_definitions: report.summary.task_definitions,
             containers: report.summary.containers,
             findings: report.findings.len(),
             errors: report.errors.len(),
+            suppressed: report.suppressed.len(),
             accounts: report.summary.live.as_ref().map(|l| l.accounts),
             regions: report.summary.live.as_ref().map(|l| l.regions),
             older_revisions_not_scanned: report

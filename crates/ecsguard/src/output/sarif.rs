@@ -6,7 +6,7 @@ use ecsguard_core::{ErrorSource, Finding, Location as FindingLocation, Report, R
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
     PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
-    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+    Result as SarifResult, ResultLevel, Run, Sarif, Suppression, Tool, ToolComponent,
 };
 
 fn level(s: Severity) -> &'static str {
@@ -189,11 +189,35 @@ pub fn write(
         .exit_code(i64::from(exit_code))
         .tool_execution_notifications(notifications)
         .build();
+    // Suppressed findings are results too, marked so (code scanning shows
+    // them as dismissed), with the justification given.
+    let suppressed = report.suppressed.iter().map(|s| {
+        let mut r = result(&s.finding);
+        let kind = match s.kind {
+            ecsguard_core::suppress::SuppressionKind::Inline => "inSource",
+            ecsguard_core::suppress::SuppressionKind::Baseline => "external",
+        };
+        let suppression = match &s.reason {
+            Some(reason) => Suppression::builder()
+                .kind(serde_json::json!(kind))
+                .justification(reason.as_str())
+                .build(),
+            None => Suppression::builder().kind(serde_json::json!(kind)).build(),
+        };
+        r.suppressions = Some(vec![suppression]);
+        r
+    });
+    let results: Vec<SarifResult> = report
+        .findings
+        .iter()
+        .map(result)
+        .chain(suppressed)
+        .collect();
     let run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
         // Our columns count characters (Unicode code points), not UTF-16 units.
         .column_kind(serde_json::json!("unicodeCodePoints"))
-        .results(report.findings.iter().map(result).collect::<Vec<_>>())
+        .results(results)
         .invocations(vec![invocation])
         .build();
     let sarif = Sarif::builder()

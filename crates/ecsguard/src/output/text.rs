@@ -217,6 +217,10 @@ pub fn render(report: &Report, color: bool) -> String {
         1 => "; 1 input error".to_owned(),
         n => format!("; {n} input errors"),
     };
+    let errors = match report.suppressed.len() {
+        0 => errors,
+        n => format!("{errors}; {n} suppressed (-v lists them)"),
+    };
     let s = &report.summary;
     match &s.live {
         None => {
@@ -265,4 +269,27 @@ mod tests {
         }
         assert!(!shown.chars().any(is_unsafe_for_terminal));
     }
+}
+
+/// The suppressed findings, one line each, for `-v`.
+pub fn suppressed(report: &Report) -> String {
+    let mut out = String::new();
+    for s in &report.suppressed {
+        let f = &s.finding;
+        let at = match &f.location {
+            ecsguard_core::Location::File { file, line, .. } => format!("{file}:{line}"),
+            ecsguard_core::Location::Live { arn, .. } => arn.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "suppressed ({}): {}[{}] {} in {}: {}",
+            s.kind.as_str(),
+            f.severity,
+            f.rule,
+            clean(&f.variable),
+            clean(&at),
+            clean(s.reason.as_deref().unwrap_or("no reason given"))
+        );
+    }
+    out
 }
