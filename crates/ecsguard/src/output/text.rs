@@ -248,29 +248,6 @@ pub fn render(report: &Report, color: bool) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn terminal_control_and_bidi_characters_are_escaped() {
-        assert_eq!(clean("DB_PASSWORD"), "DB_PASSWORD");
-        let shown = clean("A\u{1b}[2J\rB\u{202e}C\u{2066}");
-        assert_eq!(shown, "A\\u{001b}[2J\\u{000d}B\\u{202e}C\\u{2066}");
-        for c in [
-            '\u{2028}',
-            '\u{2029}',
-            '\u{2060}',
-            '\u{00AD}',
-            '\u{180E}',
-            '\u{E0041}',
-        ] {
-            assert!(!clean(&format!("x{c}y")).contains(c), "{c:?}");
-        }
-        assert!(!shown.chars().any(is_unsafe_for_terminal));
-    }
-}
-
 /// The suppressed findings, one line each, for `-v`.
 pub fn suppressed(report: &Report) -> String {
     let mut out = String::new();
@@ -292,4 +269,27 @@ pub fn suppressed(report: &Report) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_control_and_bidi_characters_are_escaped() {
+        assert_eq!(clean("DB_PASSWORD"), "DB_PASSWORD");
+        let shown = clean("A\u{1b}[2J\rB\u{202e}C\u{2066}");
+        assert_eq!(shown, "A\\u{001b}[2J\\u{000d}B\\u{202e}C\\u{2066}");
+        for c in [
+            '\u{2028}',
+            '\u{2029}',
+            '\u{2060}',
+            '\u{00AD}',
+            '\u{180E}',
+            '\u{E0041}',
+        ] {
+            assert!(!clean(&format!("x{c}y")).contains(c), "{c:?}");
+        }
+        assert!(!shown.chars().any(is_unsafe_for_terminal));
+    }
 }
