@@ -37,6 +37,15 @@ fn scans_clean(dir: &Path) {
     assert_eq!(scan.code, 0, "{}{}", scan.stdout, scan.stderr);
 }
 
+/// Every finding of the plan (`count` of them) is manual.
+fn all_manual(plan: &Value, count: usize) {
+    let all = outcomes(plan);
+    assert_eq!(all.len(), count, "{plan}");
+    for (_, _, outcome) in &all {
+        assert_eq!(outcome, "manual", "{plan}");
+    }
+}
+
 fn outcomes(plan: &Value) -> Vec<(String, String, String)> {
     let mut all: Vec<_> = plan["findings"]
         .as_array()
@@ -88,11 +97,7 @@ fn template_literals_that_would_share_a_store_name_are_manual() {
         );
     }
     let plan = fix(dir.path(), &[".", "--format", "json"]).json();
-    let all = outcomes(&plan);
-    assert_eq!(all.len(), 2, "{plan}");
-    for (_, _, outcome) in &all {
-        assert_eq!(outcome, "manual", "{plan}");
-    }
+    all_manual(&plan, 2);
     assert!(reason(&plan, "reports").contains("same name"), "{plan}");
     assert_eq!(plan["pushes"], serde_json::json!([]), "{plan}");
 
@@ -581,11 +586,7 @@ fn a_template_shared_across_folders_is_manual() {
         "[{\"name\": \"app\", \"image\": \"app:1\", \"environment\": [\n  {\"name\": \"API_KEY\", \"value\": \"${api_key}\"}\n]}]\n",
     );
     let plan = fix(dir.path(), &[".", "--format", "json"]).json();
-    let all = outcomes(&plan);
-    assert_eq!(all.len(), 2, "{plan}");
-    for (_, _, outcome) in &all {
-        assert_eq!(outcome, "manual", "{plan}");
-    }
+    all_manual(&plan, 2);
     assert!(
         reason(&plan, "app").contains("read by 2 task definitions"),
         "{plan}"
@@ -1219,11 +1220,7 @@ fn a_file_read_by_two_task_definitions_is_manual() {
     let json = "[{\"name\": \"worker\", \"image\": \"b\", \"environment\": [\n  {\"name\": \"API_TOKEN\", \"value\": \"Pl4ntedApiTokB7c3Kq\"}\n]}]\n";
     common::write(dir.path(), "worker.json", json);
     let plan = fix(dir.path(), &[".", "--format", "json"]).json();
-    let all = outcomes(&plan);
-    assert_eq!(all.len(), 2, "{plan}");
-    for (_, _, outcome) in &all {
-        assert_eq!(outcome, "manual", "{plan}");
-    }
+    all_manual(&plan, 2);
     let run = fix(dir.path(), &[".", "--apply"]);
     assert_ne!(run.code, 3, "{}{}", run.stdout, run.stderr);
     assert_eq!(read(dir.path(), "worker.json"), json);

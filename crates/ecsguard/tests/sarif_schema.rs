@@ -51,7 +51,11 @@ fn sarif_with_suppressions_errors_and_notes_validates() {
         "stack.yaml",
         "Resources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: y\n      ContainerDefinitions:\n        - Name: app\n          Environment:\n            # ecsguard: ignore[secret-named-variable] test stack\n            - Name: DB_PASSWORD\n              Value: Pl4ntedSarifSuppressed\n            # ecsguard: ignore[known-credential-variable]\n            - Name: LOG_LEVEL\n              Value: info\n",
     );
-    common::write(dir.path(), "broken.json", "{\"family\": \"x\", \"containerDefinitions\": [ }");
+    common::write(
+        dir.path(),
+        "broken.json",
+        "{\"family\": \"x\", \"containerDefinitions\": [ }",
+    );
     let base = dir.path().join("base.json");
     common::write(
         dir.path(),
