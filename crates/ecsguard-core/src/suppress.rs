@@ -16,6 +16,8 @@ pub enum SuppressionKind {
     Inline,
     /// A baseline file.
     Baseline,
+    /// `.ecsguard.toml` (an ignore, or an ignored path).
+    Config,
 }
 
 impl SuppressionKind {
@@ -23,6 +25,7 @@ impl SuppressionKind {
         match self {
             SuppressionKind::Inline => "inline",
             SuppressionKind::Baseline => "baseline",
+            SuppressionKind::Config => "config",
         }
     }
 }

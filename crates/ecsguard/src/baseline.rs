@@ -31,10 +31,11 @@ struct Entry {
     at: Option<String>,
 }
 
-/// `--baseline` and `--write-baseline`.
+/// `--baseline` and `--write-baseline`, and the config applied before them.
 pub struct Files {
     pub read: Option<PathBuf>,
     pub write: Option<PathBuf>,
+    pub config: Option<crate::config::Config>,
 }
 
 impl Files {
@@ -42,6 +43,9 @@ impl Files {
     /// baseline (of every finding, suppressed ones included). A baseline
     /// that cannot be read is a usage error naming its line.
     pub fn apply(&self, report: &mut Report) -> Result<(), ExitCode> {
+        if let Some(config) = &self.config {
+            config.apply(report);
+        }
         if let Some(path) = &self.read {
             let shown = path.display();
             let text = std::fs::read_to_string(path).map_err(|e| {

@@ -166,6 +166,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
 
+    /// The config to use (default: .ecsguard.toml in the scanned folder or above it)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -3,6 +3,7 @@
 
 mod baseline;
 mod cli;
+mod config;
 mod output;
 mod rules_doc;
 
@@ -29,9 +30,26 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan(args) => {
+            // The config: named, or found upward from the first path.
+            let found = args.config.clone().or_else(|| {
+                let start = args
+                    .paths
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| std::path::PathBuf::from("."));
+                config::find(&start)
+            });
+            let config = match found.as_deref().map(config::load).transpose() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(exit::INPUT_ERROR);
+                }
+            };
             let baselines = baseline::Files {
                 read: args.baseline.clone(),
                 write: args.write_baseline.clone(),
+                config,
             };
             if args.live.aws {
                 scan_live(&args.live, &args.common, &baselines)

@@ -28,7 +28,7 @@ pub struct JsonSuppressed<'a> {
 
 #[derive(Serialize)]
 pub struct JsonSuppression<'a> {
-    /// `inline` (a comment) or `baseline`.
+    /// `inline` (a comment), `baseline` or `config` (`.ecsguard.toml`).
     pub kind: &'static str,
     pub reason: Option<&'a str>,
 }

@@ -195,7 +195,8 @@ pub fn write(
         let mut r = result(&s.finding);
         let kind = match s.kind {
             ecsguard_core::suppress::SuppressionKind::Inline => "inSource",
-            ecsguard_core::suppress::SuppressionKind::Baseline => "external",
+            ecsguard_core::suppress::SuppressionKind::Baseline
+            | ecsguard_core::suppress::SuppressionKind::Config => "external",
         };
         let suppression = match &s.reason {
             Some(reason) => Suppression::builder()
