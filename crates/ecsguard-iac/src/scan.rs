@@ -80,11 +80,7 @@ pub fn without_curdir(path: &Path) -> PathBuf {
 /// Scans files and folders; a finding under an `ecsguard: ignore[…]`
 /// comment is moved to the report's suppressed findings.
 pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
-    let mut report = scan_paths_keeping(paths, options, false).0;
-    let files: Vec<PathBuf> = walk::list(paths, options.max_file_size)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
+    let (mut report, _, files) = scan_paths_keeping(paths, options, false);
     crate::suppress::inline(&mut report, &files, options.max_file_size);
     report
 }
@@ -92,15 +88,18 @@ pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Report {
 /// Scans, and also returns the task definitions that have findings, values
 /// and spans included: what a file fix works from.
 pub fn scan_for_fix(paths: &[PathBuf], options: &ScanOptions) -> (Report, Vec<TaskDefinition>) {
-    scan_paths_keeping(paths, options, true)
+    let (report, kept, _) = scan_paths_keeping(paths, options, true);
+    (report, kept)
 }
 
 fn scan_paths_keeping(
     paths: &[PathBuf],
     options: &ScanOptions,
     keep: bool,
-) -> (Report, Vec<TaskDefinition>) {
+) -> (Report, Vec<TaskDefinition>, Vec<PathBuf>) {
     let walked = walk::walk(paths, options.max_file_size);
+    // The regular files read (not the streams, which cannot be read again).
+    let listed: Vec<PathBuf> = walked.files.iter().map(|(p, _)| p.clone()).collect();
     let mut modules: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     let mut units = Vec::new();
     for (path, kind) in walked.files {
@@ -228,7 +227,7 @@ fn scan_paths_keeping(
         kept.extend(result.kept);
     }
     report.sort();
-    (report, kept)
+    (report, kept, listed)
 }
 
 struct UnitResult {

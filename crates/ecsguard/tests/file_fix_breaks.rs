@@ -845,6 +845,11 @@ fn a_module_family_from_an_input_names_the_parameter() {
             "\"${var.env}-${var.name}\"",
             "/ecsguard/${var.env}-${var.name}/app/DB_PASSWORD",
         ),
+        // As written in a public project: prefix, environment, suffix.
+        (
+            "\"${var.name}-${var.env}-app\"",
+            "/ecsguard/${var.name}-${var.env}-app/app/DB_PASSWORD",
+        ),
     ] {
         let dir = common::tempdir();
         common::write(

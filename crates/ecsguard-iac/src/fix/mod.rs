@@ -328,6 +328,8 @@ pub fn plan(
     stored: &HashMap<String, String>,
 ) -> FixPlan {
     let (report, tds) = scan_for_fix(paths, &settings.scan);
+    // The files the scan read (listed once: both checks below need them).
+    let source_files = crate::walk::list(paths, settings.scan.max_file_size);
     let mut plan = FixPlan {
         errors: report.errors,
         ..FixPlan::default()
@@ -859,7 +861,7 @@ pub fn plan(
         Default::default()
     } else {
         let entry_files = by_file_spans(&tds);
-        let walked = crate::walk::list(paths, settings.scan.max_file_size);
+        let walked = &source_files;
         // Every source file, but not the journals, which name stores too.
         let journals = settings
             .journal_dir
@@ -879,42 +881,16 @@ pub fn plan(
         files.extend(entry_files.iter().map(|f| f.as_ref()));
         already_read(&files, &literal_names).into_iter().collect()
     };
-    if !already.is_empty() {
-        for p in &mut plan.planned {
-            if p.finding.spans.is_some() && already.contains(&p.finding.spans) {
-                p.outcome = OutcomeKind::Manual;
-                p.reason = format!(
-                    "the name {} is already read by a file here (a task definition fixed in an earlier run, or a declared parameter): a value stored there would replace what that task definition reads; fix this one with another --prefix, or move it by hand",
-                    p.store_name.clone().unwrap_or_default()
-                );
-                p.value_from = None;
-            }
-        }
-        for moves in per_file.values_mut() {
-            for m in moves.iter_mut() {
-                m.entries.retain(|(f, _)| !already.contains(&f.spans));
-            }
-            moves.retain(|m| !m.entries.is_empty());
-        }
-    }
-    if !collided.is_empty() {
-        for p in &mut plan.planned {
-            if p.finding.spans.is_some() && collided.contains(&p.finding.spans) {
-                p.outcome = OutcomeKind::Manual;
-                p.reason = format!(
-                    "another finding would be stored under the same name ({}): give the task definitions different families, or fix them one at a time with different --prefix values",
-                    p.store_name.clone().unwrap_or_default()
-                );
-                p.value_from = None;
-            }
-        }
-        for moves in per_file.values_mut() {
-            for m in moves.iter_mut() {
-                m.entries.retain(|(f, _)| !collided.contains(&f.spans));
-            }
-            moves.retain(|m| !m.entries.is_empty());
-        }
-    }
+    demote(&mut plan.planned, &mut per_file, &already, |name| {
+        format!(
+            "the name {name} is already read by a file here (a task definition fixed in an earlier run, or a declared parameter): a value stored there would replace what that task definition reads; fix this one with another --prefix, or move it by hand"
+        )
+    });
+    demote(&mut plan.planned, &mut per_file, &collided, |name| {
+        format!(
+            "another finding would be stored under the same name ({name}): give the task definitions different families, or fix them one at a time with different --prefix values"
+        )
+    });
     // A `.tf` file that the template entries' calls are in, and that cannot
     // be rewritten: those entries stay as they are.
     for (file, edits) in &side {
@@ -1011,32 +987,14 @@ pub fn plan(
         }
     }
     // Only what is still to be rewritten is stored.
-    for push in &mut plan.pushes {
-        let keep: Vec<bool> = push
-            .spans
-            .iter()
-            .map(|sp| {
-                plan.planned.iter().any(|p| {
-                    p.finding.spans.is_some()
-                        && p.finding.spans == *sp
-                        && matches!(p.outcome, OutcomeKind::Fixed | OutcomeKind::NeedsPush)
-                })
-            })
-            .collect();
-        let mut i = 0;
-        push.entries.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
-        push.spans = push
-            .spans
-            .iter()
-            .zip(&keep)
-            .filter(|(_, k)| **k)
-            .map(|(s, _)| s.clone())
-            .collect();
-    }
-    plan.pushes.retain(|p| !p.entries.is_empty());
+    let planned = &plan.planned;
+    keep_pushes(&mut plan.pushes, |sp| {
+        planned.iter().any(|p| {
+            p.finding.spans.is_some()
+                && p.finding.spans == *sp
+                && matches!(p.outcome, OutcomeKind::Fixed | OutcomeKind::NeedsPush)
+        })
+    });
     // Every value that is a finding's is hidden from the diffs wherever it
     // appears (a local, a `command`, a container not rewritten); the others
     // are hidden where they are written, in the containers rewritten.
@@ -1180,7 +1138,7 @@ pub fn plan(
     // Task definitions that read secrets with no execution role (fixed in
     // an earlier run, or written so by hand): their tasks cannot start, and
     // that stays work to do on every run until a role is set.
-    for (path, kind) in crate::walk::list(paths, settings.scan.max_file_size) {
+    for (path, kind) in source_files {
         if !matches!(kind, FileKind::Terraform | FileKind::Json | FileKind::Yaml) {
             continue;
         }
@@ -2518,20 +2476,48 @@ pub fn carry_refusals(plan: &mut FixPlan, preview: &FixPlan) {
             }
         }
     }
-    for push in &mut plan.pushes {
-        let keep: Vec<bool> = push.spans.iter().map(|sp| !refused(sp)).collect();
-        let mut i = 0;
-        push.entries.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
-        let mut i = 0;
-        push.spans.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
+    keep_pushes(&mut plan.pushes, |sp| !refused(sp));
+}
+
+/// Keeps the values of each push whose entry `keep` accepts, and the
+/// pushes left with any.
+fn keep_pushes(pushes: &mut Vec<Push>, keep: impl Fn(&Spans) -> bool) {
+    for push in pushes.iter_mut() {
+        let (entries, spans) = std::mem::take(&mut push.entries)
+            .into_iter()
+            .zip(std::mem::take(&mut push.spans))
+            .filter(|(_, sp)| keep(sp))
+            .unzip();
+        push.entries = entries;
+        push.spans = spans;
     }
-    plan.pushes.retain(|p| !p.entries.is_empty());
+    pushes.retain(|p| !p.entries.is_empty());
+}
+
+/// Makes the findings of `which` manual (the reason built from their store
+/// name), and takes their entries out of the rewrites.
+fn demote(
+    planned: &mut [Planned],
+    per_file: &mut BTreeMap<String, Vec<ContainerMove>>,
+    which: &std::collections::HashSet<Spans>,
+    reason: impl Fn(&str) -> String,
+) {
+    if which.is_empty() {
+        return;
+    }
+    for p in planned.iter_mut() {
+        if p.finding.spans.is_some() && which.contains(&p.finding.spans) {
+            p.outcome = OutcomeKind::Manual;
+            p.reason = reason(p.store_name.as_deref().unwrap_or_default());
+            p.value_from = None;
+        }
+    }
+    for moves in per_file.values_mut() {
+        for m in moves.iter_mut() {
+            m.entries.retain(|(f, _)| !which.contains(&f.spans));
+        }
+        moves.retain(|m| !m.entries.is_empty());
+    }
 }
 
 /// Checks every rewrite of `plan` (each file parses and is clean), writing
