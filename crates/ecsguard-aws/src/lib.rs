@@ -11,6 +11,7 @@ pub mod fix;
 pub mod journal;
 pub mod push;
 mod scan;
+pub mod securityhub;
 mod store;
 
 pub use fix::{fix, rollback, FixOptions, FixReport};

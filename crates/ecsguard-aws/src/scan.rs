@@ -278,11 +278,14 @@ pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
         };
         per_target.push(regions);
     }
-    summary.regions = per_target
+    summary.region_names = per_target
         .iter()
         .flatten()
+        .cloned()
         .collect::<std::collections::BTreeSet<_>>()
-        .len();
+        .into_iter()
+        .collect();
+    summary.regions = summary.region_names.len();
 
     let progress = if options.progress && std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());

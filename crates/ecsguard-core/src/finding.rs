@@ -270,6 +270,8 @@ pub struct Summary {
 pub struct LiveSummary {
     pub accounts: usize,
     pub regions: usize,
+    /// The regions scanned, in any account.
+    pub region_names: Vec<String>,
     /// Older revisions (ACTIVE or INACTIVE) of families whose latest revision
     /// has findings: still readable, and not scanned without `--all-revisions`.
     pub older_revisions_not_scanned: usize,

@@ -1,5 +1,6 @@
 //! ecsguard's core: the model, the detectors and the rules. No I/O, no AWS SDK.
 
+pub mod asff;
 pub mod detect;
 pub mod finding;
 pub mod fingerprint;

@@ -100,6 +100,10 @@ pub struct FixArgs {
     #[arg(long)]
     pub apply: bool,
 
+    /// Fix the task definitions named by Security Hub's active, failed ECS.8 findings (in --region, or the configured region), and mark those findings RESOLVED once fixed
+    #[arg(long, requires = "aws", conflicts_with = "families")]
+    pub from_securityhub: bool,
+
     /// Where journals are kept (one per family)
     #[arg(long, default_value = ".ecsguard/journal", value_name = "DIR")]
     pub journal_dir: PathBuf,
@@ -170,6 +174,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Send the findings to AWS Security Hub as ASFF (BatchImportFindings), and archive this scope's findings that are gone
+    #[arg(long)]
+    pub to_securityhub: bool,
+
+    /// The AWS account IaC findings are filed under in ASFF (default: the caller's, from STS)
+    #[arg(long, value_name = "ID", value_parser = account_id)]
+    pub account: Option<String>,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -181,8 +193,8 @@ pub struct LiveArgs {
     #[arg(long)]
     pub aws: bool,
 
-    /// Region to scan (repeatable); default: the configured region
-    #[arg(long = "region", value_name = "REGION", requires = "aws")]
+    /// Region to scan (repeatable); default: the configured region. Without --aws: the region IaC findings are filed in (ASFF, Security Hub)
+    #[arg(long = "region", value_name = "REGION")]
     pub regions: Vec<String>,
 
     /// Scan every region enabled for the account
@@ -254,6 +266,17 @@ pub enum Format {
     Text,
     Json,
     Sarif,
+    /// AWS Security Finding Format, as `{"Findings": [...]}` (the input of `aws securityhub batch-import-findings`)
+    Asff,
+}
+
+/// A 12-digit AWS account id.
+fn account_id(s: &str) -> Result<String, String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not an AWS account id (12 digits)"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

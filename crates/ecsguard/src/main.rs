@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod output;
 mod rules_doc;
+mod securityhub;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -51,15 +52,40 @@ fn main() -> ExitCode {
                 write: args.write_baseline.clone(),
                 config,
             };
-            if args.live.aws {
-                scan_live(&args.live, &args.common, &baselines)
+            let asff_wanted = args.common.format == Format::Asff || args.to_securityhub;
+            if !args.live.aws && !args.live.regions.is_empty() && !asff_wanted {
+                eprintln!("error: --region needs --aws, or (for the region IaC findings are filed in) --format asff or --to-securityhub");
+                return ExitCode::from(exit::INPUT_ERROR);
+            }
+            if args.live.aws && args.account.is_some() {
+                eprintln!(
+                    "error: --account is for IaC findings; live findings carry their own account"
+                );
+                return ExitCode::from(exit::INPUT_ERROR);
+            }
+            if args.to_securityhub && args.live.org {
+                eprintln!("error: --to-securityhub with --org: Security Hub takes a finding only from the account it is about; scan each account with --role-arn instead");
+                return ExitCode::from(exit::INPUT_ERROR);
+            }
+            let paths = if args.paths.is_empty() {
+                vec![std::path::PathBuf::from(".")]
             } else {
-                let paths = if args.paths.is_empty() {
-                    vec![std::path::PathBuf::from(".")]
+                args.paths.clone()
+            };
+            let hub = securityhub::Settings {
+                to_securityhub: args.to_securityhub,
+                account: args.account.clone(),
+                live: live_options(&args.live),
+                scope: if args.live.aws {
+                    "aws".to_owned()
                 } else {
-                    args.paths
-                };
-                scan(&paths, &args.common, &baselines)
+                    securityhub::files_scope(&paths)
+                },
+            };
+            if args.live.aws {
+                scan_live(&args.live, &args.common, &baselines, &hub)
+            } else {
+                scan(&paths, &args.common, &baselines, &hub)
             }
         }
         Command::Fix(args) => fix(&args),
@@ -107,8 +133,8 @@ fn fix(args: &FixArgs) -> ExitCode {
     if !args.aws {
         return fix_files(args);
     }
-    if args.common.format == Format::Sarif {
-        eprintln!("error: a fix plan is printed as text or json, not sarif");
+    if !matches!(args.common.format, Format::Text | Format::Json) {
+        eprintln!("error: a fix plan is printed as text or json");
         return ExitCode::from(exit::INPUT_ERROR);
     }
     let runtime = match runtime() {
@@ -129,7 +155,21 @@ fn fix(args: &FixArgs) -> ExitCode {
         stop_after: test_hook("ECSGUARD_TEST_STOP_AFTER").and_then(|n| n.parse().ok()),
         crash_in_register: test_hook("ECSGUARD_TEST_CRASH_IN_REGISTER").is_some(),
     };
-    let report = runtime.block_on(ecsguard_aws::fix(&options, &rule_config(&args.common)));
+    let (report, hub) = if args.from_securityhub {
+        match securityhub::block_on(securityhub::fix_from_securityhub(
+            &options,
+            &rule_config(&args.common),
+        )) {
+            Ok(done) => done,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::FIX_FAILED);
+            }
+        }
+    } else {
+        let report = runtime.block_on(ecsguard_aws::fix(&options, &rule_config(&args.common)));
+        (report, securityhub::Resolved::default())
+    };
     let rendered = match args.common.format {
         Format::Json => {
             let mut s =
@@ -143,13 +183,19 @@ fn fix(args: &FixArgs) -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::from(exit::INPUT_ERROR);
     }
+    for n in &hub.notes {
+        eprintln!("note: {n}");
+    }
+    for e in &hub.errors {
+        eprintln!("error: {e}");
+    }
     if report.stopped {
         eprintln!(
             "ecsguard: stopped by ECSGUARD_TEST_STOP_AFTER; rerun to resume from the journal"
         );
         return ExitCode::from(exit::FIX_FAILED);
     }
-    if report.failed {
+    if report.failed || !hub.errors.is_empty() {
         return ExitCode::from(exit::FIX_FAILED);
     }
     if !report.errors.is_empty() {
@@ -379,9 +425,8 @@ fn rollback(args: &RollbackArgs) -> ExitCode {
     }
 }
 
-fn scan_live(live: &LiveArgs, common: &CommonArgs, baselines: &baseline::Files) -> ExitCode {
-    let started = Instant::now();
-    let options = ecsguard_aws::LiveOptions {
+fn live_options(live: &LiveArgs) -> ecsguard_aws::LiveOptions {
+    ecsguard_aws::LiveOptions {
         regions: live.regions.clone(),
         all_regions: live.all_regions,
         all_revisions: live.all_revisions,
@@ -392,7 +437,17 @@ fn scan_live(live: &LiveArgs, common: &CommonArgs, baselines: &baseline::Files) 
         max_attempts: live.max_attempts,
         api_timeout: std::time::Duration::from_secs(live.api_timeout),
         ..ecsguard_aws::LiveOptions::default()
-    };
+    }
+}
+
+fn scan_live(
+    live: &LiveArgs,
+    common: &CommonArgs,
+    baselines: &baseline::Files,
+    hub: &securityhub::Settings,
+) -> ExitCode {
+    let started = Instant::now();
+    let options = live_options(live);
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,
@@ -401,7 +456,7 @@ fn scan_live(live: &LiveArgs, common: &CommonArgs, baselines: &baseline::Files) 
     if let Err(code) = baselines.apply(&mut report) {
         return code;
     }
-    finish(&report, common, started)
+    finish(&report, common, started, hub)
 }
 
 fn rule_config(common: &CommonArgs) -> RuleConfig {
@@ -432,6 +487,7 @@ fn scan(
     paths: &[std::path::PathBuf],
     common: &CommonArgs,
     baselines: &baseline::Files,
+    hub: &securityhub::Settings,
 ) -> ExitCode {
     let started = Instant::now();
     let options = scan_options(common);
@@ -439,11 +495,17 @@ fn scan(
     if let Err(code) = baselines.apply(&mut report) {
         return code;
     }
-    finish(&report, common, started)
+    finish(&report, common, started, hub)
 }
 
-/// Logs (with `-v`), renders, and turns the report into the exit status.
-fn finish(report: &Report, common: &CommonArgs, started: Instant) -> ExitCode {
+/// Logs (with `-v`), renders, sends to Security Hub (with
+/// `--to-securityhub`), and turns the report into the exit status.
+fn finish(
+    report: &Report,
+    common: &CommonArgs,
+    started: Instant,
+    hub: &securityhub::Settings,
+) -> ExitCode {
     if common.verbose {
         let s = &report.summary;
         let scope = match &s.live {
@@ -473,11 +535,29 @@ fn finish(report: &Report, common: &CommonArgs, started: Instant) -> ExitCode {
         }
         eprint!("{}", output::text::suppressed(report));
     }
-    if let Err(message) = emit(report, common) {
+    // ASFF (to print or to send) is made once, with its account and region.
+    let asff = if common.format == Format::Asff || hub.to_securityhub {
+        match securityhub::prepare(report, hub) {
+            Ok(a) => Some(a),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(exit::INPUT_ERROR);
+            }
+        }
+    } else {
+        None
+    };
+    if let Err(message) = emit(report, common, asff.as_ref()) {
         eprintln!("error: {message}");
         return ExitCode::from(exit::INPUT_ERROR);
     }
-    exit_status(report, common.fail_on.into())
+    let code = exit_code(report, common.fail_on.into());
+    if let (true, Some(asff)) = (hub.to_securityhub, &asff) {
+        if !securityhub::send(report, hub, asff) {
+            return ExitCode::from(exit::INPUT_ERROR);
+        }
+    }
+    ExitCode::from(code)
 }
 
 fn exit_code(report: &Report, fail_on: Severity) -> u8 {
@@ -488,10 +568,6 @@ fn exit_code(report: &Report, fail_on: Severity) -> u8 {
     } else {
         0
     }
-}
-
-fn exit_status(report: &Report, fail_on: Severity) -> ExitCode {
-    ExitCode::from(exit_code(report, fail_on))
 }
 
 /// Writes the result to `--output` or stdout, buffered; a closed pipe is not an error.
@@ -519,7 +595,11 @@ fn write_result(
         .map_err(|e| format!("cannot write the result: {e}"))
 }
 
-fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
+fn emit(
+    report: &Report,
+    common: &CommonArgs,
+    asff: Option<&securityhub::Prepared>,
+) -> Result<(), String> {
     write_result(common, |mut sink| match common.format {
         Format::Text => {
             // Colour only when the result goes to a terminal (NO_COLOR and CLICOLOR_FORCE are honoured).
@@ -534,6 +614,12 @@ fn emit(report: &Report, common: &CommonArgs) -> Result<(), String> {
             &mut sink,
         )
         .map_err(std::io::Error::from),
+        Format::Asff => {
+            let findings = asff.map(|a| a.findings.as_slice()).unwrap_or_default();
+            serde_json::to_writer_pretty(&mut *sink, &serde_json::json!({ "Findings": findings }))
+                .map_err(std::io::Error::from)?;
+            sink.write_all(b"\n")
+        }
     })
 }
 

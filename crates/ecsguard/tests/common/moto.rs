@@ -1,5 +1,7 @@
 //! A moto server for the live tests: one per test binary, on a free port on
-//! 127.0.0.1, stopped when the test process exits. Set
+//! 127.0.0.1, stopped when the test process exits. It is moto with the one
+//! call moto lacks added (`tests/support/moto_server.py`: Security Hub's
+//! BatchUpdateFindings). Set
 //! `ECSGUARD_TEST_MOTO_ENDPOINT` to use a server that is already running.
 //!
 //! Each test works in an account of its own (moto switches account on
@@ -26,9 +28,10 @@ pub fn endpoint() -> &'static str {
             .expect("a free port");
         // The shell watches this test process and stops moto when it is gone.
         let script = format!(
-            "MOTO_IAM_LOAD_MANAGED_POLICIES=true python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+            "MOTO_IAM_LOAD_MANAGED_POLICIES=true python3 '{server}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
              while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill $m",
-            parent = std::process::id()
+            parent = std::process::id(),
+            server = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/moto_server.py"),
         );
         // The watcher outlives this call on purpose; it ends with the test process.
         #[allow(clippy::zombie_processes)]

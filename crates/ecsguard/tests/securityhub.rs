@@ -1,0 +1,538 @@
+//! Security Hub both ways, against moto: `scan --to-securityhub` (import in
+//! batches, stable ids, archive what is gone) and `fix --aws
+//! --from-securityhub` (ECS.8 findings in, fixed, marked RESOLVED).
+//! moto's `GetFindings` ignores filters, so every test also leaves findings
+//! the filters must exclude; moto lacks `BatchUpdateFindings`, which the test
+//! server adds (`tests/support/moto_server.py`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+#[path = "common/moto.rs"]
+mod moto;
+
+use std::path::Path;
+
+use aws_sdk_securityhub::types::{
+    AwsSecurityFinding, Compliance, ComplianceStatus, RecordState, Resource, Severity,
+    SeverityLabel, Workflow, WorkflowStatus,
+};
+use common::Run;
+use moto::{account, register, Account};
+
+const REGION: &str = "us-east-1";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn run(dir: &Path, acct: &Account, args: &[&str]) -> Run {
+    let mut env = acct.env(REGION);
+    env.push(("SOURCE_DATE_EPOCH", "1700000000".to_owned()));
+    common::ecsguard_with(dir, &env, true, args)
+}
+
+async fn hub(acct: &Account) -> aws_sdk_securityhub::Client {
+    aws_sdk_securityhub::Client::new(&acct.config(REGION).await)
+}
+
+/// Every finding in the account's Security Hub. On a thread with a large
+/// stack: decoding the SDK's findings is too deep for a test thread's.
+fn all_findings(acct: &Account) -> Vec<AwsSecurityFinding> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(s, || {
+                rt().block_on(async {
+                    let client = hub(acct).await;
+                    let mut pages = client.get_findings().into_paginator().send();
+                    let mut all = Vec::new();
+                    while let Some(page) = pages.next().await {
+                        all.extend(page.expect("get").findings().iter().cloned());
+                    }
+                    all
+                })
+            })
+            .expect("thread")
+            .join()
+            .expect("findings read")
+    })
+}
+
+fn ecsguard_ones(all: &[AwsSecurityFinding], state: RecordState) -> Vec<AwsSecurityFinding> {
+    all.iter()
+        .filter(|f| {
+            f.generator_id
+                .as_deref()
+                .is_some_and(|g| g.starts_with("ecsguard/"))
+                && f.record_state.as_ref() == Some(&state)
+        })
+        .cloned()
+        .collect()
+}
+
+fn td_file(dir: &Path, name: &str, family: &str, vars: &[(&str, &str)]) {
+    let env: Vec<String> = vars
+        .iter()
+        .map(|(k, v)| format!(r#"{{"name": "{k}", "value": "{v}"}}"#))
+        .collect();
+    common::write(
+        dir,
+        name,
+        format!(
+            r#"{{"family": "{family}", "containerDefinitions": [{{"name": "app", "image": "app:1", "environment": [{}]}}]}}"#,
+            env.join(", ")
+        ),
+    );
+}
+
+#[test]
+fn iac_findings_are_imported_updated_in_place_and_archived_when_gone() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000001"));
+    let dir = common::tempdir();
+    td_file(
+        dir.path(),
+        "infra/a.json",
+        "billing",
+        &[
+            ("DB_PASSWORD", "Pl4nted-db-password-1"),
+            ("API_TOKEN", "Pl4nted-api-token-22"),
+            ("LOG_LEVEL", "info"),
+        ],
+    );
+    td_file(
+        dir.path(),
+        "other/b.json",
+        "search",
+        &[("DB_PASSWORD", "Pl4nted-db-password-3")],
+    );
+    // The caller's account and region are found from the credentials.
+    let first = run(dir.path(), &acct, &["scan", "infra", "--to-securityhub"]);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("2 findings imported, 0 archived"),
+        "{}",
+        first.stderr
+    );
+    let other = run(dir.path(), &acct, &["scan", "other", "--to-securityhub"]);
+    assert_eq!(other.code, 1, "{}", other.stderr);
+    let all = all_findings(&acct);
+    let active = ecsguard_ones(&all, RecordState::Active);
+    assert_eq!(active.len(), 3, "{active:#?}");
+    for f in &active {
+        assert_eq!(f.aws_account_id.as_deref(), Some("410000000001"));
+        assert_eq!(
+            f.product_arn.as_deref(),
+            Some("arn:aws:securityhub:us-east-1:410000000001:product/410000000001/default")
+        );
+        assert_eq!(f.resources()[0].r#type.as_deref(), Some("Other"));
+    }
+
+    // A rescan updates the same findings: no duplicates.
+    let again = run(dir.path(), &acct, &["scan", "./infra/", "--to-securityhub"]);
+    assert!(
+        again.stderr.contains("2 findings imported, 0 archived"),
+        "{}",
+        again.stderr
+    );
+    let all = all_findings(&acct);
+    assert_eq!(ecsguard_ones(&all, RecordState::Active).len(), 3);
+
+    // A secret moved away: its finding is archived, in this scope only.
+    td_file(
+        dir.path(),
+        "infra/a.json",
+        "billing",
+        &[
+            ("DB_PASSWORD", "Pl4nted-db-password-1"),
+            ("LOG_LEVEL", "info"),
+        ],
+    );
+    let fixed = run(dir.path(), &acct, &["scan", "infra", "--to-securityhub"]);
+    assert!(
+        fixed.stderr.contains("1 finding imported, 1 archived"),
+        "{}",
+        fixed.stderr
+    );
+    let all = all_findings(&acct);
+    let active = ecsguard_ones(&all, RecordState::Active);
+    let archived = ecsguard_ones(&all, RecordState::Archived);
+    assert_eq!(active.len(), 2, "{active:#?}");
+    assert_eq!(archived.len(), 1);
+    let fields = archived[0].product_fields.as_ref().unwrap();
+    assert_eq!(fields["ecsguard/Variable"], "API_TOKEN");
+    // The search finding (another scope) is untouched.
+    assert!(active
+        .iter()
+        .any(|f| f.product_fields.as_ref().unwrap()["ecsguard/Family"] == "search"));
+
+    // No planted value reached Security Hub.
+    let dump = format!("{all:?}");
+    assert!(!dump.contains("Pl4nted"), "a value reached Security Hub");
+}
+
+#[test]
+fn a_scan_with_errors_archives_nothing() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000002"));
+    let dir = common::tempdir();
+    td_file(
+        dir.path(),
+        "a.json",
+        "one",
+        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
+    );
+    td_file(
+        dir.path(),
+        "b.json",
+        "two",
+        &[("DB_PASSWORD", "Pl4nted-db-password-2")],
+    );
+    let first = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
+    assert!(
+        first.stderr.contains("2 findings imported"),
+        "{}",
+        first.stderr
+    );
+    // b.json no longer parses: its finding may only be unread.
+    common::write(
+        dir.path(),
+        "b.json",
+        r#"{"family": "two", "containerDefinitions": [{"name": "app", "#,
+    );
+    let broken = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
+    assert_eq!(broken.code, 2, "{}", broken.stderr);
+    assert!(
+        broken.stderr.contains("nothing was archived"),
+        "{}",
+        broken.stderr
+    );
+    assert!(
+        broken.stderr.contains("1 finding imported, 0 archived"),
+        "{}",
+        broken.stderr
+    );
+    let all = all_findings(&acct);
+    assert_eq!(ecsguard_ones(&all, RecordState::Active).len(), 2);
+}
+
+#[test]
+fn more_than_one_batch_is_imported() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000003"));
+    let dir = common::tempdir();
+    for i in 0..130 {
+        td_file(
+            dir.path(),
+            &format!("td/{i:03}.json"),
+            &format!("svc-{i:03}"),
+            &[("DB_PASSWORD", &format!("Pl4nted-db-password-{i:03}"))],
+        );
+    }
+    let out = run(dir.path(), &acct, &["scan", "td", "--to-securityhub"]);
+    assert!(
+        out.stderr.contains("130 findings imported, 0 archived"),
+        "{}",
+        out.stderr
+    );
+    let all = all_findings(&acct);
+    assert_eq!(ecsguard_ones(&all, RecordState::Active).len(), 130);
+}
+
+#[test]
+fn live_findings_name_their_task_definition_and_control() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000004"));
+    let dir = common::tempdir();
+    let arn = rt.block_on(async {
+        let ecs = acct.ecs(REGION).await;
+        register(
+            &ecs,
+            "keys",
+            &[
+                (
+                    "AWS_SECRET_ACCESS_KEY",
+                    "Pl4ntedSecretAccessKeyValue0000000000000",
+                ),
+                ("LOG_LEVEL", "info"),
+            ],
+        )
+        .await
+    });
+    let out = run(
+        dir.path(),
+        &acct,
+        &["scan", "--aws", "--to-securityhub", "--format", "asff"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let printed = out.json();
+    let f = &printed["Findings"][0];
+    assert_eq!(f["Resources"][0]["Type"], "AwsEcsTaskDefinition");
+    assert_eq!(f["Resources"][0]["Id"], arn.as_str());
+    assert_eq!(f["Compliance"]["SecurityControlId"], "ECS.8");
+    assert_eq!(f["AwsAccountId"], "410000000004");
+    let all = all_findings(&acct);
+    let active = ecsguard_ones(&all, RecordState::Active);
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].id.as_deref(), f["Id"].as_str());
+    assert!(!out.stdout.contains("Pl4nted") && !format!("{all:?}").contains("Pl4nted"));
+}
+
+#[test]
+fn iac_asff_needs_an_account_it_can_name() {
+    let dir = common::tempdir();
+    td_file(
+        dir.path(),
+        "a.json",
+        "one",
+        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
+    );
+    // No credentials, no region, no --account.
+    let env = [
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
+    ];
+    let out = common::ecsguard_with(dir.path(), &env, true, &["scan", ".", "--format", "asff"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--account"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+    // With --account and --region nothing is asked of AWS.
+    let out = common::ecsguard_with(
+        dir.path(),
+        &env,
+        true,
+        &[
+            "scan",
+            ".",
+            "--format",
+            "asff",
+            "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let f = &out.json()["Findings"][0];
+    assert_eq!(f["AwsAccountId"], "123456789012");
+    assert_eq!(f["Region"], "eu-west-1");
+    assert!(!out.stdout.contains("Pl4nted"));
+    // A malformed account is a usage error.
+    let bad = common::ecsguard_with(
+        dir.path(),
+        &env,
+        true,
+        &["scan", ".", "--format", "asff", "--account", "12345"],
+    );
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("12 digits"), "{}", bad.stderr);
+}
+
+/// A Security Hub control finding for ECS.8, as Security Hub files it.
+fn control_finding(
+    id: &str,
+    account: &str,
+    arn: &str,
+    workflow: WorkflowStatus,
+    status: ComplianceStatus,
+) -> AwsSecurityFinding {
+    AwsSecurityFinding::builder()
+        .schema_version("2018-10-08")
+        .id(id)
+        .product_arn(format!(
+            "arn:aws:securityhub:{REGION}::product/aws/securityhub"
+        ))
+        .generator_id("security-control/ECS.8")
+        .aws_account_id(account)
+        .types("Software and Configuration Checks/Industry and Regulatory Standards")
+        .created_at("2024-01-01T00:00:00Z")
+        .updated_at("2024-01-01T00:00:00Z")
+        .severity(Severity::builder().label(SeverityLabel::High).build())
+        .title("ECS.8 Secrets should not be passed as container environment variables")
+        .description("d")
+        .resources(
+            Resource::builder()
+                .r#type("AwsEcsTaskDefinition")
+                .id(arn)
+                .region(REGION)
+                .build(),
+        )
+        .compliance(
+            Compliance::builder()
+                .status(status)
+                .security_control_id("ECS.8")
+                .build(),
+        )
+        .workflow(Workflow::builder().status(workflow).build())
+        .record_state(RecordState::Active)
+        .build()
+}
+
+#[test]
+fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000005"));
+    let dir = common::tempdir();
+    let (named, passed, suppressed, other) = rt.block_on(async {
+        let ecs = acct.ecs(REGION).await;
+        let env = [(
+            "AWS_SECRET_ACCESS_KEY",
+            "Pl4ntedSecretAccessKeyValue0000000000000",
+        )];
+        (
+            register(&ecs, "named", &env).await,
+            register(&ecs, "passed", &env).await,
+            register(&ecs, "suppressed", &env).await,
+            register(&ecs, "not-in-hub", &env).await,
+        )
+    });
+    let id = "410000000005";
+    rt.block_on(async {
+        let client = hub(&acct).await;
+        client
+            .batch_import_findings()
+            .findings(control_finding(
+                "f-named",
+                id,
+                &named,
+                WorkflowStatus::New,
+                ComplianceStatus::Failed,
+            ))
+            .findings(control_finding(
+                "f-passed",
+                id,
+                &passed,
+                WorkflowStatus::New,
+                ComplianceStatus::Passed,
+            ))
+            .findings(control_finding(
+                "f-suppressed",
+                id,
+                &suppressed,
+                WorkflowStatus::Suppressed,
+                ComplianceStatus::Failed,
+            ))
+            .findings(control_finding(
+                "f-elsewhere",
+                "999999999999",
+                "arn:aws:ecs:us-east-1:999999999999:task-definition/x:1",
+                WorkflowStatus::New,
+                ComplianceStatus::Failed,
+            ))
+            .send()
+            .await
+            .expect("import");
+    });
+    // The plan names only the task definition of the open, failed finding.
+    let plan = run(
+        dir.path(),
+        &acct,
+        &["fix", "--aws", "--from-securityhub", "--journal-dir", "j"],
+    );
+    assert!(
+        plan.stdout.contains("named"),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    for left in ["passed", "suppressed", "not-in-hub"] {
+        assert!(!plan.stdout.contains(left), "{left}:\n{}", plan.stdout);
+    }
+    // The finding about another account is an error that names it.
+    assert!(plan.stderr.contains("999999999999"), "{}", plan.stderr);
+
+    let applied = run(
+        dir.path(),
+        &acct,
+        &[
+            "fix",
+            "--aws",
+            "--from-securityhub",
+            "--apply",
+            "--journal-dir",
+            "j",
+        ],
+    );
+    assert!(
+        applied.stderr.contains("1 finding marked RESOLVED"),
+        "{}\n{}",
+        applied.stdout,
+        applied.stderr
+    );
+    let all = all_findings(&acct);
+    let by_id = |want: &str| {
+        all.iter()
+            .find(|f| f.id.as_deref() == Some(want))
+            .unwrap()
+            .clone()
+    };
+    let resolved = by_id("f-named");
+    assert_eq!(
+        resolved.workflow.as_ref().and_then(|w| w.status.clone()),
+        Some(WorkflowStatus::Resolved)
+    );
+    let note = resolved
+        .note
+        .as_ref()
+        .and_then(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(note.contains("Rotate"), "{note}");
+    assert_eq!(
+        by_id("f-passed")
+            .workflow
+            .as_ref()
+            .and_then(|w| w.status.clone()),
+        Some(WorkflowStatus::New)
+    );
+    // Only the named family got a new revision.
+    rt.block_on(async {
+        let ecs = acct.ecs(REGION).await;
+        for (family, revisions) in [
+            ("named", 2),
+            ("passed", 1),
+            ("suppressed", 1),
+            ("not-in-hub", 1),
+        ] {
+            let list = ecs
+                .list_task_definitions()
+                .family_prefix(family)
+                .send()
+                .await
+                .expect("list");
+            let n = list
+                .task_definition_arns()
+                .iter()
+                .filter(|a| a.contains(&format!("/{family}:")))
+                .count();
+            assert_eq!(n, revisions, "{family}");
+        }
+    });
+    let _ = other;
+    // A second run finds nothing open.
+    let again = run(
+        dir.path(),
+        &acct,
+        &[
+            "fix",
+            "--aws",
+            "--from-securityhub",
+            "--apply",
+            "--journal-dir",
+            "j",
+        ],
+    );
+    assert!(
+        again.stderr.contains("0 active, failed ECS.8 findings"),
+        "{}",
+        again.stderr
+    );
+    assert!(!format!(
+        "{}{}{}{}",
+        plan.stdout, plan.stderr, applied.stdout, applied.stderr
+    )
+    .contains("Pl4nted"));
+}
