@@ -419,19 +419,28 @@ pub struct Ecs8Finding {
     pub revision: Option<u32>,
 }
 
-/// Whether a finding is about control ECS.8 (consolidated control ids, or
-/// the older per-standard generator ids).
+/// Whether a finding is about control ECS.8, in any of the shapes Security
+/// Hub has written: `Compliance.SecurityControlId` (consolidated control
+/// findings), `GeneratorId` `security-control/ECS.8`, or the per-standard
+/// `aws-foundational-security-best-practices/v/1.0.0/ECS.8` with
+/// `ProductFields.ControlId`.
 fn is_ecs8(f: &AwsSecurityFinding) -> bool {
     let control = f
         .compliance
         .as_ref()
         .and_then(|c| c.security_control_id.as_deref())
         == Some("ECS.8");
+    let field = f
+        .product_fields
+        .as_ref()
+        .and_then(|p| p.get("ControlId"))
+        .map(String::as_str)
+        == Some("ECS.8");
     let generator = f
         .generator_id
         .as_deref()
         .is_some_and(|g| g == "security-control/ECS.8" || g.ends_with("/ECS.8"));
-    control || generator
+    control || field || generator
 }
 
 /// `arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION` → parts.
@@ -481,8 +490,9 @@ pub async fn ecs8_findings(options: &LiveOptions) -> (Vec<Ecs8Finding>, Vec<Stri
     let mut found: BTreeMap<String, Ecs8Finding> = BTreeMap::new();
     for region in regions {
         let client = client(&config, &region);
+        // Not filtered by control id: findings from before consolidated
+        // control findings have none. The control is checked below.
         let filters = AwsSecurityFindingFilters::builder()
-            .compliance_security_control_id(equals("ECS.8"))
             .compliance_status(equals("FAILED"))
             .record_state(equals("ACTIVE"))
             .workflow_status(equals("NEW"))

@@ -332,41 +332,66 @@ fn iac_asff_needs_an_account_it_can_name() {
     assert!(bad.stderr.contains("12 digits"), "{}", bad.stderr);
 }
 
-/// A Security Hub control finding for ECS.8, as Security Hub files it.
+/// The shapes Security Hub has filed control findings in.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Consolidated control findings: `Compliance.SecurityControlId`.
+    Consolidated,
+    /// Per standard: the generator names the standard, `ProductFields`
+    /// the control; no `SecurityControlId`.
+    PerStandard,
+}
+
+/// A Security Hub control finding for `control`, as Security Hub files it.
 fn control_finding(
-    id: &str,
+    shape: Shape,
+    control: &str,
     account: &str,
     arn: &str,
     workflow: WorkflowStatus,
     status: ComplianceStatus,
 ) -> AwsSecurityFinding {
-    AwsSecurityFinding::builder()
-        .schema_version("2018-10-08")
+    let id = format!(
+        "arn:aws:securityhub:{REGION}:{account}:security-control/{control}/finding/{}",
+        arn.rsplit('/').next().unwrap_or_default().replace(':', "-")
+    );
+    let mut compliance = Compliance::builder().status(status);
+    let mut f = AwsSecurityFinding::builder();
+    match shape {
+        Shape::Consolidated => {
+            compliance = compliance.security_control_id(control);
+            f = f.generator_id(format!("security-control/{control}"));
+        }
+        Shape::PerStandard => {
+            f = f
+                .generator_id(format!(
+                    "aws-foundational-security-best-practices/v/1.0.0/{control}"
+                ))
+                .product_fields("ControlId", control)
+                .product_fields("StandardsArn", "arn:aws:securityhub:::standards/aws-foundational-security-best-practices/v/1.0.0");
+        }
+    }
+    f.schema_version("2018-10-08")
         .id(id)
         .product_arn(format!(
             "arn:aws:securityhub:{REGION}::product/aws/securityhub"
         ))
-        .generator_id("security-control/ECS.8")
         .aws_account_id(account)
         .types("Software and Configuration Checks/Industry and Regulatory Standards")
         .created_at("2024-01-01T00:00:00Z")
         .updated_at("2024-01-01T00:00:00Z")
         .severity(Severity::builder().label(SeverityLabel::High).build())
-        .title("ECS.8 Secrets should not be passed as container environment variables")
+        .title("Secrets should not be passed as container environment variables")
         .description("d")
         .resources(
             Resource::builder()
                 .r#type("AwsEcsTaskDefinition")
                 .id(arn)
+                .partition(aws_sdk_securityhub::types::Partition::Aws)
                 .region(REGION)
                 .build(),
         )
-        .compliance(
-            Compliance::builder()
-                .status(status)
-                .security_control_id("ECS.8")
-                .build(),
-        )
+        .compliance(compliance.build())
         .workflow(Workflow::builder().status(workflow).build())
         .record_state(RecordState::Active)
         .build()
@@ -377,7 +402,7 @@ fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them()
     let rt = rt();
     let acct = rt.block_on(account("410000000005"));
     let dir = common::tempdir();
-    let (named, passed, suppressed, other) = rt.block_on(async {
+    let (named, older, passed, suppressed, ecs5, other) = rt.block_on(async {
         let ecs = acct.ecs(REGION).await;
         let env = [(
             "AWS_SECRET_ACCESS_KEY",
@@ -385,43 +410,68 @@ fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them()
         )];
         (
             register(&ecs, "named", &env).await,
+            register(&ecs, "older-shape", &env).await,
             register(&ecs, "passed", &env).await,
             register(&ecs, "suppressed", &env).await,
+            register(&ecs, "other-control", &env).await,
             register(&ecs, "not-in-hub", &env).await,
         )
     });
     let id = "410000000005";
     rt.block_on(async {
+        use ComplianceStatus::{Failed, Passed};
+        use Shape::{Consolidated, PerStandard};
+        use WorkflowStatus::{New, Notified, Suppressed};
         let client = hub(&acct).await;
         client
             .batch_import_findings()
             .findings(control_finding(
-                "f-named",
+                Consolidated,
+                "ECS.8",
                 id,
                 &named,
-                WorkflowStatus::New,
-                ComplianceStatus::Failed,
+                New,
+                Failed,
             ))
             .findings(control_finding(
-                "f-passed",
+                PerStandard,
+                "ECS.8",
+                id,
+                &older,
+                Notified,
+                Failed,
+            ))
+            .findings(control_finding(
+                Consolidated,
+                "ECS.8",
                 id,
                 &passed,
-                WorkflowStatus::New,
-                ComplianceStatus::Passed,
+                New,
+                Passed,
             ))
             .findings(control_finding(
-                "f-suppressed",
+                Consolidated,
+                "ECS.8",
                 id,
                 &suppressed,
-                WorkflowStatus::Suppressed,
-                ComplianceStatus::Failed,
+                Suppressed,
+                Failed,
             ))
             .findings(control_finding(
-                "f-elsewhere",
+                Consolidated,
+                "ECS.5",
+                id,
+                &ecs5,
+                New,
+                Failed,
+            ))
+            .findings(control_finding(
+                Consolidated,
+                "ECS.8",
                 "999999999999",
                 "arn:aws:ecs:us-east-1:999999999999:task-definition/x:1",
-                WorkflowStatus::New,
-                ComplianceStatus::Failed,
+                New,
+                Failed,
             ))
             .send()
             .await
@@ -458,7 +508,7 @@ fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them()
         ],
     );
     assert!(
-        applied.stderr.contains("1 finding marked RESOLVED"),
+        applied.stderr.contains("2 findings marked RESOLVED"),
         "{}\n{}",
         applied.stdout,
         applied.stderr
@@ -470,24 +520,31 @@ fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them()
             .unwrap()
             .clone()
     };
-    let resolved = by_id("f-named");
-    assert_eq!(
-        resolved.workflow.as_ref().and_then(|w| w.status.clone()),
-        Some(WorkflowStatus::Resolved)
-    );
-    let note = resolved
-        .note
-        .as_ref()
-        .and_then(|n| n.text.clone())
-        .unwrap_or_default();
-    assert!(note.contains("Rotate"), "{note}");
-    assert_eq!(
-        by_id("f-passed")
-            .workflow
-            .as_ref()
-            .and_then(|w| w.status.clone()),
-        Some(WorkflowStatus::New)
-    );
+    let workflow = |f: &AwsSecurityFinding| f.workflow.as_ref().and_then(|w| w.status.clone());
+    for (arn, want) in [
+        (&named, WorkflowStatus::Resolved),
+        (&older, WorkflowStatus::Resolved),
+        (&passed, WorkflowStatus::New),
+        (&ecs5, WorkflowStatus::New),
+    ] {
+        let f = all
+            .iter()
+            .find(|f| {
+                f.resources()
+                    .iter()
+                    .any(|r| r.id.as_deref() == Some(arn.as_str()))
+            })
+            .unwrap();
+        assert_eq!(workflow(f), Some(want), "{arn}");
+        if workflow(f) == Some(WorkflowStatus::Resolved) {
+            let note = f
+                .note
+                .as_ref()
+                .and_then(|n| n.text.clone())
+                .unwrap_or_default();
+            assert!(note.contains("Rotate"), "{note}");
+        }
+    }
     // Only the named family got a new revision.
     rt.block_on(async {
         let ecs = acct.ecs(REGION).await;
