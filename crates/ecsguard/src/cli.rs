@@ -268,6 +268,8 @@ pub enum Format {
     Sarif,
     /// AWS Security Finding Format, as `{"Findings": [...]}` (the input of `aws securityhub batch-import-findings`)
     Asff,
+    /// One self-contained HTML page: findings grouped, a summary, filters (see --output)
+    Html,
 }
 
 /// A 12-digit AWS account id.

@@ -97,22 +97,50 @@ pub fn find(start: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Reads and checks a config; errors name the file and line.
+/// A TOML error message with the text it quotes left out (`unknown field
+/// `…``), but for the names of keys, which it quotes too.
+fn quiet(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for (i, part) in message.split('`').enumerate() {
+        let key_name = part.len() <= 24
+            && !part.is_empty()
+            && part.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        if i % 2 == 1 && !key_name {
+            out.push_str("`…`");
+        } else if i % 2 == 1 {
+            out.push('`');
+            out.push_str(part);
+            out.push('`');
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// Reads and checks a config; errors name the file and line, never the
+/// text they found.
 pub fn load(path: &Path) -> Result<Config, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
     let raw: Raw = toml::from_str(&text).map_err(|e| {
         let line = e.span().map_or(1, |s| line_of(&text, s.start));
-        format!("{shown}:{line}: {}", e.message())
+        format!("{shown}:{line}: {}", quiet(e.message()))
     })?;
     let at = |needle: &str| text.find(needle).map_or(1, |o| line_of(&text, o));
     let rule = |id: &str, key: &str| {
         RuleId::parse(id).ok_or_else(|| {
             let known: Vec<&str> = RuleId::ALL.iter().map(|r| r.as_str()).collect();
+            // What was written is not repeated: a config is no place for
+            // a secret, but one pasted there by mistake stays unprinted.
             format!(
-                "{shown}:{}: `{}` is no rule (the rules are {})",
+                "{shown}:{}: {} is no rule id (the rules are {})",
                 at(key),
-                id.escape_debug(),
+                if id.is_empty() {
+                    "an empty string"
+                } else {
+                    "this"
+                },
                 known.join(", ")
             )
         })
@@ -133,15 +161,24 @@ pub fn load(path: &Path) -> Result<Config, String> {
     let mut severity = Vec::new();
     for (id, level) in &raw.severity {
         let r = rule(id, id)?;
-        let s: Severity = level
-            .parse()
-            .map_err(|e| format!("{shown}:{}: {e}", at(level)))?;
+        let s: Severity = level.parse().map_err(|_| {
+            format!(
+                "{shown}:{}: the severity for {} must be low, medium, high or critical",
+                at(level),
+                r.as_str()
+            )
+        })?;
         severity.push((r, s));
     }
     let mut globs = globset::GlobSetBuilder::new();
     for g in &raw.ignore_paths {
-        let glob =
-            globset::Glob::new(g).map_err(|e| format!("{shown}:{}: ignore_paths: {e}", at(g)))?;
+        let glob = globset::Glob::new(g).map_err(|e| {
+            format!(
+                "{shown}:{}: ignore_paths: not a glob pattern ({})",
+                at(g),
+                e.kind()
+            )
+        })?;
         globs.add(glob);
     }
     let ignore_paths = globs
@@ -167,12 +204,7 @@ pub fn load(path: &Path) -> Result<Config, String> {
             rule(r, r)?;
         }
         if let Some(d) = &ig.expires {
-            parse_date(d).ok_or_else(|| {
-                says(&format!(
-                    "`expires` is not a date (YYYY-MM-DD): {}",
-                    d.escape_debug()
-                ))
-            })?;
+            parse_date(d).ok_or_else(|| says("`expires` is not a date (YYYY-MM-DD)"))?;
         }
     }
     Ok(Config {

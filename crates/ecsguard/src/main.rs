@@ -614,6 +614,7 @@ fn emit(
             &mut sink,
         )
         .map_err(std::io::Error::from),
+        Format::Html => sink.write_all(output::html::render(report).as_bytes()),
         Format::Asff => {
             let findings = asff.map(|a| a.findings.as_slice()).unwrap_or_default();
             serde_json::to_writer_pretty(&mut *sink, &serde_json::json!({ "Findings": findings }))

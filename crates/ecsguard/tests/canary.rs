@@ -106,7 +106,7 @@ fn no_planted_value_reaches_any_output() {
     let out_file = dir.path().join("report.out");
     let out_arg = out_file.to_str().expect("path").to_owned();
     let mut runs = 0;
-    for format in ["text", "json", "sarif"] {
+    for format in ["text", "json", "sarif", "asff", "html"] {
         for extra in [
             &[][..],
             &["-v"][..],
@@ -114,6 +114,9 @@ fn no_planted_value_reaches_any_output() {
             &["--output", out_arg.as_str()][..],
         ] {
             let mut args = vec!["scan", "--format", format];
+            if format == "asff" {
+                args.extend(["--account", "123456789012", "--region", "eu-west-1"]);
+            }
             args.extend_from_slice(extra);
             args.push(".");
             let run = ecsguard_in(dir.path(), &args);
@@ -129,7 +132,7 @@ fn no_planted_value_reaches_any_output() {
             runs += 1;
         }
     }
-    assert_eq!(runs, 12);
+    assert_eq!(runs, 20);
     // The canaries were found, not just missed.
     let run = ecsguard_in(dir.path(), &["scan", "--format", "json", "."]);
     let report = run.json();
@@ -154,4 +157,33 @@ fn no_planted_value_reaches_a_fix_plan_or_a_rewritten_file() {
     let run = ecsguard_in(dir.path(), &["fix", "--apply", "."]);
     assert_clean("fix --apply", &run.stdout);
     assert_clean("fix --apply stderr", &run.stderr);
+}
+
+/// A baseline written from the planted tree, and the errors a config with a
+/// planted value on its broken line gives, show none of them.
+#[test]
+fn no_planted_value_reaches_a_baseline_or_a_config_error() {
+    let dir = tempdir();
+    plant(dir.path());
+    let run = ecsguard_in(dir.path(), &["scan", "--write-baseline", "base.json", "."]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let baseline = std::fs::read_to_string(dir.path().join("base.json")).expect("baseline");
+    assert!(baseline.contains("fingerprint"), "{baseline}");
+    assert_clean("the baseline", &baseline);
+    assert_clean("the baseline run", &format!("{}{}", run.stdout, run.stderr));
+
+    let c = CANARIES[0];
+    for config in [
+        format!("[[ignore]]\nfamily = \"f\"\nreason = \"{c}\n"),
+        format!("[rules]\nselect = [\"{c}\"]\n"),
+        format!("[[ignore]]\nfingerprint = \"{c}\"\n"),
+        format!("{c} = 1\n"),
+    ] {
+        write(dir.path(), ".ecsguard.toml", &config);
+        let run = ecsguard_in(dir.path(), &["scan", "."]);
+        assert_eq!(run.code, 2, "{config}: {}", run.stderr);
+        assert!(run.stderr.contains(".ecsguard.toml"), "{}", run.stderr);
+        assert_clean(&format!("config error for {config:?}"), &run.stderr);
+        assert_clean(&format!("config error for {config:?}"), &run.stdout);
+    }
 }

@@ -19,6 +19,34 @@ fn examples_findings_snapshot() {
     assert_eq!(report["errors"].as_array().map(Vec::len), Some(0));
 }
 
+/// The new formats, from the same fixture (the bundled examples, read from
+/// the repository root so that paths are stable).
+#[test]
+fn examples_asff_and_html_snapshots() {
+    let root = examples().join("..");
+    let env = [("SOURCE_DATE_EPOCH", "1700000000".to_owned())];
+    let asff = common::ecsguard_with(
+        &root,
+        &env,
+        false,
+        &[
+            "scan",
+            "examples",
+            "--format",
+            "asff",
+            "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+        ],
+    );
+    assert_eq!(asff.code, 1, "{}", asff.stderr);
+    insta::assert_snapshot!("examples_asff", asff.stdout);
+    let html = ecsguard_in(&root, &["scan", "examples", "--format", "html"]);
+    assert_eq!(html.code, 1, "{}", html.stderr);
+    insta::assert_snapshot!("examples_html", html.stdout);
+}
+
 #[test]
 fn json_v1_has_the_fixed_shape() {
     let run = ecsguard(&[

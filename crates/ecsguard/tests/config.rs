@@ -171,7 +171,7 @@ fn config_errors_name_the_file_and_line() {
         (
             "[rules]\nselect = [\"secret-named-varible\"]\n",
             2,
-            "is no rule",
+            "is no rule id",
         ),
         ("ignore_paths = [\"a\"]\nbogus = 1\n", 2, "unknown field"),
         (
@@ -187,7 +187,7 @@ fn config_errors_name_the_file_and_line() {
         (
             "[severity]\nsecret-named-variable = \"severe\"\n",
             2,
-            "unknown severity",
+            "must be low, medium, high or critical",
         ),
     ] {
         let dir = common::tempdir();

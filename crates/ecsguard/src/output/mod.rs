@@ -2,6 +2,7 @@
 
 pub mod file_fix;
 pub mod fix;
+pub mod html;
 pub mod json;
 pub mod sarif;
 pub mod text;
