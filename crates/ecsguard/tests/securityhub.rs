@@ -402,7 +402,7 @@ fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them()
     let rt = rt();
     let acct = rt.block_on(account("410000000005"));
     let dir = common::tempdir();
-    let (named, older, passed, suppressed, ecs5, other) = rt.block_on(async {
+    let (named, older, passed, suppressed, ecs5, _not_in_hub) = rt.block_on(async {
         let ecs = acct.ecs(REGION).await;
         let env = [(
             "AWS_SECRET_ACCESS_KEY",
@@ -514,12 +514,6 @@ fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them()
         applied.stderr
     );
     let all = all_findings(&acct);
-    let by_id = |want: &str| {
-        all.iter()
-            .find(|f| f.id.as_deref() == Some(want))
-            .unwrap()
-            .clone()
-    };
     let workflow = |f: &AwsSecurityFinding| f.workflow.as_ref().and_then(|w| w.status.clone());
     for (arn, want) in [
         (&named, WorkflowStatus::Resolved),
@@ -568,7 +562,6 @@ fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them()
             assert_eq!(n, revisions, "{family}");
         }
     });
-    let _ = other;
     // A second run finds nothing open.
     let again = run(
         dir.path(),
