@@ -456,7 +456,7 @@ fn scan_live(
     if let Err(code) = baselines.apply(&mut report) {
         return code;
     }
-    finish(&report, common, started, hub)
+    finish(&report, common, started, hub, &Default::default())
 }
 
 fn rule_config(common: &CommonArgs) -> RuleConfig {
@@ -495,7 +495,28 @@ fn scan(
     if let Err(code) = baselines.apply(&mut report) {
         return code;
     }
-    finish(&report, common, started, hub)
+    // SARIF results carry the file fix, where one settles them on its own
+    // (`fix PATH`'s plan with its default settings: SSM under /ecsguard).
+    let fixes = if common.format == Format::Sarif {
+        let settings = ecsguard_iac::fix::FixSettings {
+            scan: options,
+            store: ecsguard_core::plan::StoreSettings {
+                kind: ecsguard_core::plan::StoreKind::Ssm,
+                prefix: "/ecsguard".to_owned(),
+                kms_key_id: None,
+            },
+            preview: false,
+            journal_dir: None,
+        };
+        output::sarif::file_fixes(&ecsguard_iac::fix::plan(
+            paths,
+            &settings,
+            &Default::default(),
+        ))
+    } else {
+        Default::default()
+    };
+    finish(&report, common, started, hub, &fixes)
 }
 
 /// Logs (with `-v`), renders, sends to Security Hub (with
@@ -505,6 +526,7 @@ fn finish(
     common: &CommonArgs,
     started: Instant,
     hub: &securityhub::Settings,
+    fixes: &std::collections::HashMap<output::sarif::FixKey, serde_sarif::sarif::Fix>,
 ) -> ExitCode {
     if common.verbose {
         let s = &report.summary;
@@ -547,7 +569,7 @@ fn finish(
     } else {
         None
     };
-    if let Err(message) = emit(report, common, asff.as_ref()) {
+    if let Err(message) = emit(report, common, asff.as_ref(), fixes) {
         eprintln!("error: {message}");
         return ExitCode::from(exit::INPUT_ERROR);
     }
@@ -599,6 +621,7 @@ fn emit(
     report: &Report,
     common: &CommonArgs,
     asff: Option<&securityhub::Prepared>,
+    fixes: &std::collections::HashMap<output::sarif::FixKey, serde_sarif::sarif::Fix>,
 ) -> Result<(), String> {
     write_result(common, |mut sink| match common.format {
         Format::Text => {
@@ -611,6 +634,7 @@ fn emit(
         Format::Sarif => output::sarif::write(
             report,
             exit_code(report, common.fail_on.into()).into(),
+            fixes,
             &mut sink,
         )
         .map_err(std::io::Error::from),

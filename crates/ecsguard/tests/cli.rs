@@ -328,3 +328,50 @@ fn sarif_lists_input_errors_as_notifications() {
         1
     );
 }
+
+/// SARIF `fixes`: a result that a file fix settles on its own carries the
+/// change, and applying its replacements to the file gives exactly what
+/// `fix --apply` writes. No fix carries a literal value.
+#[test]
+fn sarif_fixes_turn_the_file_into_what_fix_writes() {
+    let scanned = common::copy_tree(&examples());
+    let fixed = common::copy_tree(&examples());
+    let run = ecsguard_in(scanned.path(), &["scan", "--format", "sarif", "."]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let sarif = run.json();
+    let apply = ecsguard_in(fixed.path(), &["fix", "--apply", "."]);
+    assert!(apply.code <= 1, "{}", apply.stderr);
+    let mut checked = std::collections::BTreeSet::new();
+    for result in sarif["runs"][0]["results"].as_array().unwrap() {
+        let Some(fixes) = result["fixes"].as_array() else {
+            continue;
+        };
+        assert_eq!(fixes.len(), 1);
+        for change in fixes[0]["artifactChanges"].as_array().unwrap() {
+            let uri = change["artifactLocation"]["uri"].as_str().unwrap();
+            let original = std::fs::read_to_string(scanned.path().join(uri)).unwrap();
+            let mut chars: Vec<char> = original.chars().collect();
+            let mut replacements: Vec<&serde_json::Value> =
+                change["replacements"].as_array().unwrap().iter().collect();
+            // Back to front, so earlier offsets hold.
+            replacements
+                .sort_by_key(|r| std::cmp::Reverse(r["deletedRegion"]["charOffset"].as_u64()));
+            for r in replacements {
+                let at = r["deletedRegion"]["charOffset"].as_u64().unwrap() as usize;
+                let len = r["deletedRegion"]["charLength"].as_u64().unwrap() as usize;
+                let text = r["insertedContent"]["text"].as_str().unwrap_or("");
+                chars.splice(at..at + len, text.chars());
+            }
+            let patched: String = chars.into_iter().collect();
+            let written = std::fs::read_to_string(fixed.path().join(uri)).unwrap();
+            assert_eq!(
+                patched, written,
+                "{uri}: the SARIF fix is not what fix writes"
+            );
+            checked.insert(uri.to_owned());
+        }
+    }
+    // CloudFormation (edits as made) and Terraform (aligned again: hunks).
+    assert!(checked.iter().any(|u| u.ends_with(".yaml")), "{checked:?}");
+    assert!(checked.iter().any(|u| u.ends_with(".tf")), "{checked:?}");
+}

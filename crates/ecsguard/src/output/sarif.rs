@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use ecsguard_core::{ErrorSource, Finding, Location as FindingLocation, Report, RuleId, Severity};
 use serde_sarif::sarif::{
-    ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
-    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
-    Result as SarifResult, ResultLevel, Run, Sarif, Suppression, Tool, ToolComponent,
+    ArtifactChange, ArtifactContent, ArtifactLocation, Fix, Invocation, Location, Message,
+    MultiformatMessageString, Notification, PhysicalLocation, PropertyBag, Region, Replacement,
+    ReportingConfiguration, ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif,
+    Suppression, Tool, ToolComponent,
 };
 
 fn level(s: Severity) -> &'static str {
@@ -107,7 +108,7 @@ fn uri(path: &str) -> String {
     out
 }
 
-fn result(f: &Finding) -> SarifResult {
+fn result(f: &Finding, fixes: &std::collections::HashMap<FixKey, Fix>) -> SarifResult {
     let index = RuleId::ALL.iter().position(|r| *r == f.rule).unwrap_or(0);
     let mut fingerprints = BTreeMap::new();
     fingerprints.insert("ecsguard/v1".to_owned(), f.fingerprint.clone());
@@ -128,7 +129,7 @@ fn result(f: &Finding) -> SarifResult {
         .locations(vec![location(&f.location)])
         .partial_fingerprints(fingerprints)
         .properties(PropertyBag::builder().additional_properties(props).build());
-    match f.value_location.as_deref() {
+    let mut r = match f.value_location.as_deref() {
         // Where the value is written (a `.tfvars` file, a default …).
         Some(ecsguard_core::Location::File { file, line, column }) => {
             let mut related = location(&FindingLocation::File {
@@ -140,12 +141,19 @@ fn result(f: &Finding) -> SarifResult {
             builder.related_locations(vec![related]).build()
         }
         _ => builder.build(),
+    };
+    if let FindingLocation::File { file, line, .. } = &f.location {
+        if let Some(fix) = fixes.get(&(file.clone(), *line, f.fingerprint.clone())) {
+            r.fixes = Some(vec![fix.clone()]);
+        }
     }
+    r
 }
 
 pub fn write(
     report: &Report,
     exit_code: i32,
+    fixes: &std::collections::HashMap<FixKey, Fix>,
     out: &mut impl std::io::Write,
 ) -> serde_json::Result<()> {
     let levels = report
@@ -192,7 +200,7 @@ pub fn write(
     // Suppressed findings are results too, marked so (code scanning shows
     // them as dismissed), with the justification given.
     let suppressed = report.suppressed.iter().map(|s| {
-        let mut r = result(&s.finding);
+        let mut r = result(&s.finding, fixes);
         let kind = match s.kind {
             ecsguard_core::suppress::SuppressionKind::Inline => "inSource",
             ecsguard_core::suppress::SuppressionKind::Baseline
@@ -211,7 +219,7 @@ pub fn write(
     let results: Vec<SarifResult> = report
         .findings
         .iter()
-        .map(result)
+        .map(|f| result(f, fixes))
         .chain(suppressed)
         .collect();
     let run = Run::builder()
@@ -228,4 +236,172 @@ pub fn write(
         .build();
     serde_json::to_writer_pretty(&mut *out, &sarif)?;
     out.write_all(b"\n").map_err(serde_json::Error::io)
+}
+
+/// Which result a fix belongs to: the finding's file, line and fingerprint.
+pub type FixKey = (String, u32, String);
+
+/// SARIF `fixes` for the findings a file fix settles on its own: the
+/// outcome is `fixed` (nothing to store first), and the execution role's
+/// grant, if one is needed, is written in the same file. The changes are the
+/// line hunks between the file and its fixed text; a file whose hunks would
+/// carry any environment value of the containers touched gets no fix, so a
+/// fix never holds a value.
+pub fn file_fixes(plan: &ecsguard_iac::fix::FixPlan) -> std::collections::HashMap<FixKey, Fix> {
+    use ecsguard_iac::fix::OutcomeKind;
+    let mut out = std::collections::HashMap::new();
+    for p in &plan.planned {
+        let FindingLocation::File { file, line, .. } = &p.finding.location else {
+            continue;
+        };
+        if p.outcome != OutcomeKind::Fixed {
+            continue;
+        }
+        let family = p.finding.family.as_deref().unwrap_or_default();
+        let grants_elsewhere = plan
+            .iam
+            .iter()
+            .any(|n| n.family == family && (n.written.is_none() || n.file != *file));
+        if grants_elsewhere {
+            continue;
+        }
+        let Some(patch) = plan
+            .files
+            .iter()
+            .find(|f| f.path.to_string_lossy() == file.as_str())
+        else {
+            continue;
+        };
+        // The entries of every literal finding in the file (moved, manual
+        // or left): their values may not be in a fix. (A reference's text is
+        // shown by every format.)
+        let entries: Vec<(u32, u32)> = plan
+            .planned
+            .iter()
+            .filter(|q| q.finding.reference.is_none())
+            .filter(|q| matches!(&q.finding.location, FindingLocation::File { file: f, .. } if f == file))
+            .filter_map(|q| q.finding.spans.as_ref().map(|s| s.entry))
+            .collect();
+        let Some(replacements) = replacements(patch, &entries) else {
+            continue;
+        };
+        let change = ArtifactChange::builder()
+            .artifact_location(ArtifactLocation::builder().uri(uri(file)).build())
+            .replacements(replacements)
+            .build();
+        let description = match &p.value_from {
+            Some(vf) => format!("Read `{}` through `secrets` from {vf}", p.finding.variable),
+            None => format!("Read `{}` through `secrets`", p.finding.variable),
+        };
+        out.insert(
+            (file.clone(), *line, p.finding.fingerprint.clone()),
+            Fix::builder()
+                .description(Message::builder().text(description).build())
+                .artifact_changes(vec![change])
+                .build(),
+        );
+    }
+    out
+}
+
+/// The line hunks that turn the file into its fixed text, as character
+/// ranges of the original; None when an inserted text would carry the value
+/// of a finding's entry (`entries`, byte spans), moved or not.
+fn replacements(
+    patch: &ecsguard_iac::fix::FilePatch,
+    entries: &[(u32, u32)],
+) -> Option<Vec<Replacement>> {
+    let old = &patch.original;
+    let new = patch.patched();
+    let within = |s: usize, e: usize| {
+        entries
+            .iter()
+            .any(|&(a, b)| a as usize <= s && e <= b as usize)
+    };
+    let mut values: Vec<&str> = patch
+        .secret_ranges
+        .iter()
+        .filter(|&&(s, e)| within(s, e))
+        .filter_map(|&(s, e)| old.get(s..e))
+        .collect();
+    values.extend(patch.secret_texts.iter().map(|v| v.expose()));
+    // Without realignment or line-end conversion the patch's own edits are
+    // the change, as small as it was made.
+    if patch.realign.is_empty() && !old.contains("\r\n") {
+        let mut edits: Vec<&ecsguard_iac::fix::Edit> = patch.edits.iter().collect();
+        edits.sort_by_key(|e| (e.start, e.end));
+        // Applied as `apply_edits` does, in order; edits that touch (two
+        // insertions at one place) become one replacement, since SARIF does
+        // not order replacements at one offset.
+        let mut merged: Vec<(usize, usize, String)> = Vec::new();
+        for e in edits {
+            match merged.last_mut() {
+                Some(last) if e.start < last.1 => continue,
+                Some(last) if e.start == last.1 => {
+                    last.1 = e.end;
+                    last.2.push_str(&e.text);
+                }
+                _ => merged.push((e.start, e.end, e.text.clone())),
+            }
+        }
+        let mut out = Vec::new();
+        for (start, end, text) in merged {
+            if values.iter().any(|v| !v.is_empty() && text.contains(v)) {
+                return None;
+            }
+            let offset = old.get(..start)?.chars().count();
+            let length = old.get(start..end)?.chars().count();
+            let region = Region::builder()
+                .char_offset(i64::try_from(offset).ok()?)
+                .char_length(i64::try_from(length).ok()?)
+                .build();
+            out.push(if text.is_empty() {
+                Replacement::builder().deleted_region(region).build()
+            } else {
+                Replacement::builder()
+                    .deleted_region(region)
+                    .inserted_content(ArtifactContent::builder().text(text).build())
+                    .build()
+            });
+        }
+        return (!out.is_empty()).then_some(out);
+    }
+    let diff = similar::TextDiff::from_lines(old.as_str(), new.as_str());
+    let old_lines: Vec<&str> = diff.old_slices().to_vec();
+    let new_lines: Vec<&str> = diff.new_slices().to_vec();
+    // Character offset of each old line's start (SARIF counts characters,
+    // as the run's columnKind says: Unicode code points).
+    let mut starts = Vec::with_capacity(old_lines.len() + 1);
+    let mut at = 0usize;
+    for l in &old_lines {
+        starts.push(at);
+        at += l.chars().count();
+    }
+    starts.push(at);
+    let mut out = Vec::new();
+    for op in diff.ops() {
+        let (tag, old_range, new_range) = op.as_tag_tuple();
+        if tag == similar::DiffTag::Equal {
+            continue;
+        }
+        let inserted: String = new_lines[new_range].concat();
+        if values.iter().any(|v| !v.is_empty() && inserted.contains(v)) {
+            return None;
+        }
+        let offset = starts[old_range.start];
+        let length = starts[old_range.end] - offset;
+        let region = Region::builder()
+            .char_offset(i64::try_from(offset).ok()?)
+            .char_length(i64::try_from(length).ok()?)
+            .build();
+        out.push(if inserted.is_empty() {
+            Replacement::builder().deleted_region(region).build()
+        } else {
+            Replacement::builder()
+                .deleted_region(region)
+                .inserted_content(ArtifactContent::builder().text(inserted).build())
+                .build()
+        });
+    }
+    (!out.is_empty()).then_some(out)
 }
