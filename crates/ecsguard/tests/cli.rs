@@ -331,11 +331,30 @@ fn sarif_lists_input_errors_as_notifications() {
 
 /// SARIF `fixes`: a result that a file fix settles on its own carries the
 /// change, and applying its replacements to the file gives exactly what
-/// `fix --apply` writes. No fix carries a literal value.
+/// `fix --apply` writes. A fix never carries a value the other formats hide:
+/// a file whose change would move a literal, or an expression they elide
+/// (`!Sub …${DbPassword}…`), gets none.
 #[test]
 fn sarif_fixes_turn_the_file_into_what_fix_writes() {
-    let scanned = common::copy_tree(&examples());
-    let fixed = common::copy_tree(&examples());
+    let tree = |dir: &std::path::Path| {
+        write(
+            dir,
+            "cfn/shop.yaml",
+            "Parameters:\n  DbPassword:\n    Type: String\n    NoEcho: true\nResources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: shop\n      ContainerDefinitions:\n        - Name: web\n          Image: web:1\n          Environment:\n            - Name: LOG_LEVEL\n              Value: info\n            - Name: DB_PASSWORD\n              Value: !Ref DbPassword\n",
+        );
+        write(
+            dir,
+            "tf/main.tf",
+            "variable \"db_password\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"aws_ecs_task_definition\" \"api\" {\n  family = \"api\"\n  container_definitions = jsonencode([\n    {\n      name  = \"api\"\n      image = \"api:1\"\n      environment = [\n        { name = \"LOG_LEVEL\", value = \"info\" },\n        { name = \"DB_PASSWORD\", value = var.db_password },\n      ]\n    }\n  ])\n}\n",
+        );
+        let orders =
+            std::fs::read_to_string(examples().join("cloudformation/orders-service.yaml")).unwrap();
+        write(dir, "orders/orders-service.yaml", orders);
+    };
+    let scanned = tempdir();
+    let fixed = tempdir();
+    tree(scanned.path());
+    tree(fixed.path());
     let run = ecsguard_in(scanned.path(), &["scan", "--format", "sarif", "."]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let sarif = run.json();
@@ -371,7 +390,16 @@ fn sarif_fixes_turn_the_file_into_what_fix_writes() {
             checked.insert(uri.to_owned());
         }
     }
-    // CloudFormation (edits as made) and Terraform (aligned again: hunks).
-    assert!(checked.iter().any(|u| u.ends_with(".yaml")), "{checked:?}");
-    assert!(checked.iter().any(|u| u.ends_with(".tf")), "{checked:?}");
+    // CloudFormation (edits as made) and Terraform (aligned again: hunks);
+    // the orders example moves a `!Sub` whose literal text is elided.
+    assert_eq!(
+        checked.into_iter().collect::<Vec<_>>(),
+        ["cfn/shop.yaml", "tf/main.tf"],
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("db.internal"),
+        "an elided text is in a fix"
+    );
 }

@@ -272,17 +272,15 @@ pub fn file_fixes(plan: &ecsguard_iac::fix::FixPlan) -> std::collections::HashMa
         else {
             continue;
         };
-        // The entries of every literal finding in the file (moved, manual
-        // or left): their values may not be in a fix. (A reference's text is
-        // shown by every format.)
-        let entries: Vec<(u32, u32)> = plan
+        // The references the other formats show as they are written: the
+        // only values a fix may carry (moved into a declared secret).
+        let shown: Vec<&str> = plan
             .planned
             .iter()
-            .filter(|q| q.finding.reference.is_none())
             .filter(|q| matches!(&q.finding.location, FindingLocation::File { file: f, .. } if f == file))
-            .filter_map(|q| q.finding.spans.as_ref().map(|s| s.entry))
+            .filter_map(|q| q.finding.reference.as_deref())
             .collect();
-        let Some(replacements) = replacements(patch, &entries) else {
+        let Some(replacements) = replacements(patch, &shown) else {
             continue;
         };
         let change = ArtifactChange::builder()
@@ -304,25 +302,18 @@ pub fn file_fixes(plan: &ecsguard_iac::fix::FixPlan) -> std::collections::HashMa
     out
 }
 
-/// The line hunks that turn the file into its fixed text, as character
-/// ranges of the original; None when an inserted text would carry the value
-/// of a finding's entry (`entries`, byte spans), moved or not.
-fn replacements(
-    patch: &ecsguard_iac::fix::FilePatch,
-    entries: &[(u32, u32)],
-) -> Option<Vec<Replacement>> {
+/// The changes that turn the file into its fixed text, as character ranges
+/// of the original; None when an inserted text would carry any environment
+/// value of the containers touched (as `fix PATH`'s diff redacts them all),
+/// but for the references in `shown`, which every format shows as written.
+fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<Vec<Replacement>> {
     let old = &patch.original;
     let new = patch.patched();
-    let within = |s: usize, e: usize| {
-        entries
-            .iter()
-            .any(|&(a, b)| a as usize <= s && e <= b as usize)
-    };
     let mut values: Vec<&str> = patch
         .secret_ranges
         .iter()
-        .filter(|&&(s, e)| within(s, e))
         .filter_map(|&(s, e)| old.get(s..e))
+        .filter(|v| !shown.contains(&v.trim()))
         .collect();
     values.extend(patch.secret_texts.iter().map(|v| v.expose()));
     // Without realignment or line-end conversion the patch's own edits are
@@ -379,8 +370,14 @@ fn replacements(
     }
     starts.push(at);
     let mut out = Vec::new();
+    // Positions in the old text are counted from the ops' lengths, in
+    // order: an insertion's own `old_index` can name the line before the
+    // one it follows.
+    let mut cursor = 0usize;
     for op in diff.ops() {
         let (tag, old_range, new_range) = op.as_tag_tuple();
+        let (from, to) = (cursor, cursor + old_range.len());
+        cursor = to;
         if tag == similar::DiffTag::Equal {
             continue;
         }
@@ -388,8 +385,8 @@ fn replacements(
         if values.iter().any(|v| !v.is_empty() && inserted.contains(v)) {
             return None;
         }
-        let offset = starts[old_range.start];
-        let length = starts[old_range.end] - offset;
+        let offset = starts[from];
+        let length = starts[to] - offset;
         let region = Region::builder()
             .char_offset(i64::try_from(offset).ok()?)
             .char_length(i64::try_from(length).ok()?)
