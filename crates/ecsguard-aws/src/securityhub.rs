@@ -121,6 +121,9 @@ pub struct ImportRequest {
     pub regions: Vec<String>,
     /// What the scan covered (`aws`, or `files:` and the paths given).
     pub scope: String,
+    /// The rules the scan ran: a finding of another rule (from a run with
+    /// another `--ruleset` or config) is not gone, only not looked for.
+    pub rules: Vec<String>,
     /// False when the scan had errors: a finding missing from a scan that
     /// could not read everything may only be unread, so nothing is archived.
     pub archive: bool,
@@ -269,7 +272,12 @@ async fn import_region(
     if request.archive {
         let sent: BTreeSet<&str> = current.iter().map(|f| f.id.as_str()).collect();
         for f in &existing {
-            if f.id.as_deref().is_some_and(|id| !sent.contains(id)) {
+            let rule_ran = f
+                .product_fields
+                .as_ref()
+                .and_then(|p| p.get("ecsguard/Rule"))
+                .is_some_and(|r| request.rules.contains(r));
+            if rule_ran && f.id.as_deref().is_some_and(|id| !sent.contains(id)) {
                 let mut gone = f.clone();
                 gone.record_state = Some(RecordState::Archived);
                 gone.updated_at = Some(request.now.clone());

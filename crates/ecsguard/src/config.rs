@@ -243,6 +243,11 @@ fn today() -> i64 {
 }
 
 impl Config {
+    /// The rules the config keeps (all of them without a selection).
+    pub fn selected(&self) -> Vec<RuleId> {
+        self.select.clone().unwrap_or_else(|| RuleId::ALL.to_vec())
+    }
+
     /// Applies the config to a scan's report.
     pub fn apply(&self, report: &mut Report) {
         let shown = self.path.display().to_string();

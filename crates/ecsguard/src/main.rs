@@ -72,7 +72,24 @@ fn main() -> ExitCode {
             } else {
                 args.paths.clone()
             };
+            // The rules this scan runs: only their findings can be found
+            // gone (and archived in Security Hub).
+            let rules = baselines
+                .config
+                .as_ref()
+                .map_or_else(
+                    || ecsguard_core::RuleId::ALL.to_vec(),
+                    config::Config::selected,
+                )
+                .into_iter()
+                .filter(|r| {
+                    args.common.ruleset == RulesetArg::Default
+                        || *r == ecsguard_core::RuleId::KnownCredentialVariable
+                })
+                .map(|r| r.as_str().to_owned())
+                .collect();
             let hub = securityhub::Settings {
+                rules,
                 to_securityhub: args.to_securityhub,
                 account: args.account.clone(),
                 live: live_options(&args.live),

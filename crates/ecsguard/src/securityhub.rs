@@ -8,6 +8,8 @@ use ecsguard_core::Report;
 
 /// What ASFF and Security Hub need besides the report.
 pub struct Settings {
+    /// The rules the scan runs (after `--ruleset` and the config).
+    pub rules: Vec<String>,
     pub to_securityhub: bool,
     /// `--account`: the account IaC findings are filed under.
     pub account: Option<String>,
@@ -161,6 +163,7 @@ pub fn send(report: &Report, settings: &Settings, prepared: &Prepared) -> bool {
         findings: prepared.findings.clone(),
         regions,
         scope: settings.scope.clone(),
+        rules: settings.rules.clone(),
         archive: report.errors.is_empty(),
         now: prepared.now.clone(),
     };

@@ -586,3 +586,56 @@ fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them()
     )
     .contains("Pl4nted"));
 }
+
+#[test]
+fn a_narrower_ruleset_archives_only_what_it_looked_for() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000006"));
+    let dir = common::tempdir();
+    td_file(
+        dir.path(),
+        "a.json",
+        "one",
+        &[
+            ("DB_PASSWORD", "Pl4nted-db-password-1"),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "Pl4ntedSecretAccessKeyValue0000000000000",
+            ),
+        ],
+    );
+    let all_rules = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
+    assert!(
+        all_rules.stderr.contains("2 findings imported"),
+        "{}",
+        all_rules.stderr
+    );
+    // ECS.8 parity only: the other rules' findings are not looked for, so
+    // they are not gone.
+    let narrow = run(
+        dir.path(),
+        &acct,
+        &["scan", ".", "--ruleset", "securityhub", "--to-securityhub"],
+    );
+    assert!(
+        narrow.stderr.contains("1 finding imported, 0 archived"),
+        "{}",
+        narrow.stderr
+    );
+    // The same with a config that selects one rule.
+    common::write(
+        dir.path(),
+        ".ecsguard.toml",
+        "[rules]\nselect = [\"secret-named-variable\"]\n",
+    );
+    let selected = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
+    assert!(
+        selected.stderr.contains("0 archived"),
+        "{}",
+        selected.stderr
+    );
+    assert_eq!(
+        ecsguard_ones(&all_findings(&acct), RecordState::Active).len(),
+        2
+    );
+}
