@@ -321,9 +321,11 @@ pub async fn scan(options: &LiveOptions, rules: &RuleConfig) -> Report {
         let target = &targets[t];
         let RegionScan {
             tds,
+            arns,
             mut errors,
             account,
         } = scanned;
+        summary.scanned.extend(arns);
         report.summary.task_definitions += tds.len();
         report.summary.containers += tds.iter().map(|t| t.containers.len()).sum::<usize>();
         if !errors.is_empty() && target.account.is_none() {
@@ -515,6 +517,8 @@ fn ecs_client(ctx: &Ctx, target: &Target, region: &str) -> aws_sdk_ecs::Client {
 /// and the account id, when a described ARN told it.
 struct RegionScan {
     tds: Vec<TaskDefinition>,
+    /// The ARNs of the revisions read.
+    arns: Vec<String>,
     errors: Vec<InputError>,
     account: Option<String>,
 }
@@ -550,6 +554,7 @@ async fn scan_region(ctx: &Ctx, target: &Target, region: &str) -> RegionScan {
                         ));
                         return RegionScan {
                             tds: Vec::new(),
+                            arns: Vec::new(),
                             errors,
                             account: None,
                         };
@@ -573,6 +578,7 @@ async fn scan_region(ctx: &Ctx, target: &Target, region: &str) -> RegionScan {
                     ));
                     return RegionScan {
                         tds: Vec::new(),
+                        arns: Vec::new(),
                         errors,
                         account: None,
                     };
@@ -599,6 +605,7 @@ async fn scan_region(ctx: &Ctx, target: &Target, region: &str) -> RegionScan {
         .await;
 
     let mut tds = Vec::new();
+    let mut arns = Vec::new();
     let mut learned = None;
     for d in described {
         match d {
@@ -609,6 +616,7 @@ async fn scan_region(ctx: &Ctx, target: &Target, region: &str) -> RegionScan {
                         .and_then(convert::account_of)
                         .map(str::to_owned);
                 }
+                arns.extend(td.task_definition_arn().map(str::to_owned));
                 tds.push(convert::task_definition(&td, &account, region));
             }
             Ok(None) => {}
@@ -618,6 +626,7 @@ async fn scan_region(ctx: &Ctx, target: &Target, region: &str) -> RegionScan {
     tds.sort_by(|a, b| (&a.family, a.revision).cmp(&(&b.family, b.revision)));
     RegionScan {
         tds,
+        arns,
         errors,
         account: learned,
     }

@@ -11,20 +11,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use aws_config::{Region, SdkConfig};
 use aws_sdk_securityhub::types::{
     AwsSecurityFinding, AwsSecurityFindingFilters, AwsSecurityFindingIdentifier, Compliance,
-    ComplianceStatus, MapFilter, MapFilterComparison, NoteUpdate, Recommendation, RecordState,
-    Remediation, Resource, ResourceDetails, Severity, SeverityLabel, StringFilter,
-    StringFilterComparison, WorkflowStatus, WorkflowUpdate,
+    ComplianceStatus, NoteUpdate, Recommendation, RecordState, Remediation, Resource,
+    ResourceDetails, Severity, SeverityLabel, StringFilter, StringFilterComparison, WorkflowStatus,
+    WorkflowUpdate,
 };
-use ecsguard_core::asff::{AsffFinding, GENERATOR_PREFIX};
+use ecsguard_core::asff::{AsffFinding, GENERATOR_PREFIX, PATH_FIELD, PROJECT_FIELD, RULE_FIELD};
 
 use crate::scan::{base_config, message, LiveOptions};
 
 /// `BatchImportFindings` and `BatchUpdateFindings` take at most this many.
 const BATCH: usize = 100;
-
-/// The ProductFields key that names what a scan covered (its scope): only
-/// findings of the same scope are archived when they are gone.
-pub const SCOPE_FIELD: &str = "ecsguard/Scope";
 
 /// Who is calling, and where by default.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,16 +107,14 @@ async fn get_all(
     Ok(out)
 }
 
-/// What `scan --to-securityhub` should send, and where to look for findings
-/// that are gone.
+/// What `scan --to-securityhub` should send, and what it looked at.
 #[derive(Debug, Clone)]
 pub struct ImportRequest {
     pub findings: Vec<AsffFinding>,
-    /// Regions the scan covered: ecsguard findings of this scope found there
-    /// and not sent now are archived.
+    /// Regions to look in for ecsguard findings this scan no longer has.
     pub regions: Vec<String>,
-    /// What the scan covered (`aws`, or `files:` and the paths given).
-    pub scope: String,
+    /// What the scan read: only a finding there can be gone.
+    pub gone: Gone,
     /// The rules the scan ran: a finding of another rule (from a run with
     /// another `--ruleset` or config) is not gone, only not looked for.
     pub rules: Vec<String>,
@@ -129,6 +123,47 @@ pub struct ImportRequest {
     pub archive: bool,
     /// RFC 3339, UTC.
     pub now: String,
+}
+
+/// Where a finding can have gone from.
+#[derive(Debug, Clone)]
+pub enum Gone {
+    /// A live scan: the ARNs of the revisions it read. A revision it did
+    /// not read (an older one, without `--all-revisions`) keeps its findings.
+    Revisions(BTreeSet<String>),
+    /// A scan of files: the project, and the paths scanned in it (`""` for
+    /// all of it). A file under one of them that no longer has a finding
+    /// has lost it.
+    Files { project: String, roots: Vec<String> },
+}
+
+impl Gone {
+    fn covers(&self, f: &AwsSecurityFinding) -> bool {
+        let field = |key: &str| {
+            f.product_fields
+                .as_ref()
+                .and_then(|p| p.get(key))
+                .map(String::as_str)
+        };
+        match self {
+            Gone::Revisions(arns) => f.resources().iter().any(|r| {
+                r.r#type.as_deref() == Some("AwsEcsTaskDefinition")
+                    && r.id.as_deref().is_some_and(|id| arns.contains(id))
+            }),
+            Gone::Files { project, roots } => {
+                field(PROJECT_FIELD) == Some(project.as_str())
+                    && field(PATH_FIELD).is_some_and(|path| {
+                        roots.iter().any(|root| {
+                            root.is_empty()
+                                || path == root
+                                || path
+                                    .strip_prefix(root.as_str())
+                                    .is_some_and(|rest| rest.starts_with('/'))
+                        })
+                    })
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -141,8 +176,9 @@ pub struct ImportReport {
     pub notes: Vec<String>,
 }
 
-/// Sends the findings as ASFF (`BatchImportFindings`, 100 at a time), and
-/// archives this scope's ecsguard findings that this scan no longer has.
+/// Sends the findings as ASFF (`BatchImportFindings`, 100 at a time); once
+/// every one was accepted, archives the ecsguard findings this scan read
+/// the place of and no longer has.
 pub async fn import(options: &LiveOptions, request: &ImportRequest) -> ImportReport {
     let mut report = ImportReport::default();
     let config = match base_config(options).await {
@@ -171,46 +207,102 @@ pub async fn import(options: &LiveOptions, request: &ImportRequest) -> ImportRep
             ));
         }
     }
-    if !request.archive {
-        report.notes.push(
-            "nothing was archived: the scan had errors, so a finding missing from it may only be unread".to_owned(),
-        );
-    }
     let regions: BTreeSet<String> = request
         .regions
         .iter()
         .cloned()
         .chain(by_region.keys().cloned())
         .collect();
+    // First every finding, with when it was first seen kept.
+    let mut stale: Vec<(String, Vec<AwsSecurityFinding>)> = Vec::new();
     for region in regions {
+        let client = client(&config, &region);
+        let existing = match existing(&client, &caller, &region).await {
+            Ok(e) => e,
+            Err(e) => {
+                report
+                    .errors
+                    .push(format!("{e}; nothing was imported there"));
+                continue;
+            }
+        };
         let current = by_region.remove(&region).unwrap_or_default();
-        let (imported, archived) =
-            match import_region(&config, &caller, &region, &current, request).await {
-                Ok(counts) => counts,
-                Err(errors) => {
-                    report.errors.extend(errors.0);
-                    errors.1
+        let first_seen: HashMap<&str, (&str, &str)> = existing
+            .iter()
+            .filter_map(|f| {
+                Some((
+                    f.id.as_deref()?,
+                    (
+                        f.created_at.as_deref()?,
+                        f.first_observed_at.as_deref().or(f.created_at.as_deref())?,
+                    ),
+                ))
+            })
+            .collect();
+        let batch: Vec<AwsSecurityFinding> = current
+            .iter()
+            .map(|f| {
+                let mut sdk = to_sdk(f);
+                if let Some((created, first)) = first_seen.get(f.id.as_str()) {
+                    sdk.created_at = Some((*created).to_owned());
+                    sdk.first_observed_at = Some((*first).to_owned());
                 }
-            };
-        report.imported += imported;
-        report.archived += archived;
+                sdk
+            })
+            .collect();
+        let (done, errors) = send(&client, &region, batch).await;
+        report.imported += done;
+        report.errors.extend(errors);
+        let sent: BTreeSet<&str> = current.iter().map(|f| f.id.as_str()).collect();
+        let gone: Vec<AwsSecurityFinding> = existing
+            .iter()
+            .filter(|f| {
+                let rule_ran = f
+                    .product_fields
+                    .as_ref()
+                    .and_then(|p| p.get(RULE_FIELD))
+                    .is_some_and(|r| request.rules.contains(r));
+                rule_ran
+                    && request.gone.covers(f)
+                    && f.id.as_deref().is_some_and(|id| !sent.contains(id))
+            })
+            .map(|f| {
+                let mut gone = f.clone();
+                gone.record_state = Some(RecordState::Archived);
+                gone.updated_at = Some(request.now.clone());
+                gone
+            })
+            .collect();
+        if !gone.is_empty() {
+            stale.push((region.clone(), gone));
+        }
+    }
+    // Then, only when everything was read and accepted, what is gone.
+    if !request.archive {
+        report.notes.push(
+            "nothing was archived: the scan had errors, so a finding missing from it may only be unread".to_owned(),
+        );
+    } else if !report.errors.is_empty() {
+        report
+            .notes
+            .push("nothing was archived: not every finding reached Security Hub".to_owned());
+    } else {
+        for (region, gone) in stale {
+            let (done, errors) = send(&client(&config, &region), &region, gone).await;
+            report.archived += done;
+            report.errors.extend(errors);
+        }
     }
     report
 }
 
-/// Errors, and what was done despite them.
-struct Partial(Vec<String>, (usize, usize));
-
-async fn import_region(
-    config: &SdkConfig,
+/// The active ecsguard findings this account filed in a region, every page.
+async fn existing(
+    client: &aws_sdk_securityhub::Client,
     caller: &Caller,
     region: &str,
-    current: &[&AsffFinding],
-    request: &ImportRequest,
-) -> Result<(usize, usize), Partial> {
-    let client = client(config, region);
+) -> Result<Vec<AwsSecurityFinding>, String> {
     let product = ecsguard_core::asff::product_arn(&caller.partition, region, &caller.account);
-    // This scope's active ecsguard findings, from earlier runs.
     let filters = AwsSecurityFindingFilters::builder()
         .product_arn(equals(&product))
         .generator_id(
@@ -220,17 +312,9 @@ async fn import_region(
                 .build(),
         )
         .record_state(equals("ACTIVE"))
-        .product_fields(
-            MapFilter::builder()
-                .key(SCOPE_FIELD)
-                .comparison(MapFilterComparison::Equals)
-                .value(&request.scope)
-                .build(),
-        )
         .build();
-    let existing: Vec<AwsSecurityFinding> = get_all(&client, filters, region)
-        .await
-        .map_err(|e| Partial(vec![format!("{e}; nothing was imported there")], (0, 0)))?
+    Ok(get_all(client, filters, region)
+        .await?
         .into_iter()
         .filter(|f| {
             f.product_arn.as_deref() == Some(product.as_str())
@@ -238,69 +322,27 @@ async fn import_region(
                     .as_deref()
                     .is_some_and(|g| g.starts_with(GENERATOR_PREFIX))
                 && f.record_state.as_ref() != Some(&RecordState::Archived)
-                && f.product_fields
-                    .as_ref()
-                    .and_then(|p| p.get(SCOPE_FIELD))
-                    .map(String::as_str)
-                    == Some(request.scope.as_str())
         })
-        .collect();
-    let first_seen: HashMap<&str, (&str, &str)> = existing
-        .iter()
-        .filter_map(|f| {
-            Some((
-                f.id.as_deref()?,
-                (
-                    f.created_at.as_deref()?,
-                    f.first_observed_at.as_deref().or(f.created_at.as_deref())?,
-                ),
-            ))
-        })
-        .collect();
-    let mut batch: Vec<(AwsSecurityFinding, bool)> = current
-        .iter()
-        .map(|f| {
-            let mut sdk = to_sdk(f, &request.scope);
-            // A finding seen before keeps when it was first seen.
-            if let Some((created, first)) = first_seen.get(f.id.as_str()) {
-                sdk.created_at = Some((*created).to_owned());
-                sdk.first_observed_at = Some((*first).to_owned());
-            }
-            (sdk, false)
-        })
-        .collect();
-    if request.archive {
-        let sent: BTreeSet<&str> = current.iter().map(|f| f.id.as_str()).collect();
-        for f in &existing {
-            let rule_ran = f
-                .product_fields
-                .as_ref()
-                .and_then(|p| p.get("ecsguard/Rule"))
-                .is_some_and(|r| request.rules.contains(r));
-            if rule_ran && f.id.as_deref().is_some_and(|id| !sent.contains(id)) {
-                let mut gone = f.clone();
-                gone.record_state = Some(RecordState::Archived);
-                gone.updated_at = Some(request.now.clone());
-                batch.push((gone, true));
-            }
-        }
-    }
+        .collect())
+}
+
+/// `BatchImportFindings`, 100 at a time: how many were accepted, and the
+/// errors (refused findings named).
+async fn send(
+    client: &aws_sdk_securityhub::Client,
+    region: &str,
+    findings: Vec<AwsSecurityFinding>,
+) -> (usize, Vec<String>) {
+    let mut done = 0;
     let mut errors = Vec::new();
-    let (mut imported, mut archived) = (0, 0);
-    for chunk in batch.chunks(BATCH) {
-        let findings: Vec<AwsSecurityFinding> = chunk.iter().map(|(f, _)| f.clone()).collect();
+    for chunk in findings.chunks(BATCH) {
         match client
             .batch_import_findings()
-            .set_findings(Some(findings))
+            .set_findings(Some(chunk.to_vec()))
             .send()
             .await
         {
             Ok(out) => {
-                let failed: BTreeSet<&str> = out
-                    .failed_findings()
-                    .iter()
-                    .filter_map(|f| f.id())
-                    .collect();
                 for f in out.failed_findings() {
                     errors.push(format!(
                         "Security Hub in {region} refused finding {}: {}: {}",
@@ -309,16 +351,7 @@ async fn import_region(
                         f.error_message().unwrap_or("no message")
                     ));
                 }
-                for (f, gone) in chunk {
-                    if f.id.as_deref().is_some_and(|id| failed.contains(id)) {
-                        continue;
-                    }
-                    if *gone {
-                        archived += 1;
-                    } else {
-                        imported += 1;
-                    }
-                }
+                done += chunk.len().saturating_sub(out.failed_findings().len());
             }
             Err(e) => errors.push(message(
                 &format!(
@@ -329,15 +362,11 @@ async fn import_region(
             )),
         }
     }
-    if errors.is_empty() {
-        Ok((imported, archived))
-    } else {
-        Err(Partial(errors, (imported, archived)))
-    }
+    (done, errors)
 }
 
-/// The SDK's shape of a finding, with the scan's scope recorded.
-pub fn to_sdk(f: &AsffFinding, scope: &str) -> AwsSecurityFinding {
+/// The SDK's shape of a finding.
+pub fn to_sdk(f: &AsffFinding) -> AwsSecurityFinding {
     let resources = f
         .resources
         .iter()
@@ -357,8 +386,7 @@ pub fn to_sdk(f: &AsffFinding, scope: &str) -> AwsSecurityFinding {
             b.build()
         })
         .collect();
-    let mut fields: HashMap<String, String> = f.product_fields.clone().into_iter().collect();
-    fields.insert(SCOPE_FIELD.to_owned(), scope.to_owned());
+    let fields: HashMap<String, String> = f.product_fields.clone().into_iter().collect();
     AwsSecurityFinding::builder()
         .schema_version(f.schema_version)
         .id(&f.id)
@@ -421,18 +449,26 @@ pub struct Ecs8Finding {
     pub home_region: String,
     /// The task definition's ARN, and what it names.
     pub arn: String,
+    /// How many task definitions the finding names (a finding is resolved
+    /// only when every one was fixed).
+    pub names: usize,
     pub account: String,
     pub region: String,
     pub family: String,
     pub revision: Option<u32>,
 }
 
-/// Whether a finding is about control ECS.8, in any of the shapes Security
-/// Hub has written: `Compliance.SecurityControlId` (consolidated control
-/// findings), `GeneratorId` `security-control/ECS.8`, or the per-standard
-/// `aws-foundational-security-best-practices/v/1.0.0/ECS.8` with
-/// `ProductFields.ControlId`.
+/// Whether a finding is Security Hub's own control finding for ECS.8, in
+/// any of the shapes Security Hub has written: `Compliance.SecurityControlId`
+/// or `GeneratorId` `security-control/ECS.8` (consolidated control findings),
+/// or a per-standard `GeneratorId` (`…/v/1.0.0/ECS.8`) together with
+/// `ProductFields.ControlId`. Findings of other products (ecsguard's own
+/// among them) are not taken: they do not say what Security Hub checked.
 fn is_ecs8(f: &AwsSecurityFinding) -> bool {
+    let own = f
+        .product_arn
+        .as_deref()
+        .is_some_and(|p| p.ends_with(":product/aws/securityhub"));
     let control = f
         .compliance
         .as_ref()
@@ -444,11 +480,43 @@ fn is_ecs8(f: &AwsSecurityFinding) -> bool {
         .and_then(|p| p.get("ControlId"))
         .map(String::as_str)
         == Some("ECS.8");
-    let generator = f
-        .generator_id
-        .as_deref()
-        .is_some_and(|g| g == "security-control/ECS.8" || g.ends_with("/ECS.8"));
-    control || field || generator
+    let generator = f.generator_id.as_deref().unwrap_or_default();
+    own && (control
+        || generator == "security-control/ECS.8"
+        || (field && generator.ends_with("/ECS.8")))
+}
+
+/// The variables of a registered revision that still fail ECS.8 (named
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` or `ECS_ENGINE_AUTH_DATA`
+/// in `environment`): what a fix must have left none of before its
+/// Security Hub finding is resolved.
+pub async fn ecs8_left(options: &LiveOptions, arn: &str) -> Result<Vec<String>, String> {
+    let config = base_config(options).await?;
+    let (region, account, ..) =
+        task_definition(arn).ok_or_else(|| format!("{arn} is not a task definition ARN"))?;
+    let ecs = aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::config::Builder::from(&config)
+            .region(Region::new(region.clone()))
+            .build(),
+    );
+    let out = ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| message(&format!("cannot describe {arn}"), &e))?;
+    let td = out
+        .task_definition()
+        .ok_or_else(|| format!("{arn} was described without a task definition"))?;
+    let model = crate::convert::task_definition(td, &account, &region);
+    let rules = ecsguard_core::RuleConfig {
+        ruleset: ecsguard_core::Ruleset::SecurityHub,
+        ..ecsguard_core::RuleConfig::default()
+    };
+    Ok(ecsguard_core::check(&model, &rules)
+        .into_iter()
+        .map(|f| f.variable)
+        .collect())
 }
 
 /// `arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION` → parts.
@@ -540,6 +608,7 @@ pub async fn ecs8_findings(options: &LiveOptions) -> (Vec<Ecs8Finding>, Vec<Stri
             if resources.is_empty() {
                 continue;
             }
+            let names = resources.len();
             for r in resources {
                 let arn = r.id.clone().unwrap_or_default();
                 let Some((td_region, account, family, revision)) = task_definition(&arn) else {
@@ -561,6 +630,7 @@ pub async fn ecs8_findings(options: &LiveOptions) -> (Vec<Ecs8Finding>, Vec<Stri
                         id: id.clone(),
                         product_arn: product_arn.clone(),
                         home_region: region.clone(),
+                        names,
                         arn,
                         account,
                         region: td_region,

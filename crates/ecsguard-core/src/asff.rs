@@ -20,7 +20,7 @@ pub const SCHEMA_VERSION: &str = "2018-10-08";
 pub const GENERATOR_PREFIX: &str = "ecsguard/";
 
 /// Where IaC findings are filed (live findings carry their own), and when.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Context {
     /// The account IaC findings are filed under (`--account`, or the caller's).
     pub account: Option<String>,
@@ -28,7 +28,20 @@ pub struct Context {
     pub region: Option<String>,
     /// RFC 3339, UTC.
     pub now: String,
+    /// The project IaC findings belong to (`--project`, the repository's
+    /// origin, or its folder): part of their `Id`, so that two checkouts of
+    /// one repository file the same findings, and two repositories never.
+    pub project: Option<String>,
+    /// Each file as given → its path in the project: the `Id` does not
+    /// depend on the folder the scan ran from.
+    pub paths: std::collections::HashMap<String, String>,
 }
+
+/// ProductFields keys that say where an IaC finding is: what a later scan
+/// compares to find the ones that are gone.
+pub const PROJECT_FIELD: &str = "ecsguard/Project";
+pub const PATH_FIELD: &str = "ecsguard/Path";
+pub const RULE_FIELD: &str = "ecsguard/Rule";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -150,17 +163,21 @@ pub fn product_arn(partition: &str, region: &str, account: &str) -> String {
 }
 
 /// A finding's `Id`: stable across runs, so a rescan updates it. It names
-/// the rule, the place (ARN, or file as given) and the fingerprint, hashed to
-/// a fixed length; nothing in it depends on the value unless the project
-/// keys fingerprints with values.
-fn id(f: &Finding, account: &str, region: &str) -> String {
+/// the rule, the place (ARN, or project and path in it) and the
+/// fingerprint, hashed to a fixed length; nothing in it depends on the value
+/// unless the project keys fingerprints with values.
+fn id(f: &Finding, account: &str, region: &str, ctx: &Context) -> String {
     let mut h = Sha256::new();
     for part in [account, region, f.rule.as_str()] {
         h.update(part.as_bytes());
         h.update([0]);
     }
     match &f.location {
-        Location::File { file, .. } => h.update(tidy(file).as_bytes()),
+        Location::File { file, .. } => {
+            h.update(ctx.project.as_deref().unwrap_or_default().as_bytes());
+            h.update([0]);
+            h.update(project_path(file, ctx).as_bytes());
+        }
         Location::Live { arn, .. } => h.update(arn.as_bytes()),
     }
     h.update([0]);
@@ -178,6 +195,11 @@ fn tidy(path: &str) -> String {
         .filter(|part| !part.is_empty() && *part != ".")
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// A file's path in the project, or the path as given, tidied.
+fn project_path(file: &str, ctx: &Context) -> String {
+    ctx.paths.get(file).cloned().unwrap_or_else(|| tidy(file))
 }
 
 /// Cuts `s` to at most `max` characters (Security Hub's limits on
@@ -214,7 +236,7 @@ pub fn finding(f: &Finding, ctx: &Context) -> Result<AsffFinding, ContextError> 
             let account = ctx.account.clone().ok_or(ContextError::NoAccount)?;
             let region = ctx.region.clone().ok_or(ContextError::NoRegion)?;
             let mut other = BTreeMap::new();
-            other.insert("File".to_owned(), clip(file, 1024));
+            other.insert("File".to_owned(), clip(&project_path(file, ctx), 1024));
             other.insert("Line".to_owned(), line.to_string());
             other.insert("Column".to_owned(), column.to_string());
             if let Some(family) = &f.family {
@@ -225,7 +247,7 @@ pub fn finding(f: &Finding, ctx: &Context) -> Result<AsffFinding, ContextError> 
                 region.clone(),
                 Resource {
                     kind: "Other",
-                    id: clip(&format!("{file}:{line}"), 512),
+                    id: clip(&format!("{}:{line}", project_path(file, ctx)), 512),
                     partition: region_partition(&region).to_owned(),
                     region,
                     details: Some(ResourceDetails { other }),
@@ -234,7 +256,13 @@ pub fn finding(f: &Finding, ctx: &Context) -> Result<AsffFinding, ContextError> 
         }
     };
     let mut fields = BTreeMap::new();
-    fields.insert("ecsguard/Rule".to_owned(), f.rule.as_str().to_owned());
+    fields.insert(RULE_FIELD.to_owned(), f.rule.as_str().to_owned());
+    if let Location::File { file, .. } = &f.location {
+        fields.insert(PATH_FIELD.to_owned(), clip(&project_path(file, ctx), 2048));
+        if let Some(project) = &ctx.project {
+            fields.insert(PROJECT_FIELD.to_owned(), clip(project, 2048));
+        }
+    }
     fields.insert("ecsguard/Fingerprint".to_owned(), f.fingerprint.clone());
     fields.insert("ecsguard/Variable".to_owned(), clip(&f.variable, 1024));
     if let Some(c) = &f.container {
@@ -253,7 +281,7 @@ pub fn finding(f: &Finding, ctx: &Context) -> Result<AsffFinding, ContextError> 
     let part = resource.partition.clone();
     Ok(AsffFinding {
         schema_version: SCHEMA_VERSION,
-        id: id(f, &account, &region),
+        id: id(f, &account, &region, ctx),
         product_arn: product_arn(&part, &region, &account),
         product_name: "ecsguard",
         company_name: "ecsguard",
@@ -302,7 +330,22 @@ pub fn finding(f: &Finding, ctx: &Context) -> Result<AsffFinding, ContextError> 
 /// Every finding of the report (suppressed ones are left out: they were
 /// accepted), in report order.
 pub fn findings(report: &Report, ctx: &Context) -> Result<Vec<AsffFinding>, ContextError> {
-    report.findings.iter().map(|f| finding(f, ctx)).collect()
+    let mut out: Vec<AsffFinding> = report
+        .findings
+        .iter()
+        .map(|f| finding(f, ctx))
+        .collect::<Result<_, _>>()?;
+    // Two task definitions of one family in one file (blue and green) give
+    // one place and fingerprint: the later ones are numbered, in file order.
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for f in &mut out {
+        let n = seen.entry(f.id.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            f.id = format!("{}/{}", f.id, n);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether a report has findings that need [`Context::account`] and

@@ -272,6 +272,8 @@ pub struct LiveSummary {
     pub regions: usize,
     /// The regions scanned, in any account.
     pub region_names: Vec<String>,
+    /// The ARN of every revision read: what a finding can be gone from.
+    pub scanned: Vec<String>,
     /// Older revisions (ACTIVE or INACTIVE) of families whose latest revision
     /// has findings: still readable, and not scanned without `--all-revisions`.
     pub older_revisions_not_scanned: usize,

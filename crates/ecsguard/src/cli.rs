@@ -53,7 +53,7 @@ pub struct FixArgs {
     pub push: bool,
 
     /// Region to fix (repeatable); default: the configured region
-    #[arg(long = "region", value_name = "REGION")]
+    #[arg(long = "region", value_name = "REGION", value_parser = region)]
     pub regions: Vec<String>,
 
     /// Named profile from the shared AWS config
@@ -178,6 +178,10 @@ pub struct ScanArgs {
     #[arg(long)]
     pub to_securityhub: bool,
 
+    /// The project IaC findings are filed under in ASFF (default: the repository's origin URL, or its folder's name): with it, two checkouts file the same findings
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+
     /// The AWS account IaC findings are filed under in ASFF (default: the caller's, from STS)
     #[arg(long, value_name = "ID", value_parser = account_id)]
     pub account: Option<String>,
@@ -194,7 +198,7 @@ pub struct LiveArgs {
     pub aws: bool,
 
     /// Region to scan (repeatable); default: the configured region. Without --aws: the region IaC findings are filed in (ASFF, Security Hub)
-    #[arg(long = "region", value_name = "REGION")]
+    #[arg(long = "region", value_name = "REGION", value_parser = region)]
     pub regions: Vec<String>,
 
     /// Scan every region enabled for the account
@@ -270,6 +274,23 @@ pub enum Format {
     Asff,
     /// One self-contained HTML page: findings grouped, a summary, filters (see --output)
     Html,
+}
+
+/// An AWS region name (`eu-west-1`, `us-gov-west-1`, `cn-north-1`).
+fn region(s: &str) -> Result<String, String> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not an AWS region name (like eu-west-1)"))
+    }
 }
 
 /// A 12-digit AWS account id.

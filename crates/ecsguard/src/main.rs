@@ -53,14 +53,8 @@ fn main() -> ExitCode {
                 config,
             };
             let asff_wanted = args.common.format == Format::Asff || args.to_securityhub;
-            if !args.live.aws && !args.live.regions.is_empty() && !asff_wanted {
-                eprintln!("error: --region needs --aws, or (for the region IaC findings are filed in) --format asff or --to-securityhub");
-                return ExitCode::from(exit::INPUT_ERROR);
-            }
-            if args.live.aws && args.account.is_some() {
-                eprintln!(
-                    "error: --account is for IaC findings; live findings carry their own account"
-                );
+            if let Err(e) = check_scan_flags(&args, asff_wanted) {
+                eprintln!("error: {e}");
                 return ExitCode::from(exit::INPUT_ERROR);
             }
             if args.to_securityhub && args.live.org {
@@ -93,11 +87,8 @@ fn main() -> ExitCode {
                 to_securityhub: args.to_securityhub,
                 account: args.account.clone(),
                 live: live_options(&args.live),
-                scope: if args.live.aws {
-                    "aws".to_owned()
-                } else {
-                    securityhub::files_scope(&paths)
-                },
+                project: (!args.live.aws && asff_wanted)
+                    .then(|| securityhub::Project::find(&paths, args.project.clone())),
             };
             if args.live.aws {
                 scan_live(&args.live, &args.common, &baselines, &hub)
@@ -109,6 +100,44 @@ fn main() -> ExitCode {
         Command::Rollback(args) => rollback(&args),
         Command::Rules(args) => rules_doc::run(&args),
     }
+}
+
+/// What clap cannot say of `scan`'s flags: the live ones need `--aws`, but
+/// for the few a scan of files uses to file its findings in Security Hub.
+fn check_scan_flags(args: &cli::ScanArgs, asff_wanted: bool) -> Result<(), String> {
+    let live = &args.live;
+    if live.aws {
+        if args.account.is_some() || args.project.is_some() {
+            return Err("--account and --project are for IaC findings; live findings carry their own account".into());
+        }
+        return Ok(());
+    }
+    for (given, flag) in [
+        (live.all_regions, "--all-regions"),
+        (live.all_revisions, "--all-revisions"),
+        (live.org, "--org"),
+        (live.role_name.is_some(), "--role-name"),
+    ] {
+        if given {
+            return Err(format!("{flag} needs --aws"));
+        }
+    }
+    let for_hub = [
+        (!live.regions.is_empty(), "--region"),
+        (live.profile.is_some(), "--profile"),
+        (live.role_arn.is_some(), "--role-arn"),
+    ];
+    for (given, flag) in for_hub {
+        if given && !asff_wanted {
+            return Err(format!(
+                "{flag} needs --aws, or (to file IaC findings in Security Hub) --format asff or --to-securityhub"
+            ));
+        }
+    }
+    if live.regions.len() > 1 {
+        return Err("IaC findings are filed in one region: give --region once".into());
+    }
+    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
@@ -148,6 +177,10 @@ fn fix(args: &FixArgs) -> ExitCode {
         return ExitCode::from(exit::INPUT_ERROR);
     }
     if !args.aws {
+        if args.from_securityhub {
+            eprintln!("error: --from-securityhub fixes live task definitions: it needs --aws (and no paths)");
+            return ExitCode::from(exit::INPUT_ERROR);
+        }
         return fix_files(args);
     }
     if !matches!(args.common.format, Format::Text | Format::Json) {
@@ -180,7 +213,7 @@ fn fix(args: &FixArgs) -> ExitCode {
             Ok(done) => done,
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(exit::FIX_FAILED);
+                return ExitCode::from(exit::INPUT_ERROR);
             }
         }
     } else {
@@ -203,7 +236,7 @@ fn fix(args: &FixArgs) -> ExitCode {
     for n in &hub.notes {
         eprintln!("note: {n}");
     }
-    for e in &hub.errors {
+    for e in hub.input_errors.iter().chain(&hub.errors) {
         eprintln!("error: {e}");
     }
     if report.stopped {
@@ -215,7 +248,7 @@ fn fix(args: &FixArgs) -> ExitCode {
     if report.failed || !hub.errors.is_empty() {
         return ExitCode::from(exit::FIX_FAILED);
     }
-    if !report.errors.is_empty() {
+    if !report.errors.is_empty() || !hub.input_errors.is_empty() {
         return ExitCode::from(exit::INPUT_ERROR);
     }
     ExitCode::SUCCESS

@@ -1,7 +1,7 @@
 //! `--format asff` and `scan --to-securityhub`: the report as ASFF, filed
 //! under an account and region, and sent to Security Hub.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ecsguard_core::asff::{self, AsffFinding, Context, ContextError};
 use ecsguard_core::Report;
@@ -15,8 +15,8 @@ pub struct Settings {
     pub account: Option<String>,
     /// Credentials and regions (`--region`, `--profile`, `--role-arn`).
     pub live: ecsguard_aws::LiveOptions,
-    /// What the scan covered: only findings of the same scope are archived.
-    pub scope: String,
+    /// The project a scan of files covers (None for a live scan).
+    pub project: Option<Project>,
 }
 
 /// The report as ASFF, and where it was filed.
@@ -27,34 +27,104 @@ pub struct Prepared {
     pub region: Option<String>,
 }
 
-/// The scope of a scan of files: the paths as given, tidied, so that
-/// `infra/` and `./infra` are one scope and a scan of `infra/` never
-/// archives what a scan of `apps/` sent.
-pub fn files_scope(paths: &[PathBuf]) -> String {
-    let mut roots: Vec<String> = paths
-        .iter()
-        .map(|p| {
-            let s = p.to_string_lossy().replace('\\', "/");
-            let s = s.trim_start_matches("./").trim_end_matches('/');
-            if s.is_empty() || s == "." {
-                ".".to_owned()
-            } else {
-                s.to_owned()
-            }
-        })
-        .collect();
-    roots.sort();
-    roots.dedup();
-    let scope = format!("files:{}", roots.join(","));
-    if scope.chars().count() <= 512 {
-        scope
-    } else {
-        // Security Hub caps a ProductFields value; a long list is hashed.
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        scope.hash(&mut h);
-        format!("files:#{:016x}", h.finish())
+/// What a scan of files covers: a project (a repository, or a folder) and
+/// the paths scanned in it. Findings are filed by their path in the
+/// project, so the folder a scan runs from changes nothing.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// `--project`, the repository's origin URL (without credentials), or
+    /// its folder's name; `/` outside any repository.
+    pub name: String,
+    /// The project's folder (the repository's top, or `/`), canonical.
+    pub dir: PathBuf,
+    /// The paths scanned, in the project (`""` for all of it).
+    pub roots: Vec<String>,
+}
+
+impl Project {
+    /// Finds the project of the paths scanned: the repository the first
+    /// one is in, or (outside any) that path's folder.
+    pub fn find(paths: &[PathBuf], name: Option<String>) -> Project {
+        let first = paths
+            .first()
+            .map_or_else(|| PathBuf::from("."), Clone::clone);
+        let abs = std::fs::canonicalize(&first).unwrap_or(first);
+        let start = if abs.is_dir() {
+            abs.clone()
+        } else {
+            abs.parent().map_or_else(|| abs.clone(), Path::to_path_buf)
+        };
+        let repo = start.ancestors().find(|d| d.join(".git").exists());
+        // Outside a repository, paths are filed whole (from the top of the
+        // file system), so that the folder a scan runs from, or names,
+        // changes nothing.
+        let dir = repo.map_or_else(
+            || {
+                start
+                    .ancestors()
+                    .last()
+                    .map_or_else(|| start.clone(), Path::to_path_buf)
+            },
+            Path::to_path_buf,
+        );
+        let name = name.unwrap_or_else(|| match repo {
+            Some(top) => origin(top).unwrap_or_else(|| {
+                top.file_name().map_or_else(
+                    || top.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
+            }),
+            None => "/".to_owned(),
+        });
+        let mut project = Project {
+            name,
+            dir,
+            roots: Vec::new(),
+        };
+        let mut roots: Vec<String> = paths.iter().map(|p| project.path_of(p)).collect();
+        if roots.is_empty() {
+            roots.push(String::new());
+        }
+        roots.sort();
+        roots.dedup();
+        project.roots = roots;
+        project
     }
+
+    /// A path's place in the project (`""` for the project's folder); a
+    /// path outside it keeps its full, canonical form.
+    pub fn path_of(&self, path: &Path) -> String {
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        match abs.strip_prefix(&self.dir) {
+            Ok(rel) => rel.to_string_lossy().replace('\\', "/"),
+            Err(_) => abs.to_string_lossy().into_owned(),
+        }
+    }
+}
+
+/// The `origin` remote's URL in a repository's `.git/config`, with any
+/// user and password taken out (`https://user:token@host/x` → `https://host/x`).
+fn origin(top: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(top.join(".git").join("config")).ok()?;
+    let mut in_origin = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_origin = line.replace(' ', "") == "[remote\"origin\"]";
+        } else if in_origin {
+            if let Some(url) = line.strip_prefix("url").map(str::trim_start) {
+                let url = url.strip_prefix('=')?.trim();
+                return Some(match url.split_once("://") {
+                    Some((scheme, rest)) => match rest.split_once('@') {
+                        Some((user, host)) if !user.contains('/') => format!("{scheme}://{host}"),
+                        _ => url.to_owned(),
+                    },
+                    None => url.to_owned(),
+                });
+            }
+        }
+    }
+    None
 }
 
 /// Now, as Security Hub wants it (RFC 3339, UTC, milliseconds);
@@ -63,6 +133,7 @@ pub fn now() -> String {
     let t = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|s| *s >= 0)
         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
         .unwrap_or_else(time::OffsetDateTime::now_utc);
     let t = t
@@ -101,7 +172,16 @@ where
 /// The report as ASFF. IaC findings are filed under `--account` (or the
 /// caller's account, asked of STS) in `--region` (or the configured one).
 pub fn prepare(report: &Report, settings: &Settings) -> Result<Prepared, String> {
-    let now = now();
+    // What is sent is dated now: Security Hub ages findings by `UpdatedAt`.
+    let now = if settings.to_securityhub {
+        let t = time::OffsetDateTime::now_utc();
+        t.replace_nanosecond(u32::from(t.millisecond()) * 1_000_000)
+            .unwrap_or(t)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| now())
+    } else {
+        now()
+    };
     let live = report.summary.live.is_some();
     let needs = !live && (settings.to_securityhub || asff::needs_context(report));
     let (account, region) = if needs {
@@ -109,11 +189,22 @@ pub fn prepare(report: &Report, settings: &Settings) -> Result<Prepared, String>
     } else {
         (None, None)
     };
-    let ctx = Context {
+    let mut ctx = Context {
         account,
         region: region.clone(),
         now: now.clone(),
+        ..Context::default()
     };
+    if let Some(project) = &settings.project {
+        ctx.project = Some(project.name.clone());
+        for f in &report.findings {
+            if let ecsguard_core::Location::File { file, .. } = &f.location {
+                ctx.paths
+                    .entry(file.clone())
+                    .or_insert_with(|| project.path_of(Path::new(file)));
+            }
+        }
+    }
     let findings = asff::findings(report, &ctx).map_err(|e| match e {
         ContextError::NoAccount => {
             "ASFF needs the AWS account IaC findings belong to: pass --account 123456789012"
@@ -141,12 +232,13 @@ fn file_under(settings: &Settings) -> Result<(Option<String>, Option<String>), S
     match (&settings.account, caller) {
         (Some(account), Ok(c)) => Ok((Some(account.clone()), given_region.or(Some(c.region)))),
         (None, Ok(c)) => Ok((Some(c.account), given_region.or(Some(c.region)))),
-        (Some(account), Err(e)) => match block_on(ecsguard_aws::securityhub::configured_region(&settings.live))? {
+        (Some(account), Err(_)) => match block_on(ecsguard_aws::securityhub::configured_region(&settings.live))? {
             Some(region) => Ok((Some(account.clone()), Some(region))),
-            None => Err(format!("ASFF needs the AWS region IaC findings are filed in: pass --region ({e})")),
+            None => Err("ASFF needs the AWS region IaC findings are filed in: pass --region (or set AWS_REGION)".to_owned()),
         },
         (None, Err(e)) => Err(format!(
-            "ASFF needs the AWS account IaC findings belong to: pass --account 123456789012, or run with credentials so that STS can tell ({e})"
+            "ASFF needs the AWS account and region IaC findings are filed under: pass --account 123456789012{}, or run with credentials so that STS can tell ({e})",
+            if given_region.is_some() { "" } else { " --region REGION" }
         )),
     }
 }
@@ -159,10 +251,20 @@ pub fn send(report: &Report, settings: &Settings, prepared: &Prepared) -> bool {
         (None, Some(region)) => vec![region.clone()],
         (None, None) => Vec::new(),
     };
+    let gone = match (&report.summary.live, &settings.project) {
+        (Some(live), _) => {
+            ecsguard_aws::securityhub::Gone::Revisions(live.scanned.iter().cloned().collect())
+        }
+        (None, Some(project)) => ecsguard_aws::securityhub::Gone::Files {
+            project: project.name.clone(),
+            roots: project.roots.clone(),
+        },
+        (None, None) => ecsguard_aws::securityhub::Gone::Revisions(Default::default()),
+    };
     let request = ecsguard_aws::securityhub::ImportRequest {
         findings: prepared.findings.clone(),
         regions,
-        scope: settings.scope.clone(),
+        gone,
         rules: settings.rules.clone(),
         archive: report.errors.is_empty(),
         now: prepared.now.clone(),
@@ -193,23 +295,52 @@ pub fn send(report: &Report, settings: &Settings, prepared: &Prepared) -> bool {
 #[derive(Debug, Default)]
 pub struct Resolved {
     pub notes: Vec<String>,
+    /// Reading Security Hub failed, or a finding names nothing fixable:
+    /// nothing was changed for it (exit 2).
+    pub input_errors: Vec<String>,
+    /// Marking findings RESOLVED failed after their fix (exit 3).
     pub errors: Vec<String>,
+}
+
+/// The fixes finished so far, from the journals: the revision each replaced
+/// → the revision that replaced it (a fix rolled back does not count).
+fn finished_fixes(dir: &Path) -> std::collections::HashMap<String, (String, String, String)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for path in entries.flatten().map(|e| e.path()) {
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let Ok(j) = ecsguard_aws::journal::Journal::load(&path) else {
+            continue;
+        };
+        if j.completed && !j.rolled_back && !j.rollback_started {
+            if let Some(new) = j.register.as_ref().and_then(|r| r.arn.clone()) {
+                out.insert(j.old_arn.clone(), (new, j.region.clone(), j.family.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// `fix --aws --from-securityhub`: the active, failed ECS.8 findings name
 /// the task definitions to fix; each region's families are fixed (planned,
-/// or with `--apply` carried out), and after `--apply` the findings whose
-/// task definition was fixed are marked `RESOLVED`, with a note.
+/// or with `--apply` carried out). After `--apply`, a finding is marked
+/// `RESOLVED`, with a note, when every task definition it names was
+/// replaced by a finished fix (this run's or an earlier one's, from the
+/// journals) whose new revision no longer fails ECS.8.
 pub async fn fix_from_securityhub(
     options: &ecsguard_aws::FixOptions,
     rules: &ecsguard_core::RuleConfig,
 ) -> (ecsguard_aws::FixReport, Resolved) {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     let mut hub = Resolved::default();
     let mut report = ecsguard_aws::FixReport::default();
     let (found, errors) = ecsguard_aws::securityhub::ecs8_findings(&options.live).await;
-    hub.errors.extend(errors);
+    hub.input_errors.extend(errors);
     let mut by_region: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for f in &found {
         let families = by_region.entry(f.region.as_str()).or_default();
@@ -217,16 +348,13 @@ pub async fn fix_from_securityhub(
             families.push(f.family.clone());
         }
     }
+    let ids: BTreeSet<&str> = found.iter().map(|f| f.id.as_str()).collect();
+    let families: usize = by_region.values().map(Vec::len).sum();
     hub.notes.push(format!(
-        "Security Hub: {} active, failed ECS.8 finding{} name {} task definition famil{}",
-        found.len(),
-        if found.len() == 1 { "" } else { "s" },
-        by_region.values().map(Vec::len).sum::<usize>(),
-        if by_region.values().map(Vec::len).sum::<usize>() == 1 {
-            "y"
-        } else {
-            "ies"
-        }
+        "Security Hub: {} active, failed ECS.8 finding{} name {families} task definition famil{}",
+        ids.len(),
+        if ids.len() == 1 { "" } else { "s" },
+        if families == 1 { "y" } else { "ies" }
     ));
     // Each region with its own families: a family named in one region is
     // not fixed in another.
@@ -248,28 +376,75 @@ pub async fn fix_from_securityhub(
             return (report, hub);
         }
     }
-    if !options.apply {
+    if !options.apply || report.failed {
         return (report, hub);
     }
-    // A finding is resolved when its own revision was the one fixed, and
-    // the fix finished.
+    let finished = finished_fixes(&options.journal_dir);
+    // Each task definition named: fixed, or why not.
+    let mut verdicts: BTreeMap<&str, Vec<Result<(), String>>> = BTreeMap::new();
+    let mut checked: std::collections::HashMap<String, Result<Vec<String>, String>> =
+        std::collections::HashMap::new();
+    for f in &found {
+        let replaced = match f.revision {
+            Some(_) => finished.get(&f.arn).map(|(new, ..)| new.clone()),
+            // An ARN without a revision names the family: its latest fix.
+            None => finished
+                .iter()
+                .filter(|(_, (_, region, family))| *region == f.region && *family == f.family)
+                .map(|(_, (new, ..))| new.clone())
+                .max(),
+        };
+        let verdict = match replaced {
+            None => Err(format!(
+                "{} was not replaced by a finished fix (one that was planned here but not carried out, or another revision of the family, is not it)",
+                f.arn
+            )),
+            Some(new) => {
+                let left = match checked.get(&new) {
+                    Some(left) => left.clone(),
+                    None => {
+                        let left = ecsguard_aws::securityhub::ecs8_left(&options.live, &new).await;
+                        checked.insert(new.clone(), left.clone());
+                        left
+                    }
+                };
+                match left {
+                    Ok(vars) if vars.is_empty() => Ok(()),
+                    Ok(vars) => Err(format!(
+                        "{new}, which replaced {}, still passes {} as plain environment variables",
+                        f.arn,
+                        vars.join(", ")
+                    )),
+                    Err(e) => Err(format!("cannot check {new}: {e}")),
+                }
+            }
+        };
+        verdicts.entry(f.id.as_str()).or_default().push(verdict);
+    }
     let mut done = Vec::new();
     for f in &found {
-        let fixed = report.families.iter().find(|x| {
-            x.plan.region == f.region
-                && x.plan.family == f.family
-                && x.journal.as_ref().is_some_and(|j| j.completed)
-        });
-        match fixed {
-            Some(x) if f.revision.is_none() || x.plan.old_arn == f.arn => done.push(f),
-            Some(x) => hub.notes.push(format!(
-                "Security Hub finding {} names {}, but the revision fixed was {}: the named revision still holds the values, so the finding was left open (deregister that revision, then Security Hub passes it)",
-                f.id, f.arn, x.plan.old_arn
-            )),
-            None => hub.notes.push(format!(
-                "Security Hub finding {} ({}) was left open: this run did not finish a fix of that task definition (see above)",
-                f.id, f.arn
-            )),
+        let Some(list) = verdicts.get(f.id.as_str()) else {
+            continue;
+        };
+        if done
+            .iter()
+            .any(|d: &&ecsguard_aws::securityhub::Ecs8Finding| d.id == f.id)
+        {
+            continue;
+        }
+        let why: Vec<&String> = list.iter().filter_map(|v| v.as_ref().err()).collect();
+        if why.is_empty() && list.len() == f.names {
+            done.push(f);
+        } else if why.is_empty() {
+            hub.notes.push(format!(
+                "Security Hub finding {} was left open: it names task definitions that could not be read (see the errors)",
+                f.id
+            ));
+        } else {
+            for w in why {
+                hub.notes
+                    .push(format!("Security Hub finding {} was left open: {w}", f.id));
+            }
         }
     }
     if !done.is_empty() {
@@ -281,15 +456,14 @@ pub async fn fix_from_securityhub(
             }
         );
         let errors = ecsguard_aws::securityhub::mark_resolved(&options.live, &done, &note).await;
-        let failed = errors.len();
-        hub.errors.extend(errors);
-        if failed == 0 {
+        if errors.is_empty() {
             hub.notes.push(format!(
                 "Security Hub: {} finding{} marked RESOLVED",
                 done.len(),
                 if done.len() == 1 { "" } else { "s" }
             ));
         }
+        hub.errors.extend(errors);
     }
     (report, hub)
 }

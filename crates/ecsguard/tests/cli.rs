@@ -38,6 +38,8 @@ fn examples_asff_and_html_snapshots() {
             "123456789012",
             "--region",
             "eu-west-1",
+            "--project",
+            "ecsguard-examples",
         ],
     );
     assert_eq!(asff.code, 1, "{}", asff.stderr);
