@@ -639,3 +639,435 @@ fn a_narrower_ruleset_archives_only_what_it_looked_for() {
         2
     );
 }
+
+// ---- breaks found by the adversarial pass -----------------------------------
+
+/// A repository: a folder with `.git/config` naming its origin.
+fn repo(dir: &Path, origin: &str) {
+    common::write(
+        dir,
+        ".git/config",
+        format!("[core]\n\tbare = false\n[remote \"origin\"]\n\turl = {origin}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n"),
+    );
+}
+
+#[test]
+fn ids_do_not_depend_on_the_folder_a_scan_runs_from_and_repositories_stay_apart() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000010"));
+    let top = common::tempdir();
+    let a = top.path().join("repo-a");
+    let b = top.path().join("repo-b");
+    repo(&a, "https://user:Pl4ntedGitToken77@github.com/acme/a.git");
+    repo(&b, "git@github.com:acme/b.git");
+    for dir in [&a, &b] {
+        td_file(
+            dir,
+            "infra/td.json",
+            "svc",
+            &[("DB_PASSWORD", "Pl4nted-db-password-1")],
+        );
+    }
+    // The same files, named three ways, from three folders.
+    let abs = a.join("infra");
+    for (cwd, path) in [
+        (a.as_path(), "infra"),
+        (abs.as_path(), "."),
+        (top.path(), abs.to_str().unwrap()),
+    ] {
+        let out = run(cwd, &acct, &["scan", path, "--to-securityhub"]);
+        assert!(
+            out.stderr.contains("1 finding imported, 0 archived"),
+            "{}",
+            out.stderr
+        );
+    }
+    // Another repository, with the same layout, archives nothing of the first.
+    let out = run(&b, &acct, &["scan", ".", "--to-securityhub"]);
+    assert!(
+        out.stderr.contains("1 finding imported, 0 archived"),
+        "{}",
+        out.stderr
+    );
+    let all = all_findings(&acct);
+    let active = ecsguard_ones(&all, RecordState::Active);
+    assert_eq!(active.len(), 2, "{active:#?}");
+    let projects: Vec<&str> = active
+        .iter()
+        .map(|f| f.product_fields.as_ref().unwrap()["ecsguard/Project"].as_str())
+        .collect();
+    assert!(
+        projects.contains(&"https://github.com/acme/a.git"),
+        "{projects:?}"
+    );
+    assert!(
+        projects.contains(&"git@github.com:acme/b.git"),
+        "{projects:?}"
+    );
+    assert!(
+        !format!("{all:?}").contains("Pl4nted"),
+        "a token or value reached Security Hub"
+    );
+}
+
+#[test]
+fn a_scan_of_a_parent_folder_archives_what_a_subfolder_scan_sent() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000011"));
+    let dir = common::tempdir();
+    repo(dir.path(), "https://example.com/t2.git");
+    td_file(
+        dir.path(),
+        "t2/sub/td.json",
+        "svc",
+        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
+    );
+    td_file(
+        dir.path(),
+        "t2/other.json",
+        "oth",
+        &[("DB_PASSWORD", "Pl4nted-db-password-2")],
+    );
+    let sub = run(dir.path(), &acct, &["scan", "t2/sub", "--to-securityhub"]);
+    assert!(sub.stderr.contains("1 finding imported"), "{}", sub.stderr);
+    // The subfolder's scan does not archive the rest of t2.
+    let parent = run(dir.path(), &acct, &["scan", "t2", "--to-securityhub"]);
+    assert!(
+        parent.stderr.contains("2 findings imported, 0 archived"),
+        "{}",
+        parent.stderr
+    );
+    let narrow = run(dir.path(), &acct, &["scan", "t2/sub", "--to-securityhub"]);
+    assert!(
+        narrow.stderr.contains("1 finding imported, 0 archived"),
+        "{}",
+        narrow.stderr
+    );
+    // The secret leaves t2/sub: a scan of t2 archives it.
+    td_file(
+        dir.path(),
+        "t2/sub/td.json",
+        "svc",
+        &[("LOG_LEVEL", "info")],
+    );
+    let fixed = run(dir.path(), &acct, &["scan", "t2", "--to-securityhub"]);
+    assert!(
+        fixed.stderr.contains("1 finding imported, 1 archived"),
+        "{}",
+        fixed.stderr
+    );
+}
+
+#[test]
+fn refused_findings_archive_nothing() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000012"));
+    let dir = common::tempdir();
+    td_file(
+        dir.path(),
+        "td.json",
+        "svc",
+        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
+    );
+    let first = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
+    assert!(
+        first.stderr.contains("1 finding imported"),
+        "{}",
+        first.stderr
+    );
+    // Filed under another account: refused, so nothing is known to be gone.
+    let wrong = run(
+        dir.path(),
+        &acct,
+        &["scan", ".", "--to-securityhub", "--account", "999999999999"],
+    );
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("nothing was archived"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(
+        wrong.stderr.contains("0 findings imported, 0 archived"),
+        "{}",
+        wrong.stderr
+    );
+    assert_eq!(
+        ecsguard_ones(&all_findings(&acct), RecordState::Active).len(),
+        1
+    );
+}
+
+#[test]
+fn twin_task_definitions_in_one_file_are_two_findings() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000013"));
+    let dir = common::tempdir();
+    let td = |id: &str| {
+        format!("  {id}:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: shop\n      ContainerDefinitions:\n        - Name: web\n          Environment:\n            - Name: DB_PASSWORD\n              Value: Pl4nted-db-password-1\n")
+    };
+    common::write(
+        dir.path(),
+        "stack.yaml",
+        format!("Resources:\n{}{}", td("Blue"), td("Green")),
+    );
+    let out = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
+    assert!(out.stderr.contains("2 findings imported"), "{}", out.stderr);
+    assert_eq!(
+        ecsguard_ones(&all_findings(&acct), RecordState::Active).len(),
+        2
+    );
+}
+
+#[test]
+fn a_live_scan_of_latest_revisions_keeps_older_revisions_findings() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000014"));
+    let dir = common::tempdir();
+    rt.block_on(async {
+        let ecs = acct.ecs(REGION).await;
+        let env = [(
+            "AWS_SECRET_ACCESS_KEY",
+            "Pl4ntedSecretAccessKeyValue0000000000000",
+        )];
+        register(&ecs, "web", &env).await;
+        register(&ecs, "web", &env).await;
+    });
+    let all = run(
+        dir.path(),
+        &acct,
+        &["scan", "--aws", "--all-revisions", "--to-securityhub"],
+    );
+    assert!(all.stderr.contains("2 findings imported"), "{}", all.stderr);
+    // web:1 was not read this time: its finding is not gone.
+    let latest = run(dir.path(), &acct, &["scan", "--aws", "--to-securityhub"]);
+    assert!(
+        latest.stderr.contains("1 finding imported, 0 archived"),
+        "{}",
+        latest.stderr
+    );
+    assert_eq!(
+        ecsguard_ones(&all_findings(&acct), RecordState::Active).len(),
+        2
+    );
+}
+
+#[test]
+fn usage_errors_before_anything_is_asked_of_aws() {
+    let dir = common::tempdir();
+    td_file(
+        dir.path(),
+        "td.json",
+        "svc",
+        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
+    );
+    let none: [(&str, String); 2] = [
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+    ];
+    for args in [
+        &["fix", ".", "--from-securityhub"][..],
+        &["fix", ".", "--from-securityhub", "--apply", "--push"][..],
+        &["scan", ".", "--all-regions"][..],
+        &["scan", ".", "--all-revisions"][..],
+        &["scan", ".", "--region", "eu-west-1"][..],
+        &[
+            "scan",
+            ".",
+            "--format",
+            "asff",
+            "--account",
+            "123456789012",
+            "--region",
+            "",
+        ][..],
+        &[
+            "scan",
+            ".",
+            "--format",
+            "asff",
+            "--account",
+            "123456789012",
+            "--region",
+            "us-east-1:evil",
+        ][..],
+        &[
+            "scan",
+            ".",
+            "--format",
+            "asff",
+            "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+            "--region",
+            "eu-west-2",
+        ][..],
+        &["scan", "--aws", "--account", "123456789012"][..],
+    ] {
+        let out = common::ecsguard_with(dir.path(), &none, true, args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
+    // Nothing was rewritten.
+    let text = std::fs::read_to_string(dir.path().join("td.json")).unwrap();
+    assert!(text.contains("Pl4nted-db-password-1"));
+    // No region and no credentials: a setup error (2), not a failed fix (3).
+    let out = common::ecsguard_with(
+        dir.path(),
+        &none,
+        true,
+        &["fix", "--aws", "--from-securityhub", "--journal-dir", "j"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    // A negative SOURCE_DATE_EPOCH is not a date.
+    let env = [("SOURCE_DATE_EPOCH", "-1".to_owned())];
+    let out = common::ecsguard_with(
+        dir.path(),
+        &env,
+        false,
+        &[
+            "scan",
+            ".",
+            "--format",
+            "asff",
+            "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+        ],
+    );
+    assert!(!out.stdout.contains("1969-"), "{}", out.stdout);
+}
+
+#[test]
+fn from_securityhub_resolves_only_what_was_fixed_whole() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000015"));
+    let id = "410000000015";
+    let dir = common::tempdir();
+    let env = [(
+        "AWS_SECRET_ACCESS_KEY",
+        "Pl4ntedSecretAccessKeyValue0000000000000",
+    )];
+    let (api1, web1, empty1, earlier1) = rt.block_on(async {
+        let ecs = acct.ecs(REGION).await;
+        let api1 = register(&ecs, "api", &env).await;
+        let web1 = register(&ecs, "web", &env).await;
+        // web:2 is the latest: a fix replaces it, not web:1.
+        register(&ecs, "web", &env).await;
+        // An empty ECS.8 variable: the fix cannot store it, so it stays.
+        let empty1 = register(
+            &ecs,
+            "empty",
+            &[
+                ("AWS_ACCESS_KEY_ID", ""),
+                ("DB_PASSWORD", "Pl4nted-db-password-1"),
+            ],
+        )
+        .await;
+        let earlier1 = register(&ecs, "earlier", &env).await;
+        (api1, web1, empty1, earlier1)
+    });
+    // `earlier` is fixed before Security Hub's findings are read.
+    let before = run(
+        dir.path(),
+        &acct,
+        &[
+            "fix",
+            "--aws",
+            "--family",
+            "earlier",
+            "--apply",
+            "--journal-dir",
+            "j",
+        ],
+    );
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    rt.block_on(async {
+        use ComplianceStatus::Failed;
+        use Shape::Consolidated;
+        use WorkflowStatus::New;
+        let client = hub(&acct).await;
+        // One finding naming two task definitions, one of which the fix
+        // will not replace.
+        let mut both = control_finding(Consolidated, "ECS.8", id, &api1, New, Failed);
+        both.id = Some("f-both".into());
+        both.resources.get_or_insert_with(Vec::new).push(
+            Resource::builder()
+                .r#type("AwsEcsTaskDefinition")
+                .id(&web1)
+                .region(REGION)
+                .build(),
+        );
+        let mut fake = control_finding(Consolidated, "ECS.8", id, &api1, New, Failed);
+        fake.id = Some("f-other-product".into());
+        fake.product_arn = Some(format!(
+            "arn:aws:securityhub:{REGION}:{id}:product/{id}/default"
+        ));
+        client
+            .batch_import_findings()
+            .findings(both)
+            .findings(control_finding(
+                Consolidated,
+                "ECS.8",
+                id,
+                &empty1,
+                New,
+                Failed,
+            ))
+            .findings(control_finding(
+                Consolidated,
+                "ECS.8",
+                id,
+                &earlier1,
+                New,
+                Failed,
+            ))
+            .findings(fake)
+            .send()
+            .await
+            .expect("import");
+    });
+    let out = run(
+        dir.path(),
+        &acct,
+        &[
+            "fix",
+            "--aws",
+            "--from-securityhub",
+            "--apply",
+            "--journal-dir",
+            "j",
+        ],
+    );
+    // The other product's finding is not taken.
+    assert!(
+        out.stderr.contains("3 active, failed ECS.8 findings"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("1 finding marked RESOLVED"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let all = all_findings(&acct);
+    let status = |arn: &str, id_prefix: &str| {
+        all.iter()
+            .find(|f| {
+                f.id.as_deref().is_some_and(|i| i.starts_with(id_prefix))
+                    && f.resources().iter().any(|r| r.id.as_deref() == Some(arn))
+            })
+            .and_then(|f| f.workflow.as_ref().and_then(|w| w.status.clone()))
+    };
+    // Fixed earlier, from the journal: resolved.
+    assert_eq!(status(&earlier1, "arn:"), Some(WorkflowStatus::Resolved));
+    // api was fixed, web:1 was not: the finding naming both stays open.
+    assert_eq!(status(&api1, "f-both"), Some(WorkflowStatus::New));
+    assert!(out.stderr.contains(&web1), "{}", out.stderr);
+    // The new revision of `empty` still fails ECS.8: open, and said so.
+    assert_eq!(status(&empty1, "arn:"), Some(WorkflowStatus::New));
+    assert!(out.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", out.stderr);
+}
