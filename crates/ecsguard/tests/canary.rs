@@ -187,3 +187,37 @@ fn no_planted_value_reaches_a_baseline_or_a_config_error() {
         assert_clean(&format!("config error for {config:?}"), &run.stdout);
     }
 }
+
+/// Templates that mix a secret input with literal text: `fix PATH` moves the
+/// expression into a declared secret, and its diff shows the reference but
+/// never the literal text (the scan shows `!Sub …${DbPassword}…` too).
+#[test]
+fn no_literal_text_of_a_moved_template_reaches_the_fix_plan() {
+    let dir = tempdir();
+    let [c0, c1, c2, c3, c4, ..] = CANARIES else {
+        panic!("canaries")
+    };
+    write(dir.path(), "cfn.yaml", format!(
+        "Parameters:\n  DbPassword:\n    Type: String\n    NoEcho: true\nResources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: sub\n      ContainerDefinitions:\n        - Name: app\n          Environment:\n            - Name: DB_PASSWORD\n              Value: !Sub '${{DbPassword}}{c0}'\n            - Name: API_KEY\n              Value: !Sub 'sk_live_{c1}${{DbPassword}}'\n            - Name: CONN\n              Value: !Sub 'postgres://{c2}:${{DbPassword}}@db/x'\n"
+    ));
+    write(dir.path(), "cfn.json", format!(
+        "{{\"Parameters\": {{\"Pw\": {{\"Type\": \"String\", \"NoEcho\": true}}}}, \"Resources\": {{\"T\": {{\"Type\": \"AWS::ECS::TaskDefinition\", \"Properties\": {{\"Family\": \"j\", \"ContainerDefinitions\": [{{\"Name\": \"c\", \"Environment\": [{{\"Name\": \"DB_PASSWORD\", \"Value\": {{\"Fn::Sub\": \"${{Pw}}{c3}\"}}}}]}}]}}}}}}}}\n"
+    ));
+    write(dir.path(), "tf/main.tf", format!(
+        "variable \"db_password\" {{\n  type      = string\n  sensitive = true\n}}\nresource \"aws_ecs_task_definition\" \"a\" {{\n  family = \"a\"\n  container_definitions = jsonencode([{{ name = \"c\", environment = [\n    {{ name = \"DB_PASSWORD\", value = \"${{var.db_password}}{c4}\" }},\n    {{ name = \"DSN\", value = \"postgres://{c4}:${{var.db_password}}@h/db\" }},\n  ] }}])\n}}\n"
+    ));
+    for format in ["text", "json"] {
+        let run = ecsguard_in(dir.path(), &["fix", "--format", format, "."]);
+        assert!(
+            run.stdout.contains("${DbPassword}")
+                || run.stdout.contains("${{DbPassword}}")
+                || run.stdout.contains("DbPassword"),
+            "{}",
+            run.stdout
+        );
+        assert_clean(&format!("fix --format {format}"), &run.stdout);
+        assert_clean(&format!("fix --format {format} stderr"), &run.stderr);
+    }
+    let run = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
+    assert_clean("sarif", &run.stdout);
+}

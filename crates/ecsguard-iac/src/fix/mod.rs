@@ -198,6 +198,15 @@ impl FilePatch {
         // Every form of every value, in one pass (leftmost-longest, so a value
         // inside another is not half hidden).
         let mut forms: Vec<String> = Vec::new();
+        // An expression moved into a declared secret is shown in the new
+        // text only when the scan shows it as written (a bare reference);
+        // the literal text of a template (`!Sub 'u:${DbPassword}@h'`,
+        // `"${var.pw}suffix"`) is hidden, piece by piece, wherever it lands.
+        for &(s, e) in &self.secret_ranges {
+            if let Some(text) = self.original.get(s..e) {
+                forms.extend(template_literals(text.trim()));
+            }
+        }
         for v in &self.secret_texts {
             let raw = v.expose();
             let escaped = serde_json::to_string(raw).unwrap_or_default();
@@ -223,6 +232,68 @@ impl FilePatch {
         };
         (hide(before), hide(self.finish(&after_edits)))
     }
+}
+
+/// Whether the scan shows a value's text as it is written: a bare
+/// reference (`!Ref X`, `!GetAtt X.Y`, `{"Ref": "X"}`, `Ref: X`,
+/// `var.x`, `"${var.x}"`, `{{resolve:…}}`), with no literal text of its own.
+pub fn shown_as_is(text: &str) -> bool {
+    static BARE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let bare = BARE.get_or_init(|| {
+        regex::Regex::new(concat!(
+            r#"^(?:"#,
+            r#"!Ref\s+[A-Za-z0-9:_.]+"#,
+            r#"|!GetAtt\s+[A-Za-z0-9_]+\.[A-Za-z0-9_.]+"#,
+            r#"|Ref:\s*[A-Za-z0-9:_.]+"#,
+            r#"|\{\s*"Ref"\s*:\s*"[A-Za-z0-9:_.]+"\s*\}"#,
+            r#"|\{\s*"Fn::GetAtt"\s*:\s*\[\s*"[A-Za-z0-9_]+"\s*,\s*"[A-Za-z0-9_.]+"\s*\]\s*\}"#,
+            r#"|[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*|\[[0-9]+\])+"#,
+            r#"|"\$\{[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*|\[[0-9]+\])+\}""#,
+            r#"|'?\{\{resolve:[A-Za-z0-9:/_.+=@-]*\}\}'?"#,
+            r#")$"#
+        ))
+        .ok()
+    });
+    bare.as_ref().is_some_and(|r| r.is_match(text.trim()))
+}
+
+/// The literal pieces of a value's expression that must not be shown: none
+/// for a bare reference or a plain value (those are marked where they
+/// stand); for a template, its text outside `${…}`, each piece of four
+/// characters or more (the whole expression when it has no `${…}`).
+fn template_literals(text: &str) -> Vec<String> {
+    let templated = ["${", "!Sub", "!Join", "Fn::", "(", "{{"]
+        .iter()
+        .any(|m| text.contains(m));
+    if !templated || shown_as_is(text) {
+        return Vec::new();
+    }
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("${") {
+        pieces.push(&rest[..open]);
+        rest = match rest[open..].find('}') {
+            Some(close) => &rest[open + close + 1..],
+            None => "",
+        };
+    }
+    pieces.push(rest);
+    let edge = |c: char| c == '\'' || c == '"' || c.is_whitespace();
+    pieces
+        .into_iter()
+        .map(|p| {
+            // A leading tag is syntax, not the template's text.
+            let p = p.trim_matches(edge);
+            let p = p.trim_start_matches(|c: char| c == '{' || edge(c));
+            let p = ["!Sub", "!Join", "\"Fn::Sub\":", "\"Fn::Join\":"]
+                .iter()
+                .find_map(|tag| p.strip_prefix(tag))
+                .unwrap_or(p);
+            p.trim_matches(|c: char| c == '}' || edge(c))
+        })
+        .filter(|p| p.chars().count() >= 4)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Where an offset of the original text lands once the edits are applied:
