@@ -131,10 +131,17 @@ pub enum Gone {
     /// A live scan: the ARNs of the revisions it read. A revision it did
     /// not read (an older one, without `--all-revisions`) keeps its findings.
     Revisions(BTreeSet<String>),
-    /// A scan of files: the project, and the paths scanned in it (`""` for
-    /// all of it). A file under one of them that no longer has a finding
-    /// has lost it.
-    Files { project: String, roots: Vec<String> },
+    /// A scan of files: the project, the paths scanned in it (`""` for all
+    /// of it), the files the walk read, and the project's folder. A file
+    /// under the paths that was read, or is no longer there, and has no
+    /// finding now has lost it; a file the walk left out (ignored, too
+    /// large, a link out of the tree) keeps its findings.
+    Files {
+        project: String,
+        roots: Vec<String>,
+        read: BTreeSet<String>,
+        dir: std::path::PathBuf,
+    },
 }
 
 impl Gone {
@@ -150,16 +157,22 @@ impl Gone {
                 r.r#type.as_deref() == Some("AwsEcsTaskDefinition")
                     && r.id.as_deref().is_some_and(|id| arns.contains(id))
             }),
-            Gone::Files { project, roots } => {
+            Gone::Files {
+                project,
+                roots,
+                read,
+                dir,
+            } => {
                 field(PROJECT_FIELD) == Some(project.as_str())
                     && field(PATH_FIELD).is_some_and(|path| {
-                        roots.iter().any(|root| {
+                        let under = roots.iter().any(|root| {
                             root.is_empty()
                                 || path == root
                                 || path
                                     .strip_prefix(root.as_str())
                                     .is_some_and(|rest| rest.starts_with('/'))
-                        })
+                        });
+                        under && (read.contains(path) || !dir.join(path).exists())
                     })
             }
         }

@@ -82,13 +82,27 @@ fn main() -> ExitCode {
                 })
                 .map(|r| r.as_str().to_owned())
                 .collect();
+            let project = if !args.live.aws && asff_wanted {
+                match securityhub::Project::find(
+                    &paths,
+                    args.project.clone(),
+                    args.common.max_file_size,
+                ) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(exit::INPUT_ERROR);
+                    }
+                }
+            } else {
+                None
+            };
             let hub = securityhub::Settings {
                 rules,
                 to_securityhub: args.to_securityhub,
                 account: args.account.clone(),
                 live: live_options(&args.live),
-                project: (!args.live.aws && asff_wanted)
-                    .then(|| securityhub::Project::find(&paths, args.project.clone())),
+                project,
             };
             if args.live.aws {
                 scan_live(&args.live, &args.common, &baselines, &hub)

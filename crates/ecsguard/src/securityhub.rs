@@ -39,22 +39,48 @@ pub struct Project {
     pub dir: PathBuf,
     /// The paths scanned, in the project (`""` for all of it).
     pub roots: Vec<String>,
+    /// The files the walk reads, in the project.
+    pub read: std::collections::BTreeSet<String>,
 }
 
 impl Project {
     /// Finds the project of the paths scanned: the repository the first
     /// one is in, or (outside any) that path's folder.
-    pub fn find(paths: &[PathBuf], name: Option<String>) -> Project {
+    pub fn find(
+        paths: &[PathBuf],
+        name: Option<String>,
+        max_file_size: u64,
+    ) -> Result<Project, String> {
+        let top = |p: &Path| {
+            let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            let start = if abs.is_dir() {
+                abs.clone()
+            } else {
+                abs.parent().map_or_else(|| abs.clone(), Path::to_path_buf)
+            };
+            let repo = start
+                .ancestors()
+                .find(|d| d.join(".git").exists())
+                .map(Path::to_path_buf);
+            (start, repo)
+        };
         let first = paths
             .first()
             .map_or_else(|| PathBuf::from("."), Clone::clone);
-        let abs = std::fs::canonicalize(&first).unwrap_or(first);
-        let start = if abs.is_dir() {
-            abs.clone()
-        } else {
-            abs.parent().map_or_else(|| abs.clone(), Path::to_path_buf)
-        };
-        let repo = start.ancestors().find(|d| d.join(".git").exists());
+        let (start, repo) = top(&first);
+        // One project per run: files of two repositories filed under one
+        // would never be archived by a scan of the other.
+        for p in paths.iter().skip(1) {
+            let (_, other) = top(p);
+            if other != repo {
+                return Err(format!(
+                    "{} and {} are not in the same repository: file them in Security Hub one repository at a time",
+                    first.display(),
+                    p.display()
+                ));
+            }
+        }
+        let repo = repo.as_deref();
         // Outside a repository, paths are filed whole (from the top of the
         // file system), so that the folder a scan runs from, or names,
         // changes nothing.
@@ -80,6 +106,7 @@ impl Project {
             name,
             dir,
             roots: Vec::new(),
+            read: Default::default(),
         };
         let mut roots: Vec<String> = paths.iter().map(|p| project.path_of(p)).collect();
         if roots.is_empty() {
@@ -88,7 +115,11 @@ impl Project {
         roots.sort();
         roots.dedup();
         project.roots = roots;
-        project
+        project.read = ecsguard_iac::walk::list(paths, max_file_size)
+            .into_iter()
+            .map(|(p, _)| project.path_of(&p))
+            .collect();
+        Ok(project)
     }
 
     /// A path's place in the project (`""` for the project's folder); a
@@ -102,10 +133,31 @@ impl Project {
     }
 }
 
-/// The `origin` remote's URL in a repository's `.git/config`, with any
-/// user and password taken out (`https://user:token@host/x` → `https://host/x`).
+/// The git config of a repository's top folder: `.git/config`, or for a
+/// worktree or submodule (where `.git` is a file naming the real one) the
+/// config of the repository it belongs to.
+fn git_config(top: &Path) -> Option<String> {
+    let dot = top.join(".git");
+    let gitdir = if dot.is_dir() {
+        dot
+    } else {
+        let text = std::fs::read_to_string(&dot).ok()?;
+        let named = text.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
+        let dir = top.join(named);
+        // A worktree's own folder points at the shared one.
+        match std::fs::read_to_string(dir.join("commondir")) {
+            Ok(common) => dir.join(common.trim()),
+            Err(_) => dir,
+        }
+    };
+    std::fs::read_to_string(gitdir.join("config")).ok()
+}
+
+/// The `origin` remote's URL, with anything that could be a credential
+/// taken out: everything up to the last `@` (a user, a password, a token,
+/// whatever characters it holds) and any query or fragment.
 fn origin(top: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(top.join(".git").join("config")).ok()?;
+    let text = git_config(top)?;
     let mut in_origin = false;
     for line in text.lines() {
         let line = line.trim();
@@ -113,18 +165,24 @@ fn origin(top: &Path) -> Option<String> {
             in_origin = line.replace(' ', "") == "[remote\"origin\"]";
         } else if in_origin {
             if let Some(url) = line.strip_prefix("url").map(str::trim_start) {
-                let url = url.strip_prefix('=')?.trim();
-                return Some(match url.split_once("://") {
-                    Some((scheme, rest)) => match rest.split_once('@') {
-                        Some((user, host)) if !user.contains('/') => format!("{scheme}://{host}"),
-                        _ => url.to_owned(),
-                    },
-                    None => url.to_owned(),
-                });
+                return Some(without_credentials(url.strip_prefix('=')?.trim()));
             }
         }
     }
     None
+}
+
+fn without_credentials(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    match scheme {
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => rest.to_owned(),
+    }
 }
 
 /// Now, as Security Hub wants it (RFC 3339, UTC, milliseconds);
@@ -258,6 +316,8 @@ pub fn send(report: &Report, settings: &Settings, prepared: &Prepared) -> bool {
         (None, Some(project)) => ecsguard_aws::securityhub::Gone::Files {
             project: project.name.clone(),
             roots: project.roots.clone(),
+            read: project.read.clone(),
+            dir: project.dir.clone(),
         },
         (None, None) => ecsguard_aws::securityhub::Gone::Revisions(Default::default()),
     };
@@ -392,7 +452,12 @@ pub async fn fix_from_securityhub(
                 .iter()
                 .filter(|(_, (_, region, family))| *region == f.region && *family == f.family)
                 .map(|(_, (new, ..))| new.clone())
-                .max(),
+                .max_by_key(|arn| {
+                    arn.rsplit(':')
+                        .next()
+                        .and_then(|r| r.parse::<u64>().ok())
+                        .unwrap_or(0)
+                }),
         };
         let verdict = match replaced {
             None => Err(format!(
@@ -442,8 +507,10 @@ pub async fn fix_from_securityhub(
             ));
         } else {
             for w in why {
-                hub.notes
-                    .push(format!("Security Hub finding {} was left open: {w}", f.id));
+                let note = format!("Security Hub finding {} was left open: {w}", f.id);
+                if !hub.notes.contains(&note) {
+                    hub.notes.push(note);
+                }
             }
         }
     }
@@ -466,4 +533,47 @@ pub async fn fix_from_securityhub(
         hub.errors.extend(errors);
     }
     (report, hub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn origins_lose_every_credential_form() {
+        for (url, want) in [
+            (
+                "https://github.com/acme/r.git",
+                "https://github.com/acme/r.git",
+            ),
+            (
+                "https://user:tok@github.com/acme/r.git",
+                "https://github.com/acme/r.git",
+            ),
+            (
+                "https://tok@github.com/acme/r.git",
+                "https://github.com/acme/r.git",
+            ),
+            (
+                "https://oauth2:Tok/abc@gitlab.com/acme/r.git",
+                "https://gitlab.com/acme/r.git",
+            ),
+            (
+                "https://user:P@ss@github.com/acme/r.git",
+                "https://github.com/acme/r.git",
+            ),
+            (
+                "https://github.com/acme/r.git?access_token=tok",
+                "https://github.com/acme/r.git",
+            ),
+            (
+                "https://github.com/acme/r.git#tok",
+                "https://github.com/acme/r.git",
+            ),
+            ("ssh://git:pw@host:22/r.git", "ssh://host:22/r.git"),
+            ("git@github.com:acme/b.git", "github.com:acme/b.git"),
+        ] {
+            assert_eq!(without_credentials(url), want, "{url}");
+        }
+    }
 }

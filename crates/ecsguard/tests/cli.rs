@@ -349,6 +349,19 @@ fn sarif_fixes_turn_the_file_into_what_fix_writes() {
             "tf/main.tf",
             "variable \"db_password\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"aws_ecs_task_definition\" \"api\" {\n  family = \"api\"\n  container_definitions = jsonencode([\n    {\n      name  = \"api\"\n      image = \"api:1\"\n      environment = [\n        { name = \"LOG_LEVEL\", value = \"info\" },\n        { name = \"DB_PASSWORD\", value = var.db_password },\n      ]\n    }\n  ])\n}\n",
         );
+        // CloudFormation JSON: `{"Ref": …}` is shown as `!Ref …`.
+        write(
+            dir,
+            "cfn/json.json",
+            r#"{"Parameters": {"Pw": {"Type": "String", "NoEcho": true}}, "Resources": {"T": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"Family": "json", "ContainerDefinitions": [{"Name": "c", "Environment": [{"Name": "DB_PASSWORD", "Value": {"Ref": "Pw"}}]}]}}}}
+"#,
+        );
+        // Two task definitions in one file: one fix, on one result.
+        write(
+            dir,
+            "tf2/main.tf",
+            "variable \"pw\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"aws_ecs_task_definition\" \"a\" {\n  family = \"a\"\n  container_definitions = jsonencode([{ name = \"c\", environment = [{ name = \"DB_PASSWORD\", value = var.pw }] }])\n}\n\nresource \"aws_ecs_task_definition\" \"b\" {\n  family = \"b\"\n  container_definitions = jsonencode([{ name = \"c\", environment = [{ name = \"DB_PASSWORD\", value = var.pw }] }])\n}\n",
+        );
         let orders =
             std::fs::read_to_string(examples().join("cloudformation/orders-service.yaml")).unwrap();
         write(dir, "orders/orders-service.yaml", orders);
@@ -362,7 +375,7 @@ fn sarif_fixes_turn_the_file_into_what_fix_writes() {
     let sarif = run.json();
     let apply = ecsguard_in(fixed.path(), &["fix", "--apply", "."]);
     assert!(apply.code <= 1, "{}", apply.stderr);
-    let mut checked = std::collections::BTreeSet::new();
+    let mut checked = Vec::new();
     for result in sarif["runs"][0]["results"].as_array().unwrap() {
         let Some(fixes) = result["fixes"].as_array() else {
             continue;
@@ -389,14 +402,21 @@ fn sarif_fixes_turn_the_file_into_what_fix_writes() {
                 patched, written,
                 "{uri}: the SARIF fix is not what fix writes"
             );
-            checked.insert(uri.to_owned());
+            checked.push(uri.to_owned());
         }
     }
     // CloudFormation (edits as made) and Terraform (aligned again: hunks);
     // the orders example moves a `!Sub` whose literal text is elided.
+    // Each file's change once (on one result), never twice.
+    checked.sort();
     assert_eq!(
-        checked.into_iter().collect::<Vec<_>>(),
-        ["cfn/shop.yaml", "tf/main.tf"],
+        checked,
+        [
+            "cfn/json.json",
+            "cfn/shop.yaml",
+            "tf/main.tf",
+            "tf2/main.tf"
+        ],
         "{}",
         run.stdout
     );
@@ -404,4 +424,23 @@ fn sarif_fixes_turn_the_file_into_what_fix_writes() {
         !run.stdout.contains("db.internal"),
         "an elided text is in a fix"
     );
+}
+
+/// A file name with a colon is no URI scheme in SARIF.
+#[test]
+fn sarif_uris_never_read_as_a_scheme() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "https:evil.com.json",
+        r#"{"family": "x", "containerDefinitions": [{"name": "c", "environment": [{"name": "DB_PASSWORD", "value": "hunter2hunter2"}]}]}"#,
+    );
+    let run = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let uri = run.json()["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+        ["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(uri, "https%3Aevil.com.json");
 }

@@ -148,7 +148,7 @@ fn plant(dir: &Path) {
               {{"name": "AWS_SECRET_ACCESS_KEY", "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}},
               {{"name": "API_TOKEN<img src=\"http://127.0.0.1:9/leak.png\">", "value": "{api}"}},
               {{"name": "LOG_LEVEL", "value": "info"}}]}},
-              {{"name": "<script>document.title='pwned'</script>", "environment": [
+              {{"name": "<script>document.title='pwned'</script>\u202e\u0007", "environment": [
               {{"name": "SMTP_PASSWORD", "value": "{smtp}"}}]}}]}}"#
         ),
     );
@@ -220,6 +220,9 @@ fn every_finding_is_in_the_page_and_nothing_else_leaves_it() {
         loaded.dom.contains("API_TOKEN&lt;img"),
         "the hostile name is shown as text"
     );
+    // Bidirectional and control characters are shown, not obeyed.
+    assert!(!loaded.dom.contains('\u{202e}') && !loaded.dom.contains('\u{7}'));
+    assert!(loaded.dom.contains("\\u{202e}"), "shown escaped");
     // Grouping: files, then task definitions, then containers.
     for group in [
         r#"data-kind="file""#,

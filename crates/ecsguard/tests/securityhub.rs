@@ -700,10 +700,7 @@ fn ids_do_not_depend_on_the_folder_a_scan_runs_from_and_repositories_stay_apart(
         projects.contains(&"https://github.com/acme/a.git"),
         "{projects:?}"
     );
-    assert!(
-        projects.contains(&"git@github.com:acme/b.git"),
-        "{projects:?}"
-    );
+    assert!(projects.contains(&"github.com:acme/b.git"), "{projects:?}");
     assert!(
         !format!("{all:?}").contains("Pl4nted"),
         "a token or value reached Security Hub"
@@ -1070,4 +1067,106 @@ fn from_securityhub_resolves_only_what_was_fixed_whole() {
     // The new revision of `empty` still fails ECS.8: open, and said so.
     assert_eq!(status(&empty1, "arn:"), Some(WorkflowStatus::New));
     assert!(out.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", out.stderr);
+}
+
+#[test]
+fn a_worktree_files_what_its_repository_files_and_two_repositories_are_refused() {
+    let top = common::tempdir();
+    let main = top.path().join("main");
+    repo(&main, "https://example.com/acme/main.git");
+    // A worktree: `.git` is a file naming the repository's worktree folder.
+    common::write(&main, ".git/worktrees/wt/commondir", "../..\n");
+    let wt = top.path().join("wt");
+    common::write(
+        &wt,
+        ".git",
+        format!("gitdir: {}\n", main.join(".git/worktrees/wt").display()),
+    );
+    for dir in [&main, &wt] {
+        td_file(
+            dir,
+            "infra/td.json",
+            "svc",
+            &[("DB_PASSWORD", "Pl4nted-db-password-1")],
+        );
+    }
+    let asff = |cwd: &Path, args: &[&str]| {
+        let mut all = vec![
+            "scan",
+            "--format",
+            "asff",
+            "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+        ];
+        all.extend_from_slice(args);
+        common::ecsguard_in(cwd, &all)
+    };
+    let a = asff(&main, &["."]).json();
+    let b = asff(&wt, &["."]).json();
+    assert_eq!(a["Findings"][0]["Id"], b["Findings"][0]["Id"]);
+    assert_eq!(
+        a["Findings"][0]["ProductFields"]["ecsguard/Project"],
+        "https://example.com/acme/main.git"
+    );
+    // Two repositories in one run: refused, nothing printed.
+    let other = top.path().join("other");
+    repo(&other, "https://example.com/acme/other.git");
+    td_file(
+        &other,
+        "td.json",
+        "o",
+        &[("DB_PASSWORD", "Pl4nted-db-password-2")],
+    );
+    let both = asff(top.path(), &["main", "other"]);
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    assert!(
+        both.stderr.contains("not in the same repository"),
+        "{}",
+        both.stderr
+    );
+    assert!(both.stdout.is_empty());
+}
+
+#[test]
+fn a_file_the_walk_leaves_out_keeps_its_findings() {
+    let rt = rt();
+    let acct = rt.block_on(account("410000000016"));
+    let dir = common::tempdir();
+    repo(dir.path(), "https://example.com/acme/ignored.git");
+    td_file(
+        dir.path(),
+        "td/local.json",
+        "local",
+        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
+    );
+    td_file(
+        dir.path(),
+        "td/kept.json",
+        "kept",
+        &[("DB_PASSWORD", "Pl4nted-db-password-2")],
+    );
+    let first = run(dir.path(), &acct, &["scan", "td", "--to-securityhub"]);
+    assert!(
+        first.stderr.contains("2 findings imported, 0 archived"),
+        "{}",
+        first.stderr
+    );
+    // Ignored from now on: not read, so not known to be clean.
+    common::write(dir.path(), ".gitignore", "td/local.json\n");
+    let again = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
+    assert!(
+        again.stderr.contains("1 finding imported, 0 archived"),
+        "{}",
+        again.stderr
+    );
+    // Deleted: gone for good.
+    std::fs::remove_file(dir.path().join("td/local.json")).unwrap();
+    let gone = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
+    assert!(
+        gone.stderr.contains("1 finding imported, 1 archived"),
+        "{}",
+        gone.stderr
+    );
 }

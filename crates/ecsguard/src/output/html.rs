@@ -8,13 +8,16 @@
 //! - Filtering by severity and rule is a small inline script; the state is
 //!   kept in the address's `#fragment`, so a filtered view can be linked to.
 //!   Without JavaScript every finding is shown.
-//! - Every text is escaped by `maud`, and findings hold no value: the
-//!   evidence is the redacted prefix the other formats show.
+//! - Every text is escaped by `maud`, control and bidirectional characters
+//!   are shown as `\u{…}` (as in text output), and findings hold no value:
+//!   the evidence is the redacted prefix the other formats show.
 
 use std::collections::BTreeMap;
 
 use ecsguard_core::{ErrorSource, Finding, InputError, Location, Report, RuleId, Severity};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use super::text::clean;
 
 const SEVERITIES: [Severity; 4] = [
     Severity::Critical,
@@ -97,7 +100,8 @@ const SCRIPT: &str = r#"
     var state = {};
     location.hash.replace(/^#/, '').split('&').forEach(function (part) {
       var kv = part.split('=');
-      if (kv.length === 2) state[decodeURIComponent(kv[0])] = decodeURIComponent(kv[1]).split(',');
+      if (kv.length !== 2) return;
+      try { state[decodeURIComponent(kv[0])] = decodeURIComponent(kv[1]).split(','); } catch (e) { /* a malformed fragment filters nothing */ }
     });
     form.querySelectorAll('input').forEach(function (i) {
       if (state[i.name]) i.checked = state[i.name].indexOf(i.value) >= 0;
@@ -250,25 +254,25 @@ fn filters(report: &Report) -> Markup {
 /// task definition and the container; files are grouped by file first.
 fn keys(f: &Finding) -> Vec<(&'static str, String)> {
     let td = match (&f.family, f.revision) {
-        (Some(family), Some(rev)) => format!("{family}:{rev}"),
-        (Some(family), None) => family.clone(),
+        (Some(family), Some(rev)) => format!("{}:{rev}", clean(family)),
+        (Some(family), None) => clean(family).into_owned(),
         (None, _) => "(task definition without a family)".to_owned(),
     };
-    let container = f
-        .container
-        .clone()
-        .unwrap_or_else(|| "(container without a name)".to_owned());
+    let container = f.container.as_deref().map_or_else(
+        || "(container without a name)".to_owned(),
+        |c| clean(c).into_owned(),
+    );
     match &f.location {
         Location::Live {
             account, region, ..
         } => vec![
-            ("account", account.clone()),
-            ("region", region.clone()),
+            ("account", clean(account).into_owned()),
+            ("region", clean(region).into_owned()),
             ("task definition", td),
             ("container", container),
         ],
         Location::File { file, .. } => vec![
-            ("file", file.clone()),
+            ("file", clean(file).into_owned()),
             ("task definition", td),
             ("container", container),
         ],
@@ -330,8 +334,8 @@ fn render_group(group: &Group<'_>) -> Markup {
 
 fn place(location: &Location) -> String {
     match location {
-        Location::File { file, line, column } => format!("{file}:{line}:{column}"),
-        Location::Live { arn, .. } => arn.clone(),
+        Location::File { file, line, column } => format!("{}:{line}:{column}", clean(file)),
+        Location::Live { arn, .. } => clean(arn).into_owned(),
     }
 }
 
@@ -342,17 +346,17 @@ fn finding(f: &Finding) -> Markup {
             div {
                 span class=(format!("badge {severity}")) { (severity) } " "
                 a href=(f.rule.help_uri()) { code { (f.rule.as_str()) } } " "
-                span.message { (prose(&f.message)) }
+                span.message { (prose(&clean(&f.message))) }
             }
             dl {
                 dt { "Where" } dd { code.location { (place(&f.location)) } }
                 @if let Some(Location::File { file, line, column }) = f.value_location.as_deref() {
-                    dt { "Value written at" } dd { code { (file) ":" (line) ":" (column) } }
+                    dt { "Value written at" } dd { code { (clean(file)) ":" (line) ":" (column) } }
                 }
                 dt { "Evidence" } dd.evidence {
                     code {
-                        (f.variable) " = "
-                        @if let Some(r) = &f.reference { (r) }
+                        (clean(&f.variable)) " = "
+                        @if let Some(r) = &f.reference { (clean(r)) }
                         @else if let Some(r) = &f.redacted { "\"" (r) "\"" }
                         @else { "(redacted)" }
                     }
@@ -403,7 +407,7 @@ fn problems(title: &str, id: &str, list: &[InputError], about: &str) -> Markup {
                 p.muted { (about) }
                 ul.problems {
                     @for e in list {
-                        li { code { (problem_place(e)) } " " (e.message) }
+                        li { code { (clean(&problem_place(e))) } " " (clean(&e.message)) }
                     }
                 }
             }
@@ -423,13 +427,13 @@ fn suppressed(report: &Report) -> Markup {
                         li data-fingerprint=(s.finding.fingerprint) {
                             code { (place(&s.finding.location)) } " "
                             code { (s.finding.rule.as_str()) } " "
-                            (s.finding.variable) " — "
+                            (clean(&s.finding.variable)) " — "
                             (match s.kind {
                                 SuppressionKind::Inline => "inline",
                                 SuppressionKind::Baseline => "baseline",
                                 SuppressionKind::Config => "config",
                             })
-                            @if let Some(reason) = &s.reason { ": " (reason) }
+                            @if let Some(reason) = &s.reason { ": " (clean(reason)) }
                         }
                     }
                 }

@@ -99,7 +99,9 @@ fn uri(path: &str) -> String {
     let path = path.strip_prefix("./").unwrap_or(path).replace('\\', "/");
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=".contains(&b) {
+        // `:` is encoded too: a first segment holding one would read as a
+        // scheme (`https:evil.com`).
+        if b.is_ascii_alphanumeric() || b"/-._~@!$&'()*+,;=".contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -241,58 +243,68 @@ pub fn write(
 /// Which result a fix belongs to: the finding's file, line and fingerprint.
 pub type FixKey = (String, u32, String);
 
-/// SARIF `fixes` for the findings a file fix settles on its own: the
-/// outcome is `fixed` (nothing to store first), and the execution role's
-/// grant, if one is needed, is written in the same file. The changes are the
-/// line hunks between the file and its fixed text; a file whose hunks would
-/// carry any environment value of the containers touched gets no fix, so a
-/// fix never holds a value.
+/// SARIF `fixes` for the files a file fix settles on its own: each
+/// rewrite is one fix, on the first result it settles (the file's change is
+/// one piece: put on every result, a consumer applying several would apply
+/// it twice). A file qualifies when every rewrite in it is `fixed` (nothing
+/// to store first) and every execution-role grant it needs is written in it.
+/// The changes are the file fix's own edits (or line hunks where Terraform
+/// is aligned again); a file whose change would carry an environment value
+/// the other formats hide gets no fix, so a fix never holds a value.
 pub fn file_fixes(plan: &ecsguard_iac::fix::FixPlan) -> std::collections::HashMap<FixKey, Fix> {
     use ecsguard_iac::fix::OutcomeKind;
     let mut out = std::collections::HashMap::new();
-    for p in &plan.planned {
-        let FindingLocation::File { file, line, .. } = &p.finding.location else {
+    for patch in &plan.files {
+        let file = patch.path.to_string_lossy();
+        let in_file = |p: &&ecsguard_iac::fix::Planned| matches!(&p.finding.location, FindingLocation::File { file: f, .. } if *f == file);
+        let fixed: Vec<&ecsguard_iac::fix::Planned> = plan
+            .planned
+            .iter()
+            .filter(in_file)
+            .filter(|p| p.outcome == OutcomeKind::Fixed)
+            .collect();
+        let Some(first) = fixed.first() else {
             continue;
         };
-        if p.outcome != OutcomeKind::Fixed {
-            continue;
-        }
-        let family = p.finding.family.as_deref().unwrap_or_default();
-        let grants_elsewhere = plan
+        let grant_missing = plan
             .iam
             .iter()
-            .any(|n| n.family == family && (n.written.is_none() || n.file != *file));
-        if grants_elsewhere {
+            .any(|n| n.file == file && n.written.is_none());
+        if grant_missing {
             continue;
         }
-        let Some(patch) = plan
-            .files
-            .iter()
-            .find(|f| f.path.to_string_lossy() == file.as_str())
-        else {
-            continue;
-        };
         // The references the other formats show as they are written: the
         // only values a fix may carry (moved into a declared secret).
         let shown: Vec<&str> = plan
             .planned
             .iter()
-            .filter(|q| matches!(&q.finding.location, FindingLocation::File { file: f, .. } if f == file))
+            .filter(in_file)
             .filter_map(|q| q.finding.reference.as_deref())
             .collect();
         let Some(replacements) = replacements(patch, &shown) else {
             continue;
         };
+        let FindingLocation::File { line, .. } = &first.finding.location else {
+            continue;
+        };
         let change = ArtifactChange::builder()
-            .artifact_location(ArtifactLocation::builder().uri(uri(file)).build())
+            .artifact_location(ArtifactLocation::builder().uri(uri(&file)).build())
             .replacements(replacements)
             .build();
-        let description = match &p.value_from {
-            Some(vf) => format!("Read `{}` through `secrets` from {vf}", p.finding.variable),
-            None => format!("Read `{}` through `secrets`", p.finding.variable),
-        };
+        let names: Vec<String> = fixed
+            .iter()
+            .map(|p| format!("`{}`", p.finding.variable))
+            .collect();
+        let description = format!(
+            "Read {} through `secrets` (this fixes every finding of the file that `ecsguard fix` settles alone)",
+            names.join(", ")
+        );
         out.insert(
-            (file.clone(), *line, p.finding.fingerprint.clone()),
+            (
+                file.clone().into_owned(),
+                *line,
+                first.finding.fingerprint.clone(),
+            ),
             Fix::builder()
                 .description(Message::builder().text(description).build())
                 .artifact_changes(vec![change])
@@ -313,7 +325,7 @@ fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<
         .secret_ranges
         .iter()
         .filter_map(|&(s, e)| old.get(s..e))
-        .filter(|v| !shown.contains(&v.trim()))
+        .filter(|v| !shown.contains(&v.trim()) && !ecsguard_iac::fix::shown_as_is(v))
         .collect();
     values.extend(patch.secret_texts.iter().map(|v| v.expose()));
     // Without realignment or line-end conversion the patch's own edits are
