@@ -88,6 +88,25 @@ fn td_file(dir: &Path, name: &str, family: &str, vars: &[(&str, &str)]) {
     );
 }
 
+/// A task definition file holding one planted `DB_PASSWORD`.
+fn secret(dir: &Path, name: &str, family: &str, n: u32) {
+    td_file(
+        dir,
+        name,
+        family,
+        &[("DB_PASSWORD", &format!("Pl4nted-db-password-{n}"))],
+    );
+}
+
+/// The run said `what` on stderr.
+fn says(run: &Run, what: &str) {
+    assert!(
+        run.stderr.contains(what),
+        "wanted {what:?}:\n{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn iac_findings_are_imported_updated_in_place_and_archived_when_gone() {
     let rt = rt();
@@ -103,20 +122,11 @@ fn iac_findings_are_imported_updated_in_place_and_archived_when_gone() {
             ("LOG_LEVEL", "info"),
         ],
     );
-    td_file(
-        dir.path(),
-        "other/b.json",
-        "search",
-        &[("DB_PASSWORD", "Pl4nted-db-password-3")],
-    );
+    secret(dir.path(), "other/b.json", "search", 3);
     // The caller's account and region are found from the credentials.
     let first = run(dir.path(), &acct, &["scan", "infra", "--to-securityhub"]);
     assert_eq!(first.code, 1, "{}", first.stderr);
-    assert!(
-        first.stderr.contains("2 findings imported, 0 archived"),
-        "{}",
-        first.stderr
-    );
+    says(&first, "2 findings imported, 0 archived");
     let other = run(dir.path(), &acct, &["scan", "other", "--to-securityhub"]);
     assert_eq!(other.code, 1, "{}", other.stderr);
     let all = all_findings(&acct);
@@ -133,11 +143,7 @@ fn iac_findings_are_imported_updated_in_place_and_archived_when_gone() {
 
     // A rescan updates the same findings: no duplicates.
     let again = run(dir.path(), &acct, &["scan", "./infra/", "--to-securityhub"]);
-    assert!(
-        again.stderr.contains("2 findings imported, 0 archived"),
-        "{}",
-        again.stderr
-    );
+    says(&again, "2 findings imported, 0 archived");
     let all = all_findings(&acct);
     assert_eq!(ecsguard_ones(&all, RecordState::Active).len(), 3);
 
@@ -152,11 +158,7 @@ fn iac_findings_are_imported_updated_in_place_and_archived_when_gone() {
         ],
     );
     let fixed = run(dir.path(), &acct, &["scan", "infra", "--to-securityhub"]);
-    assert!(
-        fixed.stderr.contains("1 finding imported, 1 archived"),
-        "{}",
-        fixed.stderr
-    );
+    says(&fixed, "1 finding imported, 1 archived");
     let all = all_findings(&acct);
     let active = ecsguard_ones(&all, RecordState::Active);
     let archived = ecsguard_ones(&all, RecordState::Archived);
@@ -179,24 +181,10 @@ fn a_scan_with_errors_archives_nothing() {
     let rt = rt();
     let acct = rt.block_on(account("410000000002"));
     let dir = common::tempdir();
-    td_file(
-        dir.path(),
-        "a.json",
-        "one",
-        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
-    );
-    td_file(
-        dir.path(),
-        "b.json",
-        "two",
-        &[("DB_PASSWORD", "Pl4nted-db-password-2")],
-    );
+    secret(dir.path(), "a.json", "one", 1);
+    secret(dir.path(), "b.json", "two", 2);
     let first = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
-    assert!(
-        first.stderr.contains("2 findings imported"),
-        "{}",
-        first.stderr
-    );
+    says(&first, "2 findings imported");
     // b.json no longer parses: its finding may only be unread.
     common::write(
         dir.path(),
@@ -205,16 +193,8 @@ fn a_scan_with_errors_archives_nothing() {
     );
     let broken = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
     assert_eq!(broken.code, 2, "{}", broken.stderr);
-    assert!(
-        broken.stderr.contains("nothing was archived"),
-        "{}",
-        broken.stderr
-    );
-    assert!(
-        broken.stderr.contains("1 finding imported, 0 archived"),
-        "{}",
-        broken.stderr
-    );
+    says(&broken, "nothing was archived");
+    says(&broken, "1 finding imported, 0 archived");
     let all = all_findings(&acct);
     assert_eq!(ecsguard_ones(&all, RecordState::Active).len(), 2);
 }
@@ -233,11 +213,7 @@ fn more_than_one_batch_is_imported() {
         );
     }
     let out = run(dir.path(), &acct, &["scan", "td", "--to-securityhub"]);
-    assert!(
-        out.stderr.contains("130 findings imported, 0 archived"),
-        "{}",
-        out.stderr
-    );
+    says(&out, "130 findings imported, 0 archived");
     let all = all_findings(&acct);
     assert_eq!(ecsguard_ones(&all, RecordState::Active).len(), 130);
 }
@@ -284,12 +260,7 @@ fn live_findings_name_their_task_definition_and_control() {
 #[test]
 fn iac_asff_needs_an_account_it_can_name() {
     let dir = common::tempdir();
-    td_file(
-        dir.path(),
-        "a.json",
-        "one",
-        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
-    );
+    secret(dir.path(), "a.json", "one", 1);
     // No credentials, no region, no --account.
     let env = [
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
@@ -298,7 +269,7 @@ fn iac_asff_needs_an_account_it_can_name() {
     ];
     let out = common::ecsguard_with(dir.path(), &env, true, &["scan", ".", "--format", "asff"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("--account"), "{}", out.stderr);
+    says(&out, "--account");
     assert!(out.stdout.is_empty());
     // With --account and --region nothing is asked of AWS.
     let out = common::ecsguard_with(
@@ -329,7 +300,7 @@ fn iac_asff_needs_an_account_it_can_name() {
         &["scan", ".", "--format", "asff", "--account", "12345"],
     );
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("12 digits"), "{}", bad.stderr);
+    says(&bad, "12 digits");
 }
 
 /// The shapes Security Hub has filed control findings in.
@@ -493,7 +464,7 @@ fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them()
         assert!(!plan.stdout.contains(left), "{left}:\n{}", plan.stdout);
     }
     // The finding about another account is an error that names it.
-    assert!(plan.stderr.contains("999999999999"), "{}", plan.stderr);
+    says(&plan, "999999999999");
 
     let applied = run(
         dir.path(),
@@ -575,11 +546,7 @@ fn from_securityhub_fixes_exactly_the_named_task_definitions_and_resolves_them()
             "j",
         ],
     );
-    assert!(
-        again.stderr.contains("0 active, failed ECS.8 findings"),
-        "{}",
-        again.stderr
-    );
+    says(&again, "0 active, failed ECS.8 findings");
     assert!(!format!(
         "{}{}{}{}",
         plan.stdout, plan.stderr, applied.stdout, applied.stderr
@@ -605,11 +572,7 @@ fn a_narrower_ruleset_archives_only_what_it_looked_for() {
         ],
     );
     let all_rules = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
-    assert!(
-        all_rules.stderr.contains("2 findings imported"),
-        "{}",
-        all_rules.stderr
-    );
+    says(&all_rules, "2 findings imported");
     // ECS.8 parity only: the other rules' findings are not looked for, so
     // they are not gone.
     let narrow = run(
@@ -617,11 +580,7 @@ fn a_narrower_ruleset_archives_only_what_it_looked_for() {
         &acct,
         &["scan", ".", "--ruleset", "securityhub", "--to-securityhub"],
     );
-    assert!(
-        narrow.stderr.contains("1 finding imported, 0 archived"),
-        "{}",
-        narrow.stderr
-    );
+    says(&narrow, "1 finding imported, 0 archived");
     // The same with a config that selects one rule.
     common::write(
         dir.path(),
@@ -629,11 +588,7 @@ fn a_narrower_ruleset_archives_only_what_it_looked_for() {
         "[rules]\nselect = [\"secret-named-variable\"]\n",
     );
     let selected = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
-    assert!(
-        selected.stderr.contains("0 archived"),
-        "{}",
-        selected.stderr
-    );
+    says(&selected, "0 archived");
     assert_eq!(
         ecsguard_ones(&all_findings(&acct), RecordState::Active).len(),
         2
@@ -661,12 +616,7 @@ fn ids_do_not_depend_on_the_folder_a_scan_runs_from_and_repositories_stay_apart(
     repo(&a, "https://user:Pl4ntedGitToken77@github.com/acme/a.git");
     repo(&b, "git@github.com:acme/b.git");
     for dir in [&a, &b] {
-        td_file(
-            dir,
-            "infra/td.json",
-            "svc",
-            &[("DB_PASSWORD", "Pl4nted-db-password-1")],
-        );
+        secret(dir, "infra/td.json", "svc", 1);
     }
     // The same files, named three ways, from three folders.
     let abs = a.join("infra");
@@ -676,19 +626,11 @@ fn ids_do_not_depend_on_the_folder_a_scan_runs_from_and_repositories_stay_apart(
         (top.path(), abs.to_str().unwrap()),
     ] {
         let out = run(cwd, &acct, &["scan", path, "--to-securityhub"]);
-        assert!(
-            out.stderr.contains("1 finding imported, 0 archived"),
-            "{}",
-            out.stderr
-        );
+        says(&out, "1 finding imported, 0 archived");
     }
     // Another repository, with the same layout, archives nothing of the first.
     let out = run(&b, &acct, &["scan", ".", "--to-securityhub"]);
-    assert!(
-        out.stderr.contains("1 finding imported, 0 archived"),
-        "{}",
-        out.stderr
-    );
+    says(&out, "1 finding imported, 0 archived");
     let all = all_findings(&acct);
     let active = ecsguard_ones(&all, RecordState::Active);
     assert_eq!(active.len(), 2, "{active:#?}");
@@ -713,33 +655,15 @@ fn a_scan_of_a_parent_folder_archives_what_a_subfolder_scan_sent() {
     let acct = rt.block_on(account("410000000011"));
     let dir = common::tempdir();
     repo(dir.path(), "https://example.com/t2.git");
-    td_file(
-        dir.path(),
-        "t2/sub/td.json",
-        "svc",
-        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
-    );
-    td_file(
-        dir.path(),
-        "t2/other.json",
-        "oth",
-        &[("DB_PASSWORD", "Pl4nted-db-password-2")],
-    );
+    secret(dir.path(), "t2/sub/td.json", "svc", 1);
+    secret(dir.path(), "t2/other.json", "oth", 2);
     let sub = run(dir.path(), &acct, &["scan", "t2/sub", "--to-securityhub"]);
-    assert!(sub.stderr.contains("1 finding imported"), "{}", sub.stderr);
+    says(&sub, "1 finding imported");
     // The subfolder's scan does not archive the rest of t2.
     let parent = run(dir.path(), &acct, &["scan", "t2", "--to-securityhub"]);
-    assert!(
-        parent.stderr.contains("2 findings imported, 0 archived"),
-        "{}",
-        parent.stderr
-    );
+    says(&parent, "2 findings imported, 0 archived");
     let narrow = run(dir.path(), &acct, &["scan", "t2/sub", "--to-securityhub"]);
-    assert!(
-        narrow.stderr.contains("1 finding imported, 0 archived"),
-        "{}",
-        narrow.stderr
-    );
+    says(&narrow, "1 finding imported, 0 archived");
     // The secret leaves t2/sub: a scan of t2 archives it.
     td_file(
         dir.path(),
@@ -748,11 +672,7 @@ fn a_scan_of_a_parent_folder_archives_what_a_subfolder_scan_sent() {
         &[("LOG_LEVEL", "info")],
     );
     let fixed = run(dir.path(), &acct, &["scan", "t2", "--to-securityhub"]);
-    assert!(
-        fixed.stderr.contains("1 finding imported, 1 archived"),
-        "{}",
-        fixed.stderr
-    );
+    says(&fixed, "1 finding imported, 1 archived");
 }
 
 #[test]
@@ -760,18 +680,9 @@ fn refused_findings_archive_nothing() {
     let rt = rt();
     let acct = rt.block_on(account("410000000012"));
     let dir = common::tempdir();
-    td_file(
-        dir.path(),
-        "td.json",
-        "svc",
-        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
-    );
+    secret(dir.path(), "td.json", "svc", 1);
     let first = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
-    assert!(
-        first.stderr.contains("1 finding imported"),
-        "{}",
-        first.stderr
-    );
+    says(&first, "1 finding imported");
     // Filed under another account: refused, so nothing is known to be gone.
     let wrong = run(
         dir.path(),
@@ -779,16 +690,8 @@ fn refused_findings_archive_nothing() {
         &["scan", ".", "--to-securityhub", "--account", "999999999999"],
     );
     assert_eq!(wrong.code, 2, "{}", wrong.stderr);
-    assert!(
-        wrong.stderr.contains("nothing was archived"),
-        "{}",
-        wrong.stderr
-    );
-    assert!(
-        wrong.stderr.contains("0 findings imported, 0 archived"),
-        "{}",
-        wrong.stderr
-    );
+    says(&wrong, "nothing was archived");
+    says(&wrong, "0 findings imported, 0 archived");
     assert_eq!(
         ecsguard_ones(&all_findings(&acct), RecordState::Active).len(),
         1
@@ -809,7 +712,7 @@ fn twin_task_definitions_in_one_file_are_two_findings() {
         format!("Resources:\n{}{}", td("Blue"), td("Green")),
     );
     let out = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
-    assert!(out.stderr.contains("2 findings imported"), "{}", out.stderr);
+    says(&out, "2 findings imported");
     assert_eq!(
         ecsguard_ones(&all_findings(&acct), RecordState::Active).len(),
         2
@@ -835,14 +738,10 @@ fn a_live_scan_of_latest_revisions_keeps_older_revisions_findings() {
         &acct,
         &["scan", "--aws", "--all-revisions", "--to-securityhub"],
     );
-    assert!(all.stderr.contains("2 findings imported"), "{}", all.stderr);
+    says(&all, "2 findings imported");
     // web:1 was not read this time: its finding is not gone.
     let latest = run(dir.path(), &acct, &["scan", "--aws", "--to-securityhub"]);
-    assert!(
-        latest.stderr.contains("1 finding imported, 0 archived"),
-        "{}",
-        latest.stderr
-    );
+    says(&latest, "1 finding imported, 0 archived");
     assert_eq!(
         ecsguard_ones(&all_findings(&acct), RecordState::Active).len(),
         2
@@ -852,12 +751,7 @@ fn a_live_scan_of_latest_revisions_keeps_older_revisions_findings() {
 #[test]
 fn usage_errors_before_anything_is_asked_of_aws() {
     let dir = common::tempdir();
-    td_file(
-        dir.path(),
-        "td.json",
-        "svc",
-        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
-    );
+    secret(dir.path(), "td.json", "svc", 1);
     let none: [(&str, String); 2] = [
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
@@ -1039,11 +933,7 @@ fn from_securityhub_resolves_only_what_was_fixed_whole() {
         ],
     );
     // The other product's finding is not taken.
-    assert!(
-        out.stderr.contains("3 active, failed ECS.8 findings"),
-        "{}",
-        out.stderr
-    );
+    says(&out, "3 active, failed ECS.8 findings");
     assert!(
         out.stderr.contains("1 finding marked RESOLVED"),
         "{}\n{}",
@@ -1066,7 +956,7 @@ fn from_securityhub_resolves_only_what_was_fixed_whole() {
     assert!(out.stderr.contains(&web1), "{}", out.stderr);
     // The new revision of `empty` still fails ECS.8: open, and said so.
     assert_eq!(status(&empty1, "arn:"), Some(WorkflowStatus::New));
-    assert!(out.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", out.stderr);
+    says(&out, "AWS_ACCESS_KEY_ID");
 }
 
 #[test]
@@ -1083,12 +973,7 @@ fn a_worktree_files_what_its_repository_files_and_two_repositories_are_refused()
         format!("gitdir: {}\n", main.join(".git/worktrees/wt").display()),
     );
     for dir in [&main, &wt] {
-        td_file(
-            dir,
-            "infra/td.json",
-            "svc",
-            &[("DB_PASSWORD", "Pl4nted-db-password-1")],
-        );
+        secret(dir, "infra/td.json", "svc", 1);
     }
     let asff = |cwd: &Path, args: &[&str]| {
         let mut all = vec![
@@ -1113,19 +998,10 @@ fn a_worktree_files_what_its_repository_files_and_two_repositories_are_refused()
     // Two repositories in one run: refused, nothing printed.
     let other = top.path().join("other");
     repo(&other, "https://example.com/acme/other.git");
-    td_file(
-        &other,
-        "td.json",
-        "o",
-        &[("DB_PASSWORD", "Pl4nted-db-password-2")],
-    );
+    secret(&other, "td.json", "o", 2);
     let both = asff(top.path(), &["main", "other"]);
     assert_eq!(both.code, 2, "{}", both.stderr);
-    assert!(
-        both.stderr.contains("not in the same repository"),
-        "{}",
-        both.stderr
-    );
+    says(&both, "not in the same repository");
     assert!(both.stdout.is_empty());
 }
 
@@ -1135,38 +1011,16 @@ fn a_file_the_walk_leaves_out_keeps_its_findings() {
     let acct = rt.block_on(account("410000000016"));
     let dir = common::tempdir();
     repo(dir.path(), "https://example.com/acme/ignored.git");
-    td_file(
-        dir.path(),
-        "td/local.json",
-        "local",
-        &[("DB_PASSWORD", "Pl4nted-db-password-1")],
-    );
-    td_file(
-        dir.path(),
-        "td/kept.json",
-        "kept",
-        &[("DB_PASSWORD", "Pl4nted-db-password-2")],
-    );
+    secret(dir.path(), "td/local.json", "local", 1);
+    secret(dir.path(), "td/kept.json", "kept", 2);
     let first = run(dir.path(), &acct, &["scan", "td", "--to-securityhub"]);
-    assert!(
-        first.stderr.contains("2 findings imported, 0 archived"),
-        "{}",
-        first.stderr
-    );
+    says(&first, "2 findings imported, 0 archived");
     // Ignored from now on: not read, so not known to be clean.
     common::write(dir.path(), ".gitignore", "td/local.json\n");
     let again = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
-    assert!(
-        again.stderr.contains("1 finding imported, 0 archived"),
-        "{}",
-        again.stderr
-    );
+    says(&again, "1 finding imported, 0 archived");
     // Deleted: gone for good.
     std::fs::remove_file(dir.path().join("td/local.json")).unwrap();
     let gone = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
-    assert!(
-        gone.stderr.contains("1 finding imported, 1 archived"),
-        "{}",
-        gone.stderr
-    );
+    says(&gone, "1 finding imported, 1 archived");
 }
