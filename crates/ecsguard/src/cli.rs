@@ -179,7 +179,7 @@ pub struct ScanArgs {
     pub to_securityhub: bool,
 
     /// The project IaC findings are filed under in ASFF (default: the repository's origin URL, or its folder's name): with it, two checkouts file the same findings
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub project: Option<String>,
 
     /// The AWS account IaC findings are filed under in ASFF (default: the caller's, from STS)

@@ -173,12 +173,15 @@ fn origin(top: &Path) -> Option<String> {
 }
 
 fn without_credentials(url: &str) -> String {
-    let url = url.split(['?', '#']).next().unwrap_or_default();
+    // Git writes a URL holding `#`, `;` or spaces in quotes.
+    let url = url.trim().trim_matches('"');
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (Some(scheme), rest),
         None => (None, url),
     };
+    // The credential first (a password may hold `?` or `#`), then the query.
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
     match scheme {
         Some(scheme) => format!("{scheme}://{rest}"),
         None => rest.to_owned(),
@@ -364,7 +367,9 @@ pub struct Resolved {
 
 /// The fixes finished so far, from the journals: the revision each replaced
 /// → the revision that replaced it (a fix rolled back does not count).
-fn finished_fixes(dir: &Path) -> std::collections::HashMap<String, (String, String, String)> {
+fn finished_fixes(
+    dir: &Path,
+) -> std::collections::HashMap<String, (String, String, String, String)> {
     let mut out = std::collections::HashMap::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;
@@ -378,7 +383,10 @@ fn finished_fixes(dir: &Path) -> std::collections::HashMap<String, (String, Stri
         };
         if j.completed && !j.rolled_back && !j.rollback_started {
             if let Some(new) = j.register.as_ref().and_then(|r| r.arn.clone()) {
-                out.insert(j.old_arn.clone(), (new, j.region.clone(), j.family.clone()));
+                out.insert(
+                    j.old_arn.clone(),
+                    (new, j.account.clone(), j.region.clone(), j.family.clone()),
+                );
             }
         }
     }
@@ -450,7 +458,9 @@ pub async fn fix_from_securityhub(
             // An ARN without a revision names the family: its latest fix.
             None => finished
                 .iter()
-                .filter(|(_, (_, region, family))| *region == f.region && *family == f.family)
+                .filter(|(_, (_, account, region, family))| {
+                    *account == f.account && *region == f.region && *family == f.family
+                })
                 .map(|(_, (new, ..))| new.clone())
                 .max_by_key(|arn| {
                     arn.rsplit(':')
@@ -572,6 +582,15 @@ mod tests {
             ),
             ("ssh://git:pw@host:22/r.git", "ssh://host:22/r.git"),
             ("git@github.com:acme/b.git", "github.com:acme/b.git"),
+            (
+                "https://ci:Pw?x@github.com/acme/r.git",
+                "https://github.com/acme/r.git",
+            ),
+            (
+                "https://ci:Pw#x@github.com/acme/r.git",
+                "https://github.com/acme/r.git",
+            ),
+            ("\"https://u:p@host/a b.git\"", "https://host/a b.git"),
         ] {
             assert_eq!(without_credentials(url), want, "{url}");
         }

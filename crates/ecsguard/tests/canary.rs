@@ -221,3 +221,45 @@ fn no_literal_text_of_a_moved_template_reaches_the_fix_plan() {
     let run = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
     assert_clean("sarif", &run.stdout);
 }
+
+/// More template shapes (the third adversarial pass), and secrets elsewhere
+/// in the file that the diff's context lines would show: none reaches the
+/// fix plan or a SARIF fix.
+#[test]
+fn no_template_literal_or_neighbouring_secret_reaches_the_fix_plan() {
+    let dir = tempdir();
+    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, ..] = CANARIES else {
+        panic!("canaries")
+    };
+    write(dir.path(), "cfn.yaml", format!(
+        "Parameters:\n  Pw:\n    Type: String\n    NoEcho: true\nConditions:\n  Prod: !Equals [a, b]\nResources:\n  Db:\n    Type: AWS::RDS::DBInstance\n    Properties:\n      MasterUsername: admin\n      MasterUserPassword: {c0}\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: shapes\n      ContainerDefinitions:\n        - Name: app\n          Environment:\n            - Name: DB_PASSWORD\n              Value: !If [Prod, !Ref Pw, {c1}]\n            - Name: API_TOKEN\n              Value: !Join ['', [!Ref Pw, {c2}]]\n            - Name: PIN_SECRET\n              Value: !Sub '${{Pw}}Qx7${{Pw}}Zp9${{Pw}}Wv8'\nOutputs:\n  Dsn:\n    Value: !Sub 'postgres://app:{c3}@db/x'\n"
+    ));
+    write(dir.path(), "cfn.json", format!(
+        "{{\"Parameters\": {{\"Pw\": {{\"Type\": \"String\", \"NoEcho\": true}}}},\n \"Resources\": {{\"T\": {{\"Type\": \"AWS::ECS::TaskDefinition\", \"Properties\": {{\"Family\": \"j\", \"ContainerDefinitions\": [{{\"Name\": \"c\", \"Environment\": [\n  {{\"Name\": \"DB_PASSWORD\", \"Value\": {{\"Fn::Join\": [\"\", [{{\"Ref\": \"Pw\"}}, \"{c4}\"]]}}}},\n  {{\"Name\": \"API_TOKEN\", \"Value\": {{\"Fn::Sub\": [\"${{Pw}}{c5}\", {{}}]}}}}\n]}}]}}}}}}}}\n"
+    ));
+    write(dir.path(), "tf/main.tf", format!(
+        "variable \"pw\" {{\n  type      = string\n  sensitive = true\n}}\nresource \"aws_db_instance\" \"db\" {{\n  password = \"{c6}\"\n}}\nresource \"aws_ecs_task_definition\" \"a\" {{\n  family = \"a\"\n  container_definitions = jsonencode([{{ name = \"c\", environment = [\n    {{ name = \"DB_PASSWORD\", value = var.pw != \"\" ? var.pw : \"{c7}\" }},\n    {{ name = \"API_TOKEN\", value = \"${{upper(\"{c8}\")}}${{var.pw}}\" }},\n    {{ name = \"SMTP_PASSWORD\", value = \"${{\"{c9}\"}}${{var.pw}}\" }},\n  ] }}])\n}}\n"
+    ));
+    let outputs: Vec<(String, String)> = ["text", "json"]
+        .iter()
+        .map(|f| {
+            let run = ecsguard_in(dir.path(), &["fix", "--format", f, "."]);
+            (
+                format!("fix --format {f}"),
+                format!("{}{}", run.stdout, run.stderr),
+            )
+        })
+        .chain(std::iter::once({
+            let run = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
+            ("sarif".to_owned(), run.stdout)
+        }))
+        .collect();
+    // The plan was made (something moved), and showed nothing planted.
+    assert!(outputs[0].1.contains("SecretString"), "{}", outputs[0].1);
+    for (what, text) in &outputs {
+        assert_clean(what, text);
+        for piece in ["Qx7", "Zp9", "Wv8"] {
+            assert!(!text.contains(piece), "{what} shows {piece}:\n{text}");
+        }
+    }
+}

@@ -199,12 +199,15 @@ impl FilePatch {
         // inside another is not half hidden).
         let mut forms: Vec<String> = Vec::new();
         // An expression moved into a declared secret is shown in the new
-        // text only when the scan shows it as written (a bare reference);
-        // the literal text of a template (`!Sub 'u:${DbPassword}@h'`,
-        // `"${var.pw}suffix"`) is hidden, piece by piece, wherever it lands.
+        // text only when the scan shows it as written (a bare reference).
+        // Any other (`!Sub 'u:${DbPassword}@h'`, `"${var.pw}suffix"`, a
+        // condition with a literal branch, `Fn::Join` …) is hidden whole, and
+        // each literal word of it too, wherever it lands and however it was
+        // laid out again.
         for &(s, e) in &self.secret_ranges {
-            if let Some(text) = self.original.get(s..e) {
-                forms.extend(template_literals(text.trim()));
+            let moved = self.edits.iter().any(|x| x.start < e && s < x.end);
+            if let (true, Some(text)) = (moved, self.original.get(s..e)) {
+                forms.extend(moved_literals(text.trim()));
             }
         }
         for v in &self.secret_texts {
@@ -230,7 +233,10 @@ impl FilePatch {
                 None => "<the diff cannot be shown redacted>\n".to_owned(),
             }
         };
-        (hide(before), hide(self.finish(&after_edits)))
+        (
+            scrub(&hide(before)),
+            scrub(&hide(self.finish(&after_edits))),
+        )
     }
 }
 
@@ -257,43 +263,91 @@ pub fn shown_as_is(text: &str) -> bool {
     bare.as_ref().is_some_and(|r| r.is_match(text.trim()))
 }
 
-/// The literal pieces of a value's expression that must not be shown: none
-/// for a bare reference or a plain value (those are marked where they
-/// stand); for a template, its text outside `${…}`, each piece of four
-/// characters or more (the whole expression when it has no `${…}`).
-fn template_literals(text: &str) -> Vec<String> {
-    let templated = ["${", "!Sub", "!Join", "Fn::", "(", "{{"]
-        .iter()
-        .any(|m| text.contains(m));
-    if !templated || shown_as_is(text) {
+/// What of a moved value's expression must not be shown: nothing for a bare
+/// reference; otherwise the expression itself, and each literal word of it
+/// (three characters or more, once references, intrinsic functions and
+/// tags are taken out), so that it stays hidden when the fix lays the
+/// expression out again.
+fn moved_literals(text: &str) -> Vec<String> {
+    static SYNTAX: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    if text.is_empty() || shown_as_is(text) {
         return Vec::new();
     }
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find("${") {
-        pieces.push(&rest[..open]);
-        rest = match rest[open..].find('}') {
-            Some(close) => &rest[open + close + 1..],
-            None => "",
-        };
+    let syntax = SYNTAX.get_or_init(|| {
+        regex::Regex::new(concat!(
+            r#"\$\{[^}]*\}"#,
+            r#"|!Ref\s+[A-Za-z0-9:_.]+|!GetAtt\s+[A-Za-z0-9_.]+"#,
+            r#"|"Ref"\s*:\s*"[^"]*"|"Fn::GetAtt"\s*:\s*\[[^\]]*\]"#,
+            r#"|"?Fn::[A-Za-z]+"?\s*:?|![A-Za-z]+"#,
+            r#"|\b(?:var|local|data|module|each|count|path|self)\.[A-Za-z0-9_.\-\[\]"*]+"#,
+            r#"|\b[a-z][a-z0-9_]*\(|\[\s*"[A-Za-z0-9_.-]*"\s*\]"#,
+            r#"|\b(?:Ref|Condition|true|false|null)\b"#,
+        ))
+        .ok()
+    });
+    let mut out = vec![text.to_owned()];
+    let Some(syntax) = syntax else {
+        return out;
+    };
+    let rest = syntax.replace_all(text, " ");
+    out.extend(
+        rest.split(|c: char| c.is_whitespace() || "\"'[]{}(),".contains(c))
+            .map(|w| w.trim_matches(|c: char| ":=?!|&<>".contains(c)))
+            .filter(|w| w.chars().count() >= 3)
+            .map(str::to_owned),
+    );
+    out
+}
+
+/// Hides, line by line, what looks like a secret in the texts a diff shows
+/// (its context lines hold whatever else the file has: a database's
+/// `MasterUserPassword`, a `password = "…"`): the value of a key whose name
+/// says it is a secret, and any quoted or bare value a value detector
+/// recognises (a provider token, a key, a URL with a password).
+fn scrub(text: &str) -> String {
+    static PAIR: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    static TOKEN: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let pair = PAIR.get_or_init(|| {
+        regex::Regex::new(
+            r#"(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)"?\s*(?::|=)\s*(?P<val>"(?:[^"\\]|\\.)*"|'[^']*'|[^\s,}\]#]+)"#,
+        )
+        .ok()
+    });
+    let token = TOKEN
+        .get_or_init(|| regex::Regex::new(r#""(?:[^"\\]|\\.)*"|'[^']*'|[^\s"',\[\]{}()]+"#).ok());
+    let (Some(pair), Some(token)) = (pair, token) else {
+        return "<the diff cannot be shown redacted>\n".to_owned();
+    };
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let named = pair.replace_all(line, |c: &regex::Captures<'_>| {
+            let (key, val) = (&c["key"], &c["val"]);
+            let bare = val.trim_matches(|q| q == '"' || q == '\'');
+            let secret_name = matches!(
+                ecsguard_core::detect::names::classify(key),
+                ecsguard_core::detect::names::NameClass::Secret(_)
+            );
+            let reference = bare.starts_with(['<', '!', '{', '[', '|', '>', '&', '*'])
+                || bare.starts_with("${")
+                || shown_as_is(bare);
+            if secret_name && !reference && !bare.is_empty() {
+                c[0].replacen(val, "<redacted>", 1)
+            } else {
+                c[0].to_owned()
+            }
+        });
+        let valued = token.replace_all(&named, |c: &regex::Captures<'_>| {
+            let t = &c[0];
+            let inner = t.trim_matches(|q| q == '"' || q == '\'');
+            if !ecsguard_core::detect::values::detect("", inner).is_empty() {
+                "<redacted>".to_owned()
+            } else {
+                t.to_owned()
+            }
+        });
+        out.push_str(&valued);
     }
-    pieces.push(rest);
-    let edge = |c: char| c == '\'' || c == '"' || c.is_whitespace();
-    pieces
-        .into_iter()
-        .map(|p| {
-            // A leading tag is syntax, not the template's text.
-            let p = p.trim_matches(edge);
-            let p = p.trim_start_matches(|c: char| c == '{' || edge(c));
-            let p = ["!Sub", "!Join", "\"Fn::Sub\":", "\"Fn::Join\":"]
-                .iter()
-                .find_map(|tag| p.strip_prefix(tag))
-                .unwrap_or(p);
-            p.trim_matches(|c: char| c == '}' || edge(c))
-        })
-        .filter(|p| p.chars().count() >= 4)
-        .map(str::to_owned)
-        .collect()
+    out
 }
 
 /// Where an offset of the original text lands once the edits are applied:

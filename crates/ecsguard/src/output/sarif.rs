@@ -321,11 +321,23 @@ pub fn file_fixes(plan: &ecsguard_iac::fix::FixPlan) -> std::collections::HashMa
 fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<Vec<Replacement>> {
     let old = &patch.original;
     let new = patch.patched();
+    let hidden = |v: &&str| !shown.contains(&v.trim()) && !ecsguard_iac::fix::shown_as_is(v);
+    // A value the fix moves lands in the inserted text, laid out anew
+    // perhaps (JSON): any that is not a bare reference means no fix.
+    let moved_hidden = patch
+        .secret_ranges
+        .iter()
+        .filter(|&&(s, e)| patch.edits.iter().any(|x| x.start < e && s < x.end))
+        .filter_map(|&(s, e)| old.get(s..e))
+        .any(|v| hidden(&v));
+    if moved_hidden {
+        return None;
+    }
     let mut values: Vec<&str> = patch
         .secret_ranges
         .iter()
         .filter_map(|&(s, e)| old.get(s..e))
-        .filter(|v| !shown.contains(&v.trim()) && !ecsguard_iac::fix::shown_as_is(v))
+        .filter(hidden)
         .collect();
     values.extend(patch.secret_texts.iter().map(|v| v.expose()));
     // Without realignment or line-end conversion the patch's own edits are
