@@ -35,6 +35,20 @@ pub struct Context {
     /// Each file as given → its path in the project: the `Id` does not
     /// depend on the folder the scan ran from.
     pub paths: std::collections::HashMap<String, String>,
+    /// Each file that belongs to a repository nested in the project (a
+    /// submodule) → that repository: it is filed there, as a scan of it
+    /// files it.
+    pub projects: std::collections::HashMap<String, String>,
+}
+
+impl Context {
+    /// The project a file is filed under.
+    fn project_of(&self, file: &str) -> Option<&str> {
+        self.projects
+            .get(file)
+            .map(String::as_str)
+            .or(self.project.as_deref())
+    }
 }
 
 /// ProductFields keys that say where an IaC finding is: what a later scan
@@ -174,7 +188,7 @@ fn id(f: &Finding, account: &str, region: &str, ctx: &Context) -> String {
     }
     match &f.location {
         Location::File { file, .. } => {
-            h.update(ctx.project.as_deref().unwrap_or_default().as_bytes());
+            h.update(ctx.project_of(file).unwrap_or_default().as_bytes());
             h.update([0]);
             h.update(project_path(file, ctx).as_bytes());
         }
@@ -259,7 +273,7 @@ pub fn finding(f: &Finding, ctx: &Context) -> Result<AsffFinding, ContextError> 
     fields.insert(RULE_FIELD.to_owned(), f.rule.as_str().to_owned());
     if let Location::File { file, .. } = &f.location {
         fields.insert(PATH_FIELD.to_owned(), clip(&project_path(file, ctx), 2048));
-        if let Some(project) = &ctx.project {
+        if let Some(project) = ctx.project_of(file) {
             fields.insert(PROJECT_FIELD.to_owned(), clip(project, 2048));
         }
     }

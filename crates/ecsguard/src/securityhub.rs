@@ -122,6 +122,30 @@ impl Project {
         Ok(project)
     }
 
+    /// For a file in a repository nested in the project (a submodule, a
+    /// checkout inside a checkout): that repository's name and the file's
+    /// path in it, as a scan of that repository files it.
+    pub fn nested(&self, file: &Path) -> Option<(String, String)> {
+        let abs = std::fs::canonicalize(file).ok()?;
+        let top = abs
+            .ancestors()
+            .skip(1)
+            .take_while(|d| *d != self.dir && d.starts_with(&self.dir))
+            .find(|d| d.join(".git").exists())?;
+        let name = origin(top).unwrap_or_else(|| {
+            top.file_name().map_or_else(
+                || top.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        });
+        let rel = abs
+            .strip_prefix(top)
+            .ok()?
+            .to_string_lossy()
+            .replace('\\', "/");
+        Some((name, rel))
+    }
+
     /// A path's place in the project (`""` for the project's folder); a
     /// path outside it keeps its full, canonical form.
     pub fn path_of(&self, path: &Path) -> String {
@@ -260,9 +284,19 @@ pub fn prepare(report: &Report, settings: &Settings) -> Result<Prepared, String>
         ctx.project = Some(project.name.clone());
         for f in &report.findings {
             if let ecsguard_core::Location::File { file, .. } = &f.location {
-                ctx.paths
-                    .entry(file.clone())
-                    .or_insert_with(|| project.path_of(Path::new(file)));
+                if ctx.paths.contains_key(file) {
+                    continue;
+                }
+                match project.nested(Path::new(file)) {
+                    Some((name, path)) => {
+                        ctx.projects.insert(file.clone(), name);
+                        ctx.paths.insert(file.clone(), path);
+                    }
+                    None => {
+                        ctx.paths
+                            .insert(file.clone(), project.path_of(Path::new(file)));
+                    }
+                }
             }
         }
     }

@@ -1024,3 +1024,53 @@ fn a_file_the_walk_leaves_out_keeps_its_findings() {
     let gone = run(dir.path(), &acct, &["scan", ".", "--to-securityhub"]);
     says(&gone, "1 finding imported, 1 archived");
 }
+
+#[test]
+fn a_nested_repository_files_its_files_as_a_scan_of_it_does() {
+    let top = common::tempdir();
+    let outer = top.path().join("outer");
+    let inner = outer.join("vendor/inner");
+    repo(&outer, "https://example.com/acme/outer.git");
+    repo(&inner, "https://example.com/acme/inner.git");
+    secret(&inner, "td.json", "svc", 1);
+    secret(&outer, "td.json", "top", 2);
+    let asff = |cwd: &Path, path: &str| {
+        common::ecsguard_in(
+            cwd,
+            &[
+                "scan",
+                path,
+                "--format",
+                "asff",
+                "--account",
+                "123456789012",
+                "--region",
+                "eu-west-1",
+            ],
+        )
+        .json()
+    };
+    let from_outer = asff(&outer, ".");
+    let from_inner = asff(&inner, ".");
+    let find = |report: &serde_json::Value, family: &str| {
+        report["Findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["ProductFields"]["ecsguard/Family"] == family)
+            .cloned()
+            .unwrap()
+    };
+    let a = find(&from_outer, "svc");
+    let b = find(&from_inner, "svc");
+    assert_eq!(a["Id"], b["Id"]);
+    assert_eq!(
+        a["ProductFields"]["ecsguard/Project"],
+        "https://example.com/acme/inner.git"
+    );
+    assert_eq!(a["ProductFields"]["ecsguard/Path"], "td.json");
+    assert_eq!(
+        find(&from_outer, "top")["ProductFields"]["ecsguard/Project"],
+        "https://example.com/acme/outer.git"
+    );
+}
