@@ -182,18 +182,37 @@ fn git_config(top: &Path) -> Option<String> {
 /// whatever characters it holds) and any query or fragment.
 fn origin(top: &Path) -> Option<String> {
     let text = git_config(top)?;
+    // Git's syntax: `\` at a line's end continues it; keys are read without
+    // regard to case; `;` and `#` outside quotes start a comment.
+    let joined = text.replace("\\\r\n", "").replace("\\\n", "");
     let mut in_origin = false;
-    for line in text.lines() {
-        let line = line.trim();
+    for line in joined.lines() {
+        let line = uncomment(line).trim().to_owned();
         if line.starts_with('[') {
-            in_origin = line.replace(' ', "") == "[remote\"origin\"]";
+            let section: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            in_origin = section.to_ascii_lowercase() == "[remote\"origin\"]";
         } else if in_origin {
-            if let Some(url) = line.strip_prefix("url").map(str::trim_start) {
-                return Some(without_credentials(url.strip_prefix('=')?.trim()));
+            if let Some((key, value)) = line.split_once('=') {
+                if key.trim().eq_ignore_ascii_case("url") {
+                    return Some(without_credentials(value.trim()));
+                }
             }
         }
     }
     None
+}
+
+/// A git config line without its comment (`;` or `#` outside quotes).
+fn uncomment(line: &str) -> &str {
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' | '#' if !quoted => return &line[..i],
+            _ => {}
+        }
+    }
+    line
 }
 
 fn without_credentials(url: &str) -> String {
@@ -581,7 +600,35 @@ pub async fn fix_from_securityhub(
 
 #[cfg(test)]
 mod tests {
-    use super::without_credentials;
+    use super::{origin, without_credentials};
+
+    #[test]
+    fn origins_are_read_with_gits_syntax() {
+        for (config, want) in [
+            (
+                "[remote \"origin\"]\n\turl = https://h/r.git ; https://ci:Tok@h/r.git\n",
+                Some("https://h/r.git"),
+            ),
+            (
+                "[remote \"origin\"]\n\turl = https://ci:Tok\\\n@h/r.git\n",
+                Some("https://h/r.git"),
+            ),
+            (
+                "[Remote \"origin\"]\n\tURL = https://h/r.git\n",
+                Some("https://h/r.git"),
+            ),
+            (
+                "[remote \"origin\"] # c\n\turl = \"https://h/a#b.git\"\n",
+                Some("https://h/a"),
+            ),
+            ("[remote \"upstream\"]\n\turl = https://h/u.git\n", None),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::create_dir(dir.path().join(".git")).expect("mkdir");
+            std::fs::write(dir.path().join(".git/config"), config).expect("write");
+            assert_eq!(origin(dir.path()).as_deref(), want, "{config}");
+        }
+    }
 
     #[test]
     fn origins_lose_every_credential_form() {

@@ -263,3 +263,43 @@ fn no_template_literal_or_neighbouring_secret_reaches_the_fix_plan() {
         }
     }
 }
+
+/// The fourth adversarial pass: whatever else the file holds near a fix (a
+/// database password on one line or in a block scalar, a parameter's
+/// default, an output, a comment, a command, JSON escapes) never shows in
+/// the plan's diff or in a SARIF fix, since the file's own lines are shown
+/// with their values masked.
+#[test]
+fn nothing_the_file_holds_near_a_fix_reaches_the_plan() {
+    let dir = tempdir();
+    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, ..] = CANARIES else {
+        panic!("canaries")
+    };
+    write(dir.path(), "cfn.yaml", format!(
+        "Parameters:\n  Pw:\n    Type: String\n    NoEcho: true\n    Default: {c3}\nResources:\n  Db: {{Type: AWS::RDS::DBInstance, Properties: {{MasterUserPassword: {c0}}}}}\n  Db2:\n    Type: AWS::RDS::DBInstance\n    Properties:\n      MasterUserPassword: |\n        {c1}\n      \"MasterUsername\": {c2}\n  Param:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Value: {c6}\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: near\n      ContainerDefinitions:\n        - Name: app\n          Command: [\"--token\", \"{c11}\"]\n          Environment:\n            - Name: DB_PASSWORD   # deploy token {c5}\n              Value: !Ref Pw\nOutputs:\n  Conn:\n    Value: {c4}\n"
+    ));
+    write(dir.path(), "tf/main.tf", format!(
+        "variable \"db_password\" {{\n  type      = string\n  sensitive = true\n  default   = \"{c7}\"\n}}\nlocals {{\n  fallback = coalesce(var.db_password, \"{c8}\")\n}}\nresource \"aws_ecs_task_definition\" \"a\" {{\n  family = \"a\"\n  container_definitions = jsonencode([{{\n    name    = \"c\"\n    command = [\"--db-password={c9}\"]\n    environment = [\n      {{ name = \"DB_PASSWORD\", value = var.db_password }},\n    ]\n  }}])\n}}\n"
+    ));
+    write(dir.path(), "cfn.json", format!(
+        "{{\"Parameters\": {{\"Pw\": {{\"Type\": \"String\", \"NoEcho\": true}}}},\n \"Resources\": {{\n  \"Db\": {{\"Type\": \"AWS::RDS::DBInstance\", \"Properties\": {{\"pass\\u0077ord\": \"{c10}\"}}}},\n  \"T\": {{\"Type\": \"AWS::ECS::TaskDefinition\", \"Properties\": {{\"Family\": \"j\", \"ContainerDefinitions\": [{{\"Name\": \"c\", \"Environment\": [\n  {{\"Name\": \"DB_PASSWORD\", \"Value\": {{\"Ref\": \"Pw\"}}}}\n]}}]}}}}}}}}\n"
+    ));
+    let mut outputs = Vec::new();
+    for format in ["text", "json"] {
+        let run = ecsguard_in(dir.path(), &["fix", "--format", format, "."]);
+        outputs.push((
+            format!("fix --format {format}"),
+            format!("{}{}", run.stdout, run.stderr),
+        ));
+    }
+    let sarif = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
+    outputs.push(("sarif".to_owned(), sarif.stdout));
+    assert!(
+        outputs[0].1.contains("ValueFrom"),
+        "something moved: {}",
+        outputs[0].1
+    );
+    for (what, text) in &outputs {
+        assert_clean(what, text);
+    }
+}

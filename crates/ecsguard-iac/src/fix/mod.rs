@@ -233,10 +233,24 @@ impl FilePatch {
                 None => "<the diff cannot be shown redacted>\n".to_owned(),
             }
         };
-        (
-            scrub(&hide(before)),
-            scrub(&hide(self.finish(&after_edits))),
-        )
+        // What the file already held is shown with its values masked (its
+        // keys, names and references stay): a diff's context holds whatever
+        // else the file has. What the fix wrote is shown as written.
+        let original: std::collections::HashSet<String> =
+            self.original.lines().map(normalise).collect();
+        let after = hide(self.finish(&after_edits));
+        let after: String = after
+            .split_inclusive('\n')
+            .map(|line| {
+                if original.contains(&normalise(line)) {
+                    mask_line(line)
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect();
+        let before: String = hide(before).split_inclusive('\n').map(mask_line).collect();
+        (scrub(&before), scrub(&after))
     }
 }
 
@@ -275,7 +289,7 @@ fn moved_literals(text: &str) -> Vec<String> {
     }
     let syntax = SYNTAX.get_or_init(|| {
         regex::Regex::new(concat!(
-            r#"\$\{[^}]*\}"#,
+            r#"\$\{[^!}][^}]*\}"#,
             r#"|!Ref\s+[A-Za-z0-9:_.]+|!GetAtt\s+[A-Za-z0-9_.]+"#,
             r#"|"Ref"\s*:\s*"[^"]*"|"Fn::GetAtt"\s*:\s*\[[^\]]*\]"#,
             r#"|"?Fn::[A-Za-z]+"?\s*:?|![A-Za-z]+"#,
@@ -296,6 +310,185 @@ fn moved_literals(text: &str) -> Vec<String> {
             .filter(|w| w.chars().count() >= 3)
             .map(str::to_owned),
     );
+    out
+}
+
+/// A line with its spaces collapsed: how a line of the file is known again
+/// once the fix has aligned or indented it anew.
+pub fn normalise(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Keys whose values are names, types and sizes, shown in a diff's
+/// context: the rest of a line of the file is masked.
+const SHOWN_KEYS: &[&str] = &[
+    "name",
+    "family",
+    "type",
+    "image",
+    "cpu",
+    "memory",
+    "essential",
+    "networkmode",
+    "requirescompatibilities",
+    "condition",
+    "containername",
+    "containerport",
+    "protocol",
+    "valuefrom",
+    "executionrolearn",
+    "taskrolearn",
+    "launchtype",
+    "version",
+    "sid",
+    "effect",
+    "action",
+    "source",
+    "description",
+    "logicalid",
+];
+
+/// Words of a line that are syntax, not values.
+const KEYWORDS: &[&str] = &[
+    "true",
+    "false",
+    "null",
+    "yes",
+    "no",
+    "resource",
+    "data",
+    "variable",
+    "locals",
+    "module",
+    "output",
+    "provider",
+    "terraform",
+    "dynamic",
+    "content",
+    "for",
+    "in",
+    "if",
+    "each",
+];
+
+/// A line of the file with every value it holds masked (`…`), but for
+/// references, numbers, keywords, types and the values of `SHOWN_KEYS`:
+/// keys, structure and names stay, so that a diff's context still reads.
+/// Comments are masked too. Default deny: a value is shown only when it is
+/// known to be no secret.
+pub fn mask_line(line: &str) -> String {
+    static TOKEN: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let token = TOKEN.get_or_init(|| {
+        regex::Regex::new(concat!(
+            r#"<redacted[^>]*>"#,
+            r#"|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?"#,
+            r#"|(?:#|//).*"#,
+            r#"|<<-?[A-Za-z_]+|[^\s"',\[\]{}()=:#][^\s"',\[\]{}()=]*"#,
+            r#"|[\s\S]"#,
+        ))
+        .ok()
+    });
+    let Some(token) = token else {
+        return "…\n".to_owned();
+    };
+    let (body, end) = match line.strip_suffix('\n') {
+        Some(b) => (b, "\n"),
+        None => (line, ""),
+    };
+    let tokens: Vec<&str> = token.find_iter(body).map(|m| m.as_str()).collect();
+    let next_sig = |i: usize| {
+        tokens[i + 1..]
+            .iter()
+            .find(|t| !t.trim().is_empty())
+            .copied()
+            .unwrap_or("")
+    };
+    // A heredoc's closing word alone on its line.
+    let significant: Vec<&&str> = tokens.iter().filter(|t| !t.trim().is_empty()).collect();
+    let heredoc_end = significant.len() == 1
+        && significant[0].len() >= 2
+        && significant[0]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'_');
+    let mut out = String::with_capacity(body.len());
+    let mut key: Option<String> = None;
+    let mut after_tag = false;
+    // `resource "aws_ecs_task_definition" "api" {`: a block's labels are names.
+    let header = tokens
+        .iter()
+        .find(|t| !t.trim().is_empty())
+        .is_some_and(|t| {
+            [
+                "resource", "data", "variable", "module", "output", "provider",
+            ]
+            .contains(t)
+        });
+    for (i, t) in tokens.iter().enumerate() {
+        let t = *t;
+        if t.trim().is_empty() || (t.len() == 1 && "[]{}(),=:-|>".contains(t)) {
+            out.push_str(t);
+            if t == "," || t == "[" || t == "{" {
+                after_tag = false;
+            }
+            continue;
+        }
+        if t.starts_with("<redacted") {
+            out.push_str(t);
+            continue;
+        }
+        if t.starts_with('#') || t.starts_with("//") {
+            out.push_str(if t.starts_with('#') {
+                "# …"
+            } else {
+                "// …"
+            });
+            continue;
+        }
+        let quoted = t.starts_with('"') || t.starts_with('\'');
+        let inner = if quoted {
+            t.trim_matches(|c| c == '"' || c == '\'')
+        } else {
+            t.trim_end_matches(':')
+        };
+        let is_key = (!quoted && t.ends_with(':') && !t.contains("://"))
+            || next_sig(i) == ":"
+            || next_sig(i) == "="
+            || (quoted && next_sig(i).starts_with(':'));
+        if is_key {
+            key = Some(inner.to_ascii_lowercase().replace(['_', '-'], ""));
+            out.push_str(t);
+            after_tag = false;
+            continue;
+        }
+        let shown_key = key.as_deref().is_some_and(|k| SHOWN_KEYS.contains(&k));
+        let safe = inner.is_empty()
+            || inner.parse::<f64>().is_ok()
+            || KEYWORDS.contains(&inner.to_ascii_lowercase().as_str())
+            || (inner.starts_with('!') && !quoted)
+            || after_tag
+            || shown_as_is(inner)
+            || inner.starts_with("AWS::")
+            || inner.starts_with("Fn::")
+            || inner == "Ref"
+            || inner == "…"
+            || (!quoted && next_sig(i).starts_with('('))
+            || header
+            || inner.starts_with("<<")
+            || heredoc_end
+            || shown_key;
+        after_tag = !quoted && (inner == "!Ref" || inner == "!GetAtt" || inner == "Ref");
+        if safe {
+            out.push_str(t);
+        } else if quoted {
+            let q = &t[..1];
+            out.push_str(q);
+            out.push('…');
+            out.push_str(q);
+        } else {
+            out.push('…');
+        }
+    }
+    out.push_str(end);
     out
 }
 

@@ -339,6 +339,16 @@ fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<
         .filter_map(|&(s, e)| old.get(s..e))
         .filter(hidden)
         .collect();
+    // A line of the file that a change inserts again (moved, or aligned
+    // anew) may hold anything: a comment with a token, a command with a
+    // password. Such a line must hold no value the diff would mask.
+    let lines: std::collections::HashSet<String> =
+        old.lines().map(ecsguard_iac::fix::normalise).collect();
+    let carries = |text: &str| {
+        text.split_inclusive('\n').any(|l| {
+            lines.contains(&ecsguard_iac::fix::normalise(l)) && ecsguard_iac::fix::mask_line(l) != l
+        })
+    };
     values.extend(patch.secret_texts.iter().map(|v| v.expose()));
     // Without realignment or line-end conversion the patch's own edits are
     // the change, as small as it was made.
@@ -361,7 +371,7 @@ fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<
         }
         let mut out = Vec::new();
         for (start, end, text) in merged {
-            if values.iter().any(|v| !v.is_empty() && text.contains(v)) {
+            if values.iter().any(|v| !v.is_empty() && text.contains(v)) || carries(&text) {
                 return None;
             }
             let offset = old.get(..start)?.chars().count();
@@ -406,7 +416,7 @@ fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<
             continue;
         }
         let inserted: String = new_lines[new_range].concat();
-        if values.iter().any(|v| !v.is_empty() && inserted.contains(v)) {
+        if values.iter().any(|v| !v.is_empty() && inserted.contains(v)) || carries(&inserted) {
             return None;
         }
         let offset = starts[from];
