@@ -190,7 +190,7 @@ fn origin(top: &Path) -> Option<String> {
         let line = uncomment(line).trim().to_owned();
         if line.starts_with('[') {
             let section: String = line.chars().filter(|c| !c.is_whitespace()).collect();
-            in_origin = section.to_ascii_lowercase() == "[remote\"origin\"]";
+            in_origin = section.eq_ignore_ascii_case("[remote\"origin\"]");
         } else if in_origin {
             if let Some((key, value)) = line.split_once('=') {
                 if key.trim().eq_ignore_ascii_case("url") {
