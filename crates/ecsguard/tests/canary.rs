@@ -303,3 +303,41 @@ fn nothing_the_file_holds_near_a_fix_reaches_the_plan() {
         assert_clean(what, text);
     }
 }
+
+/// The fifth adversarial pass: lines the fix edits in part or that carry a
+/// redaction mark, unformatted Terraform, one-line blocks and JSON, dotted
+/// words, base64, descriptions and images with credentials: masked.
+#[test]
+fn lines_the_fix_touches_in_part_show_no_value() {
+    let dir = tempdir();
+    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, ..] = CANARIES else {
+        panic!("canaries")
+    };
+    write(dir.path(), "cfn.yaml", format!(
+        "Parameters:\n  Pw:\n    Type: String\n    NoEcho: true\nResources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: partly\n      ContainerDefinitions:\n        - Name: app\n          Image: me:{c6}@registry.example.com/app:1\n          Command: [app, --key, {c7}==]\n          Environment:\n            - Name: MODE\n              Value: info # admin pw {c0}\n            - Name: DB_PASSWORD # token {c1}\n              Value: !Ref Pw\n"
+    ));
+    write(dir.path(), "one.json", format!(
+        "{{\"Parameters\": {{\"Pw\": {{\"Type\": \"String\", \"NoEcho\": true}}}}, \"Resources\": {{\"P\": {{\"Type\": \"AWS::SSM::Parameter\", \"Properties\": {{\"Value\": \"{c2}\", \"Description\": \"admin password is {c8}\"}}}}, \"T\": {{\"Type\": \"AWS::ECS::TaskDefinition\", \"Properties\": {{\"Family\": \"one\", \"ContainerDefinitions\": [{{\"Name\": \"c\", \"Environment\": [{{\"Name\": \"DB_PASSWORD\", \"Value\": {{\"Ref\": \"Pw\"}}}}]}}]}}}}}}}}\n"
+    ));
+    write(dir.path(), "tf/main.tf", format!(
+        "variable \"pw\" {{\n  type      = string\n  sensitive = true\n}}\nvariable \"seed\" {{ default = \"{c3}\" }}\nresource \"aws_ecs_task_definition\" \"a\" {{\n  family = \"a\"\n  tags = {{ seed = \"correct.horse.{c4}\" }}\n  container_definitions = jsonencode([{{\n    name = \"c\"\n    command=\"--x={c5}\"\n    environment = [\n      {{ name = \"DB_PASSWORD\", value = var.pw }},\n    ]\n  }}])\n}}\n"
+    ));
+    let mut outputs = Vec::new();
+    for format in ["text", "json"] {
+        let run = ecsguard_in(dir.path(), &["fix", "--format", format, "."]);
+        outputs.push((
+            format!("fix --format {format}"),
+            format!("{}{}", run.stdout, run.stderr),
+        ));
+    }
+    let sarif = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
+    outputs.push(("sarif".to_owned(), sarif.stdout));
+    assert!(
+        outputs[0].1.contains("ValueFrom"),
+        "something moved: {}",
+        outputs[0].1
+    );
+    for (what, text) in &outputs {
+        assert_clean(what, text);
+    }
+}

@@ -233,21 +233,14 @@ impl FilePatch {
                 None => "<the diff cannot be shown redacted>\n".to_owned(),
             }
         };
-        // What the file already held is shown with its values masked (its
-        // keys, names and references stay): a diff's context holds whatever
-        // else the file has. What the fix wrote is shown as written.
-        let original: std::collections::HashSet<String> =
-            self.original.lines().map(normalise).collect();
-        let after = hide(self.finish(&after_edits));
-        let after: String = after
+        // Every line is shown with its values masked (default deny): keys,
+        // references, numbers, types, names and the shapes the fix writes
+        // (store names, ARNs, its grant) stay. A diff's lines hold whatever
+        // the file has besides the values moved: a neighbour's password, a
+        // comment, a command.
+        let after: String = hide(self.finish(&after_edits))
             .split_inclusive('\n')
-            .map(|line| {
-                if original.contains(&normalise(line)) {
-                    mask_line(line)
-                } else {
-                    line.to_owned()
-                }
-            })
+            .map(mask_line)
             .collect();
         let before: String = hide(before).split_inclusive('\n').map(mask_line).collect();
         (scrub(&before), scrub(&after))
@@ -319,13 +312,12 @@ pub fn normalise(line: &str) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Keys whose values are names, types and sizes, shown in a diff's
-/// context: the rest of a line of the file is masked.
+/// Keys whose values are names and settings, shown in a diff: a
+/// secret under one of them would be an odd thing to write.
 const SHOWN_KEYS: &[&str] = &[
     "name",
     "family",
     "type",
-    "image",
     "cpu",
     "memory",
     "essential",
@@ -339,22 +331,21 @@ const SHOWN_KEYS: &[&str] = &[
     "executionrolearn",
     "taskrolearn",
     "launchtype",
-    "version",
     "sid",
     "effect",
-    "action",
-    "source",
-    "description",
-    "logicalid",
+    "roles",
+    "role",
+    "policyname",
+    "policyarn",
+    "managedpolicyarns",
+    "resource",
 ];
 
-/// Words of a line that are syntax, not values.
+/// Words that are syntax, not values.
 const KEYWORDS: &[&str] = &[
     "true",
     "false",
     "null",
-    "yes",
-    "no",
     "resource",
     "data",
     "variable",
@@ -368,14 +359,73 @@ const KEYWORDS: &[&str] = &[
     "for",
     "in",
     "if",
-    "each",
 ];
 
-/// A line of the file with every value it holds masked (`…`), but for
-/// references, numbers, keywords, types and the values of `SHOWN_KEYS`:
-/// keys, structure and names stay, so that a diff's context still reads.
-/// Comments are masked too. Default deny: a value is shown only when it is
-/// known to be no secret.
+/// CloudFormation's short-form tags.
+const TAGS: &[&str] = &[
+    "!Ref",
+    "!GetAtt",
+    "!Sub",
+    "!Join",
+    "!If",
+    "!Select",
+    "!Split",
+    "!FindInMap",
+    "!Base64",
+    "!Cidr",
+    "!GetAZs",
+    "!ImportValue",
+    "!Equals",
+    "!And",
+    "!Or",
+    "!Not",
+    "!Condition",
+    "!Transform",
+];
+
+/// Value shapes the fix writes itself: store names, ARNs, IAM words.
+fn written_by_fix(v: &str) -> bool {
+    static SHAPES: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    SHAPES
+        .get_or_init(|| {
+            regex::Regex::new(concat!(
+                r#"^(?:"#,
+                r#"/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*"#,
+                r#"|arn:\$\{AWS::Partition\}:[A-Za-z0-9:/_.*${}-]*"#,
+                r#"|arn:aws[a-z-]*:(?:iam|ssm|secretsmanager|kms)::?[A-Za-z0-9:/_.*${}-]*"#,
+                r#"|(?:ssm|secretsmanager|kms|sts):[A-Za-z*]+"#,
+                r#"|ecs-tasks\.amazonaws\.com|2012-10-17|Allow|Deny|SecureString"#,
+                r#"|ecsguard-[a-z]+-[A-Za-z0-9_.-]*"#,
+                r#"|[A-Za-z0-9_]+ of [A-Za-z0-9_./-]+ \(ecsguard\)"#,
+                r#"|[A-Za-z]+MovedParameters|[A-Za-z]+MovedSecrets|ReadMoved[A-Za-z]*"#,
+                r#")$"#
+            ))
+            .ok()
+        })
+        .as_ref()
+        .is_some_and(|r| r.is_match(v))
+}
+
+/// A bare (unquoted) reference: `var.x`, `local.x`, `data.t.n.a`,
+/// `aws_ssm_parameter.x.arn`, `module.m.o`, `each.value` … (a quoted
+/// string is never one).
+fn bare_reference(v: &str) -> bool {
+    static REF: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    REF.get_or_init(|| {
+        regex::Regex::new(
+            r#"^(?:var|local|data|module|each|count|path|self|aws_[a-z0-9_]+)(?:\.[A-Za-z_][A-Za-z0-9_-]*|\[[0-9]+\])+$"#,
+        )
+        .ok()
+    })
+    .as_ref()
+    .is_some_and(|r| r.is_match(v))
+}
+
+/// A line with every value it holds masked (`…`), but for keys, references,
+/// small numbers, keywords, types, the values of `SHOWN_KEYS` and what the
+/// fix writes (store names, ARNs, its grant): structure and names stay, so
+/// that a diff still reads. Comments are masked too. Default deny: a value
+/// is shown only when it is known to be no secret.
 pub fn mask_line(line: &str) -> String {
     static TOKEN: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     let token = TOKEN.get_or_init(|| {
@@ -396,40 +446,46 @@ pub fn mask_line(line: &str) -> String {
         None => (line, ""),
     };
     let tokens: Vec<&str> = token.find_iter(body).map(|m| m.as_str()).collect();
-    let next_sig = |i: usize| {
-        tokens[i + 1..]
-            .iter()
-            .find(|t| !t.trim().is_empty())
-            .copied()
-            .unwrap_or("")
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !tokens[i].trim().is_empty())
+        .collect();
+    let next_sig = |i: usize| sig.iter().find(|&&j| j > i).map_or("", |&j| tokens[j]);
+    let prev_sig = |i: usize| {
+        sig.iter()
+            .rev()
+            .find(|&&j| j < i)
+            .map_or("", |&j| tokens[j])
     };
+    // `resource "aws_ecs_task_definition" "api" {`: a block's labels, before
+    // its `{`, are names.
+    let block = sig.first().is_some_and(|&j| {
+        [
+            "resource", "data", "variable", "module", "output", "provider",
+        ]
+        .contains(&tokens[j])
+    });
+    let brace = tokens.iter().position(|t| *t == "{").unwrap_or(usize::MAX);
     // A heredoc's closing word alone on its line.
-    let significant: Vec<&&str> = tokens.iter().filter(|t| !t.trim().is_empty()).collect();
-    let heredoc_end = significant.len() == 1
-        && significant[0].len() >= 2
-        && significant[0]
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b == b'_');
+    let heredoc_end = sig.len() == 1
+        && [
+            "EOF",
+            "EOT",
+            "EOH",
+            "END",
+            "JSON",
+            "YAML",
+            "POLICY",
+            "TEMPLATE",
+            "DEFINITION",
+        ]
+        .contains(&tokens[sig[0]]);
     let mut out = String::with_capacity(body.len());
     let mut key: Option<String> = None;
     let mut after_tag = false;
-    // `resource "aws_ecs_task_definition" "api" {`: a block's labels are names.
-    let header = tokens
-        .iter()
-        .find(|t| !t.trim().is_empty())
-        .is_some_and(|t| {
-            [
-                "resource", "data", "variable", "module", "output", "provider",
-            ]
-            .contains(t)
-        });
     for (i, t) in tokens.iter().enumerate() {
         let t = *t;
         if t.trim().is_empty() || (t.len() == 1 && "[]{}(),=:-|>".contains(t)) {
             out.push_str(t);
-            if t == "," || t == "[" || t == "{" {
-                after_tag = false;
-            }
             continue;
         }
         if t.starts_with("<redacted") {
@@ -450,31 +506,44 @@ pub fn mask_line(line: &str) -> String {
         } else {
             t.trim_end_matches(':')
         };
-        let is_key = (!quoted && t.ends_with(':') && !t.contains("://"))
-            || next_sig(i) == ":"
-            || next_sig(i) == "="
-            || (quoted && next_sig(i).starts_with(':'));
+        // A key starts a line (after `- `) or follows `{`, `[` or `,`.
+        let key_place = matches!(prev_sig(i), "" | "{" | "[" | "," | "-");
+        let is_key = key_place
+            && ((!quoted && t.ends_with(':') && !t.contains("://") && t.len() > 1)
+                || next_sig(i) == ":"
+                || next_sig(i) == "="
+                || (quoted && next_sig(i).starts_with(':')));
         if is_key {
             key = Some(inner.to_ascii_lowercase().replace(['_', '-'], ""));
             out.push_str(t);
             after_tag = false;
             continue;
         }
-        let shown_key = key.as_deref().is_some_and(|k| SHOWN_KEYS.contains(&k));
+        let shown_key = key.as_deref().is_some_and(|k| {
+            SHOWN_KEYS.contains(&k) || ["ref", "fn::getatt", "condition"].contains(&k)
+        });
+        let small_number = !inner.is_empty()
+            && inner.len() <= 5
+            && inner.bytes().all(|b| b.is_ascii_digit() || b == b'.');
         let safe = inner.is_empty()
-            || inner.parse::<f64>().is_ok()
-            || KEYWORDS.contains(&inner.to_ascii_lowercase().as_str())
-            || (inner.starts_with('!') && !quoted)
-            || after_tag
-            || shown_as_is(inner)
+            || inner == "…"
+            || small_number
+            || (!quoted && KEYWORDS.contains(&inner))
+            || (!quoted && TAGS.contains(&inner))
+            || (!quoted && after_tag)
+            || (!quoted && bare_reference(inner))
+            || (quoted && shown_as_is(t))
+            || shown_as_is(inner) && inner.starts_with(['!', '{'])
             || inner.starts_with("AWS::")
             || inner.starts_with("Fn::")
             || inner == "Ref"
-            || inner == "…"
-            || (!quoted && next_sig(i).starts_with('('))
-            || header
+            || (!quoted
+                && next_sig(i) == "("
+                && inner.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+            || (block && i < brace)
             || inner.starts_with("<<")
             || heredoc_end
+            || written_by_fix(inner)
             || shown_key;
         after_tag = !quoted && (inner == "!Ref" || inner == "!GetAtt" || inner == "Ref");
         if safe {

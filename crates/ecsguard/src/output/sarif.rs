@@ -339,15 +339,12 @@ fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<
         .filter_map(|&(s, e)| old.get(s..e))
         .filter(hidden)
         .collect();
-    // A line of the file that a change inserts again (moved, or aligned
-    // anew) may hold anything: a comment with a token, a command with a
-    // password. Such a line must hold no value the diff would mask.
-    let lines: std::collections::HashSet<String> =
-        old.lines().map(ecsguard_iac::fix::normalise).collect();
+    // An inserted line may hold text of the file (moved, or aligned anew):
+    // a comment with a token, a command with a password. A fix inserts only
+    // lines the diff shows unmasked, as the fix writes them.
     let carries = |text: &str| {
-        text.split_inclusive('\n').any(|l| {
-            lines.contains(&ecsguard_iac::fix::normalise(l)) && ecsguard_iac::fix::mask_line(l) != l
-        })
+        text.split_inclusive('\n')
+            .any(|l| ecsguard_iac::fix::mask_line(l) != l)
     };
     values.extend(patch.secret_texts.iter().map(|v| v.expose()));
     // Without realignment or line-end conversion the patch's own edits are
