@@ -341,3 +341,38 @@ fn lines_the_fix_touches_in_part_show_no_value() {
         assert_clean(what, text);
     }
 }
+
+/// The sixth adversarial pass: words taken for keys (`--name=…`, padded
+/// base64, crafted keys), block scalars, lines that only look like block
+/// headers, prefixes of allowed shapes, strings that run on over lines.
+#[test]
+fn masking_takes_nothing_for_a_key_or_a_name_that_is_not_one() {
+    let dir = tempdir();
+    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15] = CANARIES else {
+        panic!("canaries")
+    };
+    write(dir.path(), "cfn.yaml", format!(
+        "Parameters:\n  Pw:\n    Type: String\n    NoEcho: true\nResources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: keys\n      ContainerDefinitions:\n        - Name: c1\n          EntryPoint:\n            - --name={c0}\n            - {c1}=\n            - {c2}==\n          DockerLabels: {{N-a-m-e: {c3}, __TYPE__: {c4}}}\n          Command: [app, {c5}==, Ref, {c6}]\n          HealthCheck:\n            Command:\n              - |\n                output {c7}\n                data=$(mysql -u admin -p{c8})\n          Links: [\"AWS::{c12} more\", \"<<{c13} words\", /services/T0/B0/{c14}]\n          Hostname: \"one two\n            {c15}: three\"\n          Environment:\n            - Name: DB_PASSWORD\n              Value: !Ref Pw\n"
+    ));
+    write(dir.path(), "tf/main.tf", format!(
+        "variable \"pw\" {{ type = string }}\nresource \"aws_ecs_task_definition\" \"t\" {{\n  family = \"f\"\n  container_definitions = jsonencode([\n    {{\n      name = \"c\"\n      image = \"/{c10}\"\n      data = \"{c9}\"\n      hostname = \"${{{c11}.x}}\"\n      environment = [\n        {{ name = \"DB_PASSWORD\", value = var.pw }},\n      ]\n    }}\n  ])\n}}\n"
+    ));
+    let mut outputs = Vec::new();
+    for format in ["text", "json"] {
+        let run = ecsguard_in(dir.path(), &["fix", "--format", format, "."]);
+        outputs.push((
+            format!("fix --format {format}"),
+            format!("{}{}", run.stdout, run.stderr),
+        ));
+    }
+    let sarif = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
+    outputs.push(("sarif".to_owned(), sarif.stdout));
+    assert!(
+        outputs[0].1.contains("ValueFrom"),
+        "something moved: {}",
+        outputs[0].1
+    );
+    for (what, text) in &outputs {
+        assert_clean(what, text);
+    }
+}

@@ -238,11 +238,8 @@ impl FilePatch {
         // (store names, ARNs, its grant) stay. A diff's lines hold whatever
         // the file has besides the values moved: a neighbour's password, a
         // comment, a command.
-        let after: String = hide(self.finish(&after_edits))
-            .split_inclusive('\n')
-            .map(mask_line)
-            .collect();
-        let before: String = hide(before).split_inclusive('\n').map(mask_line).collect();
+        let after = mask_text(&hide(self.finish(&after_edits)));
+        let before = mask_text(&hide(before));
         (scrub(&before), scrub(&after))
     }
 }
@@ -312,8 +309,8 @@ pub fn normalise(line: &str) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Keys whose values are names and settings, shown in a diff: a
-/// secret under one of them would be an odd thing to write.
+/// Keys whose values are names and settings, shown in a diff (matched
+/// exactly, but for case): a secret under one of them would be odd.
 const SHOWN_KEYS: &[&str] = &[
     "name",
     "family",
@@ -322,23 +319,34 @@ const SHOWN_KEYS: &[&str] = &[
     "memory",
     "essential",
     "networkmode",
+    "network_mode",
     "requirescompatibilities",
-    "condition",
+    "requires_compatibilities",
     "containername",
+    "container_name",
     "containerport",
+    "container_port",
     "protocol",
     "valuefrom",
+    "value_from",
     "executionrolearn",
+    "execution_role_arn",
     "taskrolearn",
+    "task_role_arn",
     "launchtype",
-    "sid",
+    "launch_type",
     "effect",
     "roles",
     "role",
     "policyname",
+    "policy_name",
     "policyarn",
+    "policy_arn",
     "managedpolicyarns",
+    "managed_policy_arns",
     "resource",
+    "ref",
+    "fn::getatt",
 ];
 
 /// Words that are syntax, not values.
@@ -383,21 +391,21 @@ const TAGS: &[&str] = &[
     "!Transform",
 ];
 
-/// Value shapes the fix writes itself: store names, ARNs, IAM words.
+/// Value shapes the fix writes itself: store names, the ARNs and words of
+/// its grant, its role's names and its descriptions.
 fn written_by_fix(v: &str) -> bool {
     static SHAPES: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     SHAPES
         .get_or_init(|| {
             regex::Regex::new(concat!(
                 r#"^(?:"#,
-                r#"/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*"#,
-                r#"|arn:\$\{AWS::Partition\}:[A-Za-z0-9:/_.*${}-]*"#,
-                r#"|arn:aws[a-z-]*:(?:iam|ssm|secretsmanager|kms)::?[A-Za-z0-9:/_.*${}-]*"#,
-                r#"|(?:ssm|secretsmanager|kms|sts):[A-Za-z*]+"#,
+                r#"(?:/[A-Za-z0-9_.-]+)+/[A-Z_][A-Z0-9_]*"#,
+                r#"|arn:(?:aws[a-z-]*|\$\{AWS::Partition\}):(?:ssm|secretsmanager|kms|iam):[A-Za-z0-9${}:-]*:(?:[0-9]{12}|ACCOUNT|aws|\$\{[A-Za-z:]+\})?:(?:(?:parameter|key|alias|policy|role)/[A-Za-z0-9/_.*-]*|secret:[A-Za-z0-9/_+=.@*-]+)"#,
+                r#"|ssm:GetParameters|secretsmanager:GetSecretValue|kms:Decrypt|sts:AssumeRole"#,
                 r#"|ecs-tasks\.amazonaws\.com|2012-10-17|Allow|Deny|SecureString"#,
-                r#"|ecsguard-[a-z]+-[A-Za-z0-9_.-]*"#,
+                r#"|ecsguard-(?:exec|secrets)-[A-Za-z0-9_.-]*"#,
                 r#"|[A-Za-z0-9_]+ of [A-Za-z0-9_./-]+ \(ecsguard\)"#,
-                r#"|[A-Za-z]+MovedParameters|[A-Za-z]+MovedSecrets|ReadMoved[A-Za-z]*"#,
+                r#"|ReadMovedParameters|ReadMovedSecrets|DecryptMovedValues"#,
                 r#")$"#
             ))
             .ok()
@@ -406,19 +414,96 @@ fn written_by_fix(v: &str) -> bool {
         .is_some_and(|r| r.is_match(v))
 }
 
-/// A bare (unquoted) reference: `var.x`, `local.x`, `data.t.n.a`,
-/// `aws_ssm_parameter.x.arn`, `module.m.o`, `each.value` … (a quoted
-/// string is never one).
+/// A reference with a known root: `var.x`, `local.x`, `data.t.n.a`,
+/// `module.m.o`, `aws_ssm_parameter.x.arn` (unquoted), or the same as a
+/// whole `"${…}"` interpolation.
 fn bare_reference(v: &str) -> bool {
     static REF: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     REF.get_or_init(|| {
         regex::Regex::new(
-            r#"^(?:var|local|data|module|each|count|path|self|aws_[a-z0-9_]+)(?:\.[A-Za-z_][A-Za-z0-9_-]*|\[[0-9]+\])+$"#,
+            r#"^(?:var|local|data|module|aws_[a-z0-9_]+)(?:\.[A-Za-z_][A-Za-z0-9_-]*|\[[0-9]+\])+$"#,
         )
         .ok()
     })
     .as_ref()
     .is_some_and(|r| r.is_match(v))
+}
+
+/// A text's lines, each masked by `mask_line`; the body of a YAML block
+/// scalar (`key: |`) and the rest of a quoted string that runs on over
+/// lines hold no key or reference and are masked whole.
+pub fn mask_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    // Inside a block scalar: the indentation of the line that opened it.
+    let mut block: Option<usize> = None;
+    // Inside a quoted string that runs on: its quote.
+    let mut open: Option<char> = None;
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start().len();
+        let body = line.trim_end_matches(['\n', '\r']);
+        if let Some(q) = open {
+            out.push_str(&line[..indent]);
+            out.push('…');
+            out.push_str(&line[body.len()..]);
+            if body.contains(q) {
+                open = None;
+            }
+            continue;
+        }
+        if let Some(at) = block {
+            if body.trim().is_empty() || indent > at {
+                out.push_str(&line[..indent]);
+                if !body.trim().is_empty() {
+                    out.push('…');
+                }
+                out.push_str(&line[body.len()..]);
+                continue;
+            }
+            block = None;
+        }
+        let masked = mask_line(line);
+        out.push_str(&masked);
+        let trimmed = body.trim_end();
+        let opener = trimmed
+            .rsplit(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or_default();
+        if matches!(
+            opener.trim_start_matches(['-', ' ']),
+            "|" | ">" | "|-" | ">-" | "|+" | ">+"
+        ) && (trimmed.ends_with(':')
+            || trimmed.contains(": ")
+            || trimmed.trim_start().starts_with('-'))
+        {
+            block = Some(indent);
+        }
+        open = unterminated_quote(body);
+    }
+    out
+}
+
+/// The quote of a string a line opens and does not close, if any.
+fn unterminated_quote(line: &str) -> Option<char> {
+    let mut open: Option<char> = None;
+    let mut escaped = false;
+    for c in line.chars() {
+        match open {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    open = None;
+                }
+            }
+            None if c == '"' || c == '\'' => open = Some(c),
+            None if c == '#' => return None,
+            None => {}
+        }
+    }
+    // A `'` inside a word (O'Brien) opens nothing.
+    open.filter(|q| *q == '"' || line.contains(" '") || line.contains("['") || line.contains(":'"))
 }
 
 /// A line with every value it holds masked (`…`), but for keys, references,
@@ -428,9 +513,10 @@ fn bare_reference(v: &str) -> bool {
 /// is shown only when it is known to be no secret.
 pub fn mask_line(line: &str) -> String {
     static TOKEN: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    static IDENT: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     let token = TOKEN.get_or_init(|| {
         regex::Regex::new(concat!(
-            r#"<redacted[^>]*>"#,
+            r#"<redacted(?: #[0-9]+)?>"#,
             r#"|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?"#,
             r#"|(?:#|//).*"#,
             r#"|<<-?[A-Za-z_]+|[^\s"',\[\]{}()=:#][^\s"',\[\]{}()=]*"#,
@@ -438,7 +524,8 @@ pub fn mask_line(line: &str) -> String {
         ))
         .ok()
     });
-    let Some(token) = token else {
+    let ident = IDENT.get_or_init(|| regex::Regex::new(r#"^[A-Za-z_][A-Za-z0-9_.:-]*$"#).ok());
+    let (Some(token), Some(ident)) = (token, ident) else {
         return "…\n".to_owned();
     };
     let (body, end) = match line.strip_suffix('\n') {
@@ -449,22 +536,36 @@ pub fn mask_line(line: &str) -> String {
     let sig: Vec<usize> = (0..tokens.len())
         .filter(|&i| !tokens[i].trim().is_empty())
         .collect();
+    let sig_at = |k: usize| sig.get(k).map_or("", |&j| tokens[j]);
     let next_sig = |i: usize| sig.iter().find(|&&j| j > i).map_or("", |&j| tokens[j]);
+    let next_sig2 = |i: usize| {
+        sig.iter()
+            .filter(|&&j| j > i)
+            .nth(1)
+            .map_or("", |&j| tokens[j])
+    };
     let prev_sig = |i: usize| {
         sig.iter()
             .rev()
             .find(|&&j| j < i)
             .map_or("", |&j| tokens[j])
     };
-    // `resource "aws_ecs_task_definition" "api" {`: a block's labels, before
-    // its `{`, are names.
-    let block = sig.first().is_some_and(|&j| {
-        [
-            "resource", "data", "variable", "module", "output", "provider",
-        ]
-        .contains(&tokens[j])
-    });
-    let brace = tokens.iter().position(|t| *t == "{").unwrap_or(usize::MAX);
+    let quoted_label = |t: &str| t.len() >= 2 && t.starts_with('"') && t.ends_with('"');
+    // `resource "aws_ecs_task_definition" "api" {`: a block's labels, between
+    // its keyword and its `{`, are names.
+    let mut labels: Vec<usize> = Vec::new();
+    if [
+        "resource", "data", "variable", "module", "output", "provider",
+    ]
+    .contains(&sig_at(0))
+    {
+        let (a, b) = (sig_at(1), sig_at(2));
+        if quoted_label(a) && b == "{" {
+            labels.push(sig[1]);
+        } else if quoted_label(a) && quoted_label(b) && sig_at(3) == "{" {
+            labels.extend([sig[1], sig[2]]);
+        }
+    }
     // A heredoc's closing word alone on its line.
     let heredoc_end = sig.len() == 1
         && [
@@ -484,12 +585,18 @@ pub fn mask_line(line: &str) -> String {
     let mut after_tag = false;
     for (i, t) in tokens.iter().enumerate() {
         let t = *t;
-        if t.trim().is_empty() || (t.len() == 1 && "[]{}(),=:-|>".contains(t)) {
+        if t.trim().is_empty() {
             out.push_str(t);
+            continue;
+        }
+        if t.len() == 1 && "[]{}(),=:-|>".contains(t) {
+            out.push_str(t);
+            after_tag = false;
             continue;
         }
         if t.starts_with("<redacted") {
             out.push_str(t);
+            after_tag = false;
             continue;
         }
         if t.starts_with('#') || t.starts_with("//") {
@@ -506,42 +613,51 @@ pub fn mask_line(line: &str) -> String {
         } else {
             t.trim_end_matches(':')
         };
-        // A key starts a line (after `- `) or follows `{`, `[` or `,`.
+        // A key starts a line (after `- `) or follows `{`, `[` or `,`; it is
+        // a name, and a `:` (YAML, JSON) or a lone `=` (HCL) follows it.
         let key_place = matches!(prev_sig(i), "" | "{" | "[" | "," | "-");
-        let is_key = key_place
-            && ((!quoted && t.ends_with(':') && !t.contains("://") && t.len() > 1)
-                || next_sig(i) == ":"
-                || next_sig(i) == "="
-                || (quoted && next_sig(i).starts_with(':')));
+        let key_shape = if quoted {
+            quoted_label(t) && ident.is_match(inner)
+        } else {
+            ident.is_match(inner)
+        };
+        let yaml_key = !quoted && t.ends_with(':') && !t.contains("://") && t.len() > 1;
+        let colon_next = next_sig(i) == ":";
+        let hcl_key = next_sig(i) == "=" && next_sig2(i) != "=" && !next_sig2(i).is_empty();
+        let is_key = key_place && key_shape && (yaml_key || colon_next || hcl_key);
         if is_key {
-            key = Some(inner.to_ascii_lowercase().replace(['_', '-'], ""));
+            key = Some(inner.to_ascii_lowercase());
             out.push_str(t);
             after_tag = false;
             continue;
         }
-        let shown_key = key.as_deref().is_some_and(|k| {
-            SHOWN_KEYS.contains(&k) || ["ref", "fn::getatt", "condition"].contains(&k)
-        });
+        let shown_key = key.as_deref().is_some_and(|k| SHOWN_KEYS.contains(&k));
         let small_number = !inner.is_empty()
             && inner.len() <= 5
             && inner.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        let interpolation = quoted
+            && inner.starts_with("${")
+            && inner.ends_with('}')
+            && bare_reference(&inner[2..inner.len() - 1]);
         let safe = inner.is_empty()
-            || inner == "…"
             || small_number
             || (!quoted && KEYWORDS.contains(&inner))
             || (!quoted && TAGS.contains(&inner))
-            || (!quoted && after_tag)
+            || (!quoted && after_tag && ident.is_match(inner))
             || (!quoted && bare_reference(inner))
-            || (quoted && shown_as_is(t))
-            || shown_as_is(inner) && inner.starts_with(['!', '{'])
-            || inner.starts_with("AWS::")
-            || inner.starts_with("Fn::")
+            || interpolation
+            || (!quoted
+                && regex_full(
+                    inner,
+                    r"^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+(?:::[A-Za-z0-9]+)?$",
+                ))
+            || regex_full(inner, r"^Fn::[A-Za-z]+$")
             || inner == "Ref"
             || (!quoted
                 && next_sig(i) == "("
                 && inner.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-            || (block && i < brace)
-            || inner.starts_with("<<")
+            || labels.contains(&i)
+            || (!quoted && regex_full(inner, r"^<<-?[A-Za-z_]+$"))
             || heredoc_end
             || written_by_fix(inner)
             || shown_key;
@@ -552,13 +668,30 @@ pub fn mask_line(line: &str) -> String {
             let q = &t[..1];
             out.push_str(q);
             out.push('…');
-            out.push_str(q);
+            if t.len() > 1 && t.ends_with(q) {
+                out.push_str(q);
+            }
         } else {
             out.push('…');
         }
     }
     out.push_str(end);
     out
+}
+
+/// Whether `v` matches `pattern` (anchored by the pattern itself).
+fn regex_full(v: &str, pattern: &'static str) -> bool {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<&'static str, Option<regex::Regex>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    CACHE.with(|c| {
+        c.borrow_mut()
+            .entry(pattern)
+            .or_insert_with(|| regex::Regex::new(pattern).ok())
+            .as_ref()
+            .is_some_and(|r| r.is_match(v))
+    })
 }
 
 /// Hides, line by line, what looks like a secret in the texts a diff shows

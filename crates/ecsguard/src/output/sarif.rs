@@ -342,10 +342,7 @@ fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<
     // An inserted line may hold text of the file (moved, or aligned anew):
     // a comment with a token, a command with a password. A fix inserts only
     // lines the diff shows unmasked, as the fix writes them.
-    let carries = |text: &str| {
-        text.split_inclusive('\n')
-            .any(|l| ecsguard_iac::fix::mask_line(l) != l)
-    };
+    let carries = |text: &str| ecsguard_iac::fix::mask_text(text) != text;
     values.extend(patch.secret_texts.iter().map(|v| v.expose()));
     // Without realignment or line-end conversion the patch's own edits are
     // the change, as small as it was made.
