@@ -376,3 +376,38 @@ fn masking_takes_nothing_for_a_key_or_a_name_that_is_not_one() {
         assert_clean(what, text);
     }
 }
+
+/// The seventh adversarial pass: block scalars with indentation digits or
+/// comments, strings and flow lists that run on, heredoc scripts, crafted
+/// keys, words that start like a mark, paths and ARNs of the file.
+#[test]
+fn a_value_of_the_file_shows_only_when_the_fix_invented_it() {
+    let dir = tempdir();
+    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, ..] = CANARIES else {
+        panic!("canaries")
+    };
+    write(dir.path(), "cfn.yaml", format!(
+        "Parameters:\n  Pw:\n    Type: String\n    NoEcho: true\nResources:\n  T:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      Family: runs\n      ContainerDefinitions:\n        - Name: c1\n          Command: |2 # keep\n            name=x{c0}\n            Ref {c1}\n          EntryPoint: [sh, -c,\n            {c2}=x]\n          Hostname: \"it\\\"s\n            {c3}: x\"\n          DockerLabels: {{Name: web, \"my key\": {c4}, 1x: {c5}}}\n          Links: [<redacted{c6}, /{c7}/A, arn:aws:kms:{c8}::key/x]\n          Environment:\n            - Name: DB_PASSWORD\n              Value: !Ref Pw\n"
+    ));
+    write(dir.path(), "tf/main.tf", format!(
+        "variable \"pw\" {{\n  type      = string\n  sensitive = true\n}}\nresource \"aws_ecs_task_definition\" \"t\" {{\n  family = \"f\"\n  container_definitions = jsonencode([{{\n    name       = \"c\"\n    entryPoint = [\"sh\", \"-c\", <<-EOT\n      name = {c9}\n      {c10} = x\n    EOT\n    ]\n    hostname = \"arn:aws:ssm:{c11}::parameter/x\"\n    environment = [\n      {{ name = \"DB_PASSWORD\", value = var.pw }},\n    ]\n  }}])\n}}\n"
+    ));
+    let mut outputs = Vec::new();
+    for format in ["text", "json"] {
+        let run = ecsguard_in(dir.path(), &["fix", "--format", format, "."]);
+        outputs.push((
+            format!("fix --format {format}"),
+            format!("{}{}", run.stdout, run.stderr),
+        ));
+    }
+    let sarif = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
+    outputs.push(("sarif".to_owned(), sarif.stdout));
+    assert!(
+        outputs[0].1.contains("ValueFrom"),
+        "something moved: {}",
+        outputs[0].1
+    );
+    for (what, text) in &outputs {
+        assert_clean(what, text);
+    }
+}

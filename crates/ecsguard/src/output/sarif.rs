@@ -342,7 +342,9 @@ fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<
     // An inserted line may hold text of the file (moved, or aligned anew):
     // a comment with a token, a command with a password. A fix inserts only
     // lines the diff shows unmasked, as the fix writes them.
-    let carries = |text: &str| ecsguard_iac::fix::mask_text(text) != text;
+    let file = ecsguard_iac::fix::mask::file_tokens(old);
+    let carries =
+        |text: &str| ecsguard_iac::fix::mask::mask_text(text, &file, patch.is_yaml()) != text;
     values.extend(patch.secret_texts.iter().map(|v| v.expose()));
     // Without realignment or line-end conversion the patch's own edits are
     // the change, as small as it was made.
