@@ -137,24 +137,45 @@ fn reference(v: &str) -> bool {
     )
 }
 
-/// The values a file holds, as the tokenizer reads them: a value of the
-/// diff found among them is the file's, and masked.
-pub fn file_tokens(text: &str) -> HashSet<String> {
-    let Some(t) = tokenizer() else {
-        return HashSet::new();
-    };
-    t.find_iter(text)
-        .map(|m| m.as_str().trim_matches(|c| c == '"' || c == '\''))
-        .filter(|v| !v.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
+/// The values a file holds: a value of the diff found in it is the file's,
+/// and masked. Its tokens (read line by line, so that no stray quote runs
+/// over lines), and its text, for a token found nowhere else.
+pub struct FileValues {
+    tokens: HashSet<String>,
+    text: String,
+}
+
+impl FileValues {
+    /// Whether the fix invented `v`: it is nowhere in the file.
+    fn invented(&self, v: &str) -> bool {
+        !v.is_empty() && !self.tokens.contains(v) && !self.text.contains(v)
+    }
+}
+
+/// Reads a file's values (see [`FileValues`]).
+pub fn file_tokens(text: &str) -> FileValues {
+    let mut tokens = HashSet::new();
+    if let Some(t) = tokenizer() {
+        for line in text.lines() {
+            for m in t.find_iter(line) {
+                let v = m.as_str().trim_matches(|c| c == '"' || c == '\'');
+                if !v.trim().is_empty() {
+                    tokens.insert(v.to_owned());
+                }
+            }
+        }
+    }
+    FileValues {
+        tokens,
+        text: text.to_owned(),
+    }
 }
 
 /// A text's lines, masked. `file` holds the values of the file the text
 /// comes from ([`file_tokens`]); `yaml` says the text is YAML, where block
 /// scalars, strings and flow collections run on over lines (in JSON and
 /// Terraform, braces and brackets span lines as structure).
-pub fn mask_text(text: &str, file: &HashSet<String>, yaml: bool) -> String {
+pub fn mask_text(text: &str, file: &FileValues, yaml: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut block: Option<usize> = None;
     let mut open: Option<char> = None;
@@ -186,7 +207,12 @@ pub fn mask_text(text: &str, file: &HashSet<String>, yaml: bool) -> String {
                     out.push_str(&mask_line(line, file));
                 } else {
                     if json.is_none() && !body.trim().is_empty() {
-                        *json = Some(body.trim_start().starts_with(['[', '{']));
+                        static R: OnceLock<Option<Regex>> = OnceLock::new();
+                        *json = Some(is_match(
+                            &R,
+                            r#"^\s*(?:\{\s*(?:"|\}|$)|\[\s*(?:\{|"|\[|\]|$))"#,
+                            body,
+                        ));
                     }
                     if *json == Some(true) {
                         out.push_str(&mask_line(line, file));
@@ -269,7 +295,7 @@ fn opens_block(line: &str) -> bool {
 }
 
 /// One line, masked (see the module's rules).
-pub fn mask_line(line: &str, file: &HashSet<String>) -> String {
+pub fn mask_line(line: &str, file: &FileValues) -> String {
     let Some(t) = tokenizer() else {
         return "…\n".to_owned();
     };
@@ -366,7 +392,7 @@ pub fn mask_line(line: &str, file: &HashSet<String>) -> String {
             tag_next = false;
             continue;
         }
-        let invented = !inner.is_empty() && !file.contains(inner);
+        let invented = file.invented(inner);
         let mark = tok == "<redacted>"
             || tok
                 .strip_prefix("<redacted #")
@@ -485,6 +511,27 @@ mod tests {
                 "{line:?} -> {m:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_stray_quote_earlier_in_the_file_changes_nothing() {
+        for file in [
+            "Description: it's the app\nX:\n  Hostname: s3cr3tM\n",
+            "# don't\nhostname = \"s3cr3tN\"\n",
+            "a = \"unclosed\nhostname = \"s3cr3tO\"\n",
+        ] {
+            let last = file.lines().last().unwrap_or_default();
+            let m = mask_text(&format!("{last}\n"), &file_tokens(file), false);
+            assert!(!m.contains("s3cr3t"), "{file:?} -> {m:?}");
+        }
+    }
+
+    #[test]
+    fn a_script_heredoc_is_no_json() {
+        let script =
+            "  command = <<-EOT\n    [ -f /etc/app ] || exit 1\n    name = s3cr3tP\n  EOT\n";
+        let m = mask_text(script, &file_tokens(script), false);
+        assert!(!m.contains("s3cr3t"), "{m}");
     }
 
     #[test]

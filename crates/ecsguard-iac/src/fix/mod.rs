@@ -99,12 +99,20 @@ pub struct FilePatch {
 }
 
 impl FilePatch {
-    /// Whether the file is YAML (by its name).
+    /// Whether the file is YAML: neither Terraform (by its name) nor JSON
+    /// (by its first character), whatever its name (`.template`, none).
     pub fn is_yaml(&self) -> bool {
-        self.path
+        let terraform = self
+            .path
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+            .is_some_and(|e| e.eq_ignore_ascii_case("tf") || e.eq_ignore_ascii_case("hcl"));
+        let json = self
+            .original
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with(['{', '[']);
+        !terraform && !json
     }
 
     /// The file's text after the edits.
