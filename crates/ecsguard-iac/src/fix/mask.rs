@@ -138,18 +138,28 @@ fn reference(v: &str) -> bool {
 }
 
 /// The values a file holds: a value of the diff found in it is the file's,
-/// and masked. Its tokens (read line by line, so that no stray quote runs
-/// over lines), and its text, for a token found nowhere else.
+/// and masked. Its tokens, read line by line (so that no stray quote runs
+/// over lines), and its words (split at spaces, quotes and punctuation), so
+/// that a value read another way is found too: a token of the diff holding
+/// one of them (six characters or more) is the file's.
 pub struct FileValues {
     tokens: HashSet<String>,
-    text: String,
 }
 
 impl FileValues {
     /// Whether the fix invented `v`: it is nowhere in the file.
     fn invented(&self, v: &str) -> bool {
-        !v.is_empty() && !self.tokens.contains(v) && !self.text.contains(v)
+        !v.is_empty()
+            && !self.tokens.contains(v)
+            && v.split(is_break)
+                .filter(|w| w.chars().count() >= 6)
+                .all(|w| !self.tokens.contains(w))
     }
+}
+
+/// Where a file's words break.
+fn is_break(c: char) -> bool {
+    c.is_whitespace() || "\"'`,;(){}[]=:<>|#".contains(c)
 }
 
 /// Reads a file's values (see [`FileValues`]).
@@ -163,12 +173,14 @@ pub fn file_tokens(text: &str) -> FileValues {
                     tokens.insert(v.to_owned());
                 }
             }
+            tokens.extend(
+                line.split(is_break)
+                    .filter(|w| w.len() >= 2)
+                    .map(str::to_owned),
+            );
         }
     }
-    FileValues {
-        tokens,
-        text: text.to_owned(),
-    }
+    FileValues { tokens }
 }
 
 /// A text's lines, masked. `file` holds the values of the file the text
@@ -432,6 +444,15 @@ pub fn mask_line(line: &str, file: &FileValues) -> String {
             })
             || terminator
             || CONSTANTS.contains(&inner)
+            || {
+                // The description the fix gives what it declares.
+                static R: OnceLock<Option<Regex>> = OnceLock::new();
+                is_match(
+                    &R,
+                    r"^[A-Za-z_][A-Za-z0-9_]* of [A-Za-z0-9_./-]+ \(ecsguard\)$",
+                    inner,
+                )
+            }
             || (name_next && ident(inner))
             || (image_next && {
                 static R: OnceLock<Option<Regex>> = OnceLock::new();
