@@ -937,7 +937,23 @@ pub(super) fn family_name(
     text: &str,
     at: (usize, usize),
 ) -> Option<Result<Option<String>, String>> {
-    let body = hcl_edit::parser::parse_body(text).ok()?;
+    // One parse per file, not per task definition: a file of a thousand
+    // task definitions is asked a thousand times.
+    thread_local! {
+        static PARSED: std::cell::RefCell<Option<(String, std::rc::Rc<hcl_edit::structure::Body>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let body = PARSED.with(|p| {
+        let mut p = p.borrow_mut();
+        match &*p {
+            Some((t, b)) if t == text => Some(b.clone()),
+            _ => {
+                let b = std::rc::Rc::new(hcl_edit::parser::parse_body(text).ok()?);
+                *p = Some((text.to_owned(), b.clone()));
+                Some(b)
+            }
+        }
+    })?;
     let block = body.iter().find_map(|s| match s {
         Structure::Block(b)
             if b.ident.as_str() == "resource"
