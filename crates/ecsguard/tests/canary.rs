@@ -284,24 +284,7 @@ fn nothing_the_file_holds_near_a_fix_reaches_the_plan() {
     write(dir.path(), "cfn.json", format!(
         "{{\"Parameters\": {{\"Pw\": {{\"Type\": \"String\", \"NoEcho\": true}}}},\n \"Resources\": {{\n  \"Db\": {{\"Type\": \"AWS::RDS::DBInstance\", \"Properties\": {{\"pass\\u0077ord\": \"{c10}\"}}}},\n  \"T\": {{\"Type\": \"AWS::ECS::TaskDefinition\", \"Properties\": {{\"Family\": \"j\", \"ContainerDefinitions\": [{{\"Name\": \"c\", \"Environment\": [\n  {{\"Name\": \"DB_PASSWORD\", \"Value\": {{\"Ref\": \"Pw\"}}}}\n]}}]}}}}}}}}\n"
     ));
-    let mut outputs = Vec::new();
-    for format in ["text", "json"] {
-        let run = ecsguard_in(dir.path(), &["fix", "--format", format, "."]);
-        outputs.push((
-            format!("fix --format {format}"),
-            format!("{}{}", run.stdout, run.stderr),
-        ));
-    }
-    let sarif = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
-    outputs.push(("sarif".to_owned(), sarif.stdout));
-    assert!(
-        outputs[0].1.contains("ValueFrom"),
-        "something moved: {}",
-        outputs[0].1
-    );
-    for (what, text) in &outputs {
-        assert_clean(what, text);
-    }
+    assert_plans_clean(dir.path());
 }
 
 /// The fifth adversarial pass: lines the fix edits in part or that carry a
@@ -322,24 +305,7 @@ fn lines_the_fix_touches_in_part_show_no_value() {
     write(dir.path(), "tf/main.tf", format!(
         "variable \"pw\" {{\n  type      = string\n  sensitive = true\n}}\nvariable \"seed\" {{ default = \"{c3}\" }}\nresource \"aws_ecs_task_definition\" \"a\" {{\n  family = \"a\"\n  tags = {{ seed = \"correct.horse.{c4}\" }}\n  container_definitions = jsonencode([{{\n    name = \"c\"\n    command=\"--x={c5}\"\n    environment = [\n      {{ name = \"DB_PASSWORD\", value = var.pw }},\n    ]\n  }}])\n}}\n"
     ));
-    let mut outputs = Vec::new();
-    for format in ["text", "json"] {
-        let run = ecsguard_in(dir.path(), &["fix", "--format", format, "."]);
-        outputs.push((
-            format!("fix --format {format}"),
-            format!("{}{}", run.stdout, run.stderr),
-        ));
-    }
-    let sarif = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
-    outputs.push(("sarif".to_owned(), sarif.stdout));
-    assert!(
-        outputs[0].1.contains("ValueFrom"),
-        "something moved: {}",
-        outputs[0].1
-    );
-    for (what, text) in &outputs {
-        assert_clean(what, text);
-    }
+    assert_plans_clean(dir.path());
 }
 
 /// The sixth adversarial pass: words taken for keys (`--name=…`, padded
@@ -357,24 +323,7 @@ fn masking_takes_nothing_for_a_key_or_a_name_that_is_not_one() {
     write(dir.path(), "tf/main.tf", format!(
         "variable \"pw\" {{ type = string }}\nresource \"aws_ecs_task_definition\" \"t\" {{\n  family = \"f\"\n  container_definitions = jsonencode([\n    {{\n      name = \"c\"\n      image = \"/{c10}\"\n      data = \"{c9}\"\n      hostname = \"${{{c11}.x}}\"\n      environment = [\n        {{ name = \"DB_PASSWORD\", value = var.pw }},\n      ]\n    }}\n  ])\n}}\n"
     ));
-    let mut outputs = Vec::new();
-    for format in ["text", "json"] {
-        let run = ecsguard_in(dir.path(), &["fix", "--format", format, "."]);
-        outputs.push((
-            format!("fix --format {format}"),
-            format!("{}{}", run.stdout, run.stderr),
-        ));
-    }
-    let sarif = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
-    outputs.push(("sarif".to_owned(), sarif.stdout));
-    assert!(
-        outputs[0].1.contains("ValueFrom"),
-        "something moved: {}",
-        outputs[0].1
-    );
-    for (what, text) in &outputs {
-        assert_clean(what, text);
-    }
+    assert_plans_clean(dir.path());
 }
 
 /// The seventh adversarial pass: block scalars with indentation digits or
@@ -392,15 +341,21 @@ fn a_value_of_the_file_shows_only_when_the_fix_invented_it() {
     write(dir.path(), "tf/main.tf", format!(
         "variable \"pw\" {{\n  type      = string\n  sensitive = true\n}}\nresource \"aws_ecs_task_definition\" \"t\" {{\n  family = \"f\"\n  container_definitions = jsonencode([{{\n    name       = \"c\"\n    entryPoint = [\"sh\", \"-c\", <<-EOT\n      name = {c9}\n      {c10} = x\n    EOT\n    ]\n    hostname = \"arn:aws:ssm:{c11}::parameter/x\"\n    environment = [\n      {{ name = \"DB_PASSWORD\", value = var.pw }},\n    ]\n  }}])\n}}\n"
     ));
+    assert_plans_clean(dir.path());
+}
+
+/// The fix plan (text and JSON) moved something, and neither it nor SARIF
+/// (with its fixes) shows any planted value.
+fn assert_plans_clean(dir: &std::path::Path) {
     let mut outputs = Vec::new();
     for format in ["text", "json"] {
-        let run = ecsguard_in(dir.path(), &["fix", "--format", format, "."]);
+        let run = ecsguard_in(dir, &["fix", "--format", format, "."]);
         outputs.push((
             format!("fix --format {format}"),
             format!("{}{}", run.stdout, run.stderr),
         ));
     }
-    let sarif = ecsguard_in(dir.path(), &["scan", "--format", "sarif", "."]);
+    let sarif = ecsguard_in(dir, &["scan", "--format", "sarif", "."]);
     outputs.push(("sarif".to_owned(), sarif.stdout));
     assert!(
         outputs[0].1.contains("ValueFrom"),
