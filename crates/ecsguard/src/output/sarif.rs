@@ -273,15 +273,7 @@ pub fn file_fixes(plan: &ecsguard_iac::fix::FixPlan) -> std::collections::HashMa
         if grant_missing {
             continue;
         }
-        // The references the other formats show as they are written: the
-        // only values a fix may carry (moved into a declared secret).
-        let shown: Vec<&str> = plan
-            .planned
-            .iter()
-            .filter(in_file)
-            .filter_map(|q| q.finding.reference.as_deref())
-            .collect();
-        let Some(replacements) = replacements(patch, &shown) else {
+        let Some(replacements) = replacements(patch) else {
             continue;
         };
         let FindingLocation::File { line, .. } = &first.finding.location else {
@@ -315,37 +307,18 @@ pub fn file_fixes(plan: &ecsguard_iac::fix::FixPlan) -> std::collections::HashMa
 }
 
 /// The changes that turn the file into its fixed text, as character ranges
-/// of the original; None when an inserted text would carry any environment
-/// value of the containers touched (as `fix PATH`'s diff redacts them all),
-/// but for the references in `shown`, which every format shows as written.
-fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<Vec<Replacement>> {
+/// of the original; None when an inserted text holds anything the fix
+/// plan's diff would mask (`fix::mask`: any value of the file, moved or
+/// not, but references and names), so a fix never carries a value.
+fn replacements(patch: &ecsguard_iac::fix::FilePatch) -> Option<Vec<Replacement>> {
     let old = &patch.original;
     let new = patch.patched();
-    let hidden = |v: &&str| !shown.contains(&v.trim()) && !ecsguard_iac::fix::shown_as_is(v);
-    // A value the fix moves lands in the inserted text, laid out anew
-    // perhaps (JSON): any that is not a bare reference means no fix.
-    let moved_hidden = patch
-        .secret_ranges
-        .iter()
-        .filter(|&&(s, e)| patch.edits.iter().any(|x| x.start < e && s < x.end))
-        .filter_map(|&(s, e)| old.get(s..e))
-        .any(|v| hidden(&v));
-    if moved_hidden {
-        return None;
-    }
-    let mut values: Vec<&str> = patch
-        .secret_ranges
-        .iter()
-        .filter_map(|&(s, e)| old.get(s..e))
-        .filter(hidden)
-        .collect();
     // An inserted line may hold text of the file (moved, or aligned anew):
     // a comment with a token, a command with a password. A fix inserts only
     // lines the diff shows unmasked, as the fix writes them.
     let file = ecsguard_iac::fix::mask::file_tokens(old);
     let carries =
         |text: &str| ecsguard_iac::fix::mask::mask_text(text, &file, patch.is_yaml()) != text;
-    values.extend(patch.secret_texts.iter().map(|v| v.expose()));
     // Without realignment or line-end conversion the patch's own edits are
     // the change, as small as it was made.
     if patch.realign.is_empty() && !old.contains("\r\n") {
@@ -367,7 +340,7 @@ fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<
         }
         let mut out = Vec::new();
         for (start, end, text) in merged {
-            if values.iter().any(|v| !v.is_empty() && text.contains(v)) || carries(&text) {
+            if carries(&text) {
                 return None;
             }
             let offset = old.get(..start)?.chars().count();
@@ -412,7 +385,7 @@ fn replacements(patch: &ecsguard_iac::fix::FilePatch, shown: &[&str]) -> Option<
             continue;
         }
         let inserted: String = new_lines[new_range].concat();
-        if values.iter().any(|v| !v.is_empty() && inserted.contains(v)) || carries(&inserted) {
+        if carries(&inserted) {
             return None;
         }
         let offset = starts[from];
